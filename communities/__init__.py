@@ -1,0 +1,1 @@
+"""Communities: municipalities of both countries, interest communities, memberships, posts and events."""

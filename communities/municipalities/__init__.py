@@ -1,0 +1,1 @@
+"""Municipalities of France and Germany: official codes, names in both languages, search."""

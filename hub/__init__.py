@@ -1,0 +1,1 @@
+"""The hub: app factory, settings, database, auth, errors, CLI and embedded servers."""

@@ -1,0 +1,1 @@
+"""Accounts: registration, sign-in with rotating refresh tokens, the profile, GDPR export and erasure."""

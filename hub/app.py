@@ -1,0 +1,124 @@
+"""The application factory: create_app(settings) wires routes, the database pool, Redis, auth and errors."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import MutableScopeHeaders, State
+from litestar.di import Provide
+from litestar.enums import ScopeType
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.stores.redis import RedisStore
+from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
+
+from hub import db
+from hub.auth import TokenIssuer, build_jwt_auth
+from hub.errors import EXCEPTION_HANDLERS
+from hub.settings import Settings
+
+logger = logging.getLogger("hub")
+
+REQUEST_BODY_LIMIT = 64 * 1024  # bytes; routes that take more say so themselves
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Give every request an id (``X-Request-ID`` if the caller sent a sane one) echoed in the response."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if incoming.isalnum() and 8 <= len(incoming) <= 64 else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message)["X-Request-ID"] = rid
+            await send(message)
+
+        await app(scope, receive, send_with_id)
+
+    return middleware
+
+
+def redis_settings(url: str) -> RedisSettings:
+    return RedisSettings.from_dsn(url)
+
+
+def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
+    """Every API route of the hub, under /v1 (health checks live at the root)."""
+    from communities.municipalities.routes import MunicipalityController
+    from hub.accounts.routes import AuthController, MeController
+    from hub.health import health_router
+    from hub.registry import domain_routes
+
+    auth_limit = RateLimitConfig(rate_limit=("minute", settings.auth_rate_per_minute), store="rate_limit")
+    auth_router = Router(path="/", route_handlers=[AuthController], middleware=[auth_limit.middleware])
+    v1: list[ControllerRouterHandler] = [auth_router, MeController, MunicipalityController, *domain_routes()]
+    return [Router(path="/v1", route_handlers=v1), health_router]
+
+
+def create_app(
+    settings: Settings, *, database_url: str, redis_url: str, extra_routes: Sequence[Any] = ()
+) -> Litestar:
+    """Build the API for resolved server addresses (embedded or configured ones)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        app.state.db_pool = await db.create_pool(database_url)
+        app.state.arq = await create_pool(redis_settings(redis_url), default_queue_name=settings.queue_name)
+        try:
+            yield
+        finally:
+            await app.state.arq.aclose()
+            await app.state.db_pool.close()
+
+    async def provide_arq(state: State) -> ArqRedis:
+        return state.arq  # type: ignore[no-any-return]
+
+    async def provide_settings() -> Settings:
+        return settings
+
+    jwt_auth = build_jwt_auth(settings)
+
+    issuer = TokenIssuer(jwt_auth)
+
+    async def provide_issuer() -> TokenIssuer:
+        return issuer
+
+    return Litestar(
+        route_handlers=[*route_handlers(settings), *extra_routes],
+        lifespan=[lifespan],
+        dependencies={
+            "conn": Provide(db.provide_transaction),
+            "arq": Provide(provide_arq),
+            "settings": Provide(provide_settings),
+            "issuer": Provide(provide_issuer),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_app_init=[jwt_auth.on_app_init],
+        middleware=[request_id_middleware],
+        stores={
+            "rate_limit": RedisStore.with_client(url=redis_url, namespace=f"{settings.queue_name}:ratelimit")
+        },
+        request_max_body_size=REQUEST_BODY_LIMIT,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        openapi_config=OpenAPIConfig(
+            title="Hub — Pays de Bitche, Saarpfalz, Pfalz",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        state=State({"settings": settings, "jwt_auth": jwt_auth}),
+        debug=False,
+    )

@@ -1,0 +1,134 @@
+"""PostgreSQL: the asyncpg pool, one transaction per request, and plain-SQL migrations run by dbmate."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import cast
+
+import asyncpg
+from litestar.datastructures import State
+
+logger = logging.getLogger("hub.db")
+
+#: the packages whose ``migrations/`` folders hold the schema, applied together in timestamp order.
+MIGRATION_PACKAGES = ("hub", "communities", "messaging", "care")
+
+Connection = asyncpg.Connection  # re-exported so domain code annotates without importing asyncpg everywhere
+
+
+def migration_dirs() -> list[Path]:
+    root = Path(__file__).resolve().parent.parent
+    return [root / pkg / "migrations" for pkg in MIGRATION_PACKAGES if (root / pkg / "migrations").is_dir()]
+
+
+def _dbmate() -> str:
+    candidate = Path(sys.executable).parent / "dbmate"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("dbmate")
+    if not found:
+        raise RuntimeError("dbmate executable not found")
+    return found
+
+
+class MigrationError(RuntimeError):
+    """dbmate failed; the message carries its output."""
+
+
+def _dbmate_url(database_url: str) -> str:
+    # dbmate needs an explicit sslmode for local servers without TLS.
+    if "sslmode=" in database_url:
+        return database_url
+    return database_url + ("&" if "?" in database_url else "?") + "sslmode=disable"
+
+
+def run_dbmate(database_url: str, *args: str) -> str:
+    """Run a dbmate command (``up``, ``status``…) with the migration lock held."""
+    command = [_dbmate(), "--url", _dbmate_url(database_url), "--no-dump-schema", "--migration-lock"]
+    for folder in migration_dirs():
+        command += ["--migrations-dir", str(folder)]
+    command += list(args)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise MigrationError((result.stdout + result.stderr).strip())
+    return result.stdout
+
+
+def migrate(database_url: str) -> str:
+    """Create the database if needed and apply pending migrations; a no-op when up to date."""
+    return run_dbmate(database_url, "up")
+
+
+async def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+    )
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.execute("SET TIME ZONE 'UTC'")
+
+
+#: hooks to run once the transaction of a connection has committed, keyed by the connection's identity
+_after_commit: dict[int, list[Callable[[], Awaitable[None]]]] = {}
+
+
+def after_commit(conn: asyncpg.Connection, hook: Callable[[], Awaitable[None]]) -> bool:
+    """Run ``hook`` after the transaction that ``conn`` is in commits; dropped if it rolls back.
+
+    Returns False when ``conn`` is not in a transaction opened by ``transaction``/``provide_transaction``
+    (the hook is not run; periodic sweeps exist for exactly this kind of miss).
+    """
+    hooks = _after_commit.get(id(conn))
+    if hooks is None:
+        return False
+    hooks.append(hook)
+    return True
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One transaction on a pooled connection, committed at the end of the block unless it raised."""
+    async with pool.acquire() as proxy:
+        # A pooled connection proxies every Connection method; domain code is typed against Connection.
+        conn = cast(asyncpg.Connection, proxy)
+        hooks: list[Callable[[], Awaitable[None]]] = []
+        _after_commit[id(conn)] = hooks
+        kept: BaseException | None = None
+        try:
+            async with conn.transaction():
+                try:
+                    yield conn
+                except Exception as exc:
+                    # Some refusals must leave a trace (a revoked session): those errors commit first.
+                    if not getattr(exc, "commit_changes", False):
+                        raise
+                    kept = exc
+        finally:
+            _after_commit.pop(id(conn), None)
+        if kept is not None:
+            raise kept
+        for hook in hooks:
+            try:
+                await hook()
+            except Exception:
+                # The state is committed; a sweep picks up what a failed hook missed.
+                logger.exception("after-commit hook failed")
+
+
+async def provide_transaction(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Litestar dependency: a connection inside one transaction, committed when the handler returns.
+
+    A handler that raises rolls everything back, so a request never leaves half its changes behind.
+    Work that must follow the commit (enqueueing jobs) is registered with ``after_commit``.
+    """
+    async with transaction(state.db_pool) as conn:
+        yield conn

@@ -1,0 +1,18 @@
+"""Type aliases for what routes get injected: the request's transaction, the queue, settings, JWT auth."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import asyncpg
+from arq.connections import ArqRedis
+from litestar.di import NamedDependency
+
+from hub.auth import TokenIssuer
+from hub.settings import Settings
+
+#: the connection of the request's one transaction (committed when the handler returns without error)
+Conn: TypeAlias = NamedDependency[asyncpg.Connection]
+Queue: TypeAlias = NamedDependency[ArqRedis]
+Config: TypeAlias = NamedDependency[Settings]
+Issuer: TypeAlias = NamedDependency[TokenIssuer]

@@ -1,0 +1,321 @@
+"""Domain errors with stable codes, and their rendering as localized RFC 9457 problem details."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any, ClassVar
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.types import ExceptionHandlersMap
+
+from i18n import N_, negotiate, translate
+
+logger = logging.getLogger("hub.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class HubError(Exception):
+    """A failure the caller can act on: a stable ``code``, an HTTP status, translatable title and detail.
+
+    ``title`` and ``detail`` are message ids with ``{named}`` placeholders, filled from ``params`` and
+    translated for the reader when the problem is rendered.
+    """
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = N_("The request could not be processed.")
+    detail: ClassVar[str] = N_("The request could not be processed.")
+    #: when true, the request's transaction commits before the error is answered
+    commit_changes: ClassVar[bool] = False
+
+    def __init__(
+        self, *, headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None, **params: Any
+    ):
+        super().__init__(f"{self.code}: {params}")
+        self.params = params
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class NotFound(HubError):
+    code = "not_found"
+    status = 404
+    title = N_("Not found")
+    detail = N_("There is nothing here, or you may not see it.")
+
+
+class Unauthorized(HubError):
+    code = "unauthorized"
+    status = 401
+    title = N_("Sign-in required")
+    detail = N_("Sign in to continue; your session may have expired.")
+
+
+class InvalidCredentials(HubError):
+    code = "invalid_credentials"
+    status = 401
+    title = N_("Sign-in failed")
+    detail = N_("The email address or the password is not correct.")
+
+
+class Forbidden(HubError):
+    code = "forbidden"
+    status = 403
+    title = N_("Not allowed")
+    detail = N_("You are not allowed to do this.")
+
+
+class Conflict(HubError):
+    code = "conflict"
+    status = 409
+    title = N_("Conflict")
+    detail = N_("This conflicts with the current state of the resource.")
+
+
+class InvalidField(HubError):
+    """A field that decoded but whose value is not acceptable; ``field`` names it, ``reason`` says why."""
+
+    code = "invalid_field"
+    status = 422
+    title = N_("Invalid value")
+    detail = N_("The field {field} is not valid: {reason}")
+
+    def __init__(self, field: str, reason: str, **params: Any) -> None:
+        super().__init__(field=field, reason=reason, **params)
+
+
+class BadRequest(HubError):
+    code = "invalid_request"
+    status = 400
+    title = N_("Invalid request")
+    detail = N_("The request is not valid.")
+
+
+# Reasons for InvalidField, translated inside the detail sentence.
+REASON_EMPTY_TEXT = N_("write it in French, in German, or in both.")
+REASON_TOO_LONG = N_("it is longer than {max} characters.")
+REASON_UNKNOWN_MUNICIPALITIES = N_("unknown municipality codes: {codes}.")
+REASON_BAD_CURSOR = N_("this page cursor was not issued by the hub.")
+
+
+# -- rendering -------------------------------------------------------------------------------------------
+
+
+def request_locale(request: Request[Any, Any, Any]) -> str:
+    """The caller's language: ``lang`` parameter, then the signed-in user's locale, then Accept-Language."""
+    user = request.scope.get("user")
+    user_locale = getattr(user, "locale", None)
+    return negotiate(request.query_params.get("lang"), user_locale, request.headers.get("accept-language"))
+
+
+def request_id(request: Request[Any, Any, Any]) -> str:
+    """The id the request is logged under (set by the request-id middleware, or made here)."""
+    state = request.scope.setdefault("state", {})
+    rid = state.get("request_id")
+    if not rid:
+        rid = uuid.uuid4().hex
+        state["request_id"] = rid
+    return str(rid)
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response[dict[str, Any]]:
+    """One problem+json response, translated for the caller."""
+    locale = request_locale(request)
+    translated = dict(params or {})
+    if "reason" in translated:
+        others = {k: v for k, v in translated.items() if k != "reason"}
+        translated["reason"] = translate(locale, translated["reason"], **others)
+    body: dict[str, Any] = {
+        "type": f"urn:hub:problem:{code}",
+        "title": translate(locale, title),
+        "status": status,
+        "detail": translate(locale, detail, **translated),
+        "code": code,
+        "instance": request.url.path,
+        "request_id": request_id(request),
+    }
+    if extra:
+        body.update(extra)
+    headers = dict(headers or {})
+    headers["content-language"] = locale
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def handle_hub_error(request: Request[Any, Any, Any], exc: HubError) -> Response[dict[str, Any]]:
+    return problem(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        params=exc.params,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+# msgspec's decode errors, mapped to codes with whole translated sentences.
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<name>[^`]+)`(?: - at `(?P<path>[^`]+)`)?")
+_MISSING_FIELD = re.compile(r"Object missing required field `(?P<name>[^`]+)`(?: - at `(?P<path>[^`]+)`)?")
+_AT_PATH = re.compile(r" - at `(?P<path>[^`]+)`")
+
+_VALIDATION_MESSAGES = {
+    "unknown_field": N_("The field {field} is not part of this request."),
+    "missing_field": N_("The field {field} is required."),
+    "invalid_value": N_("The field {field} has an invalid value."),
+    "malformed_body": N_("The request body is not valid JSON."),
+    "invalid_parameter": N_("The parameter {field} has an invalid value."),
+}
+
+
+def _field_path(path: str | None, name: str | None = None) -> str:
+    parts = []
+    if path:
+        parts.append(path.removeprefix("$").lstrip("."))
+    if name:
+        parts.append(name)
+    joined = ".".join(p for p in parts if p)
+    return joined or "body"
+
+
+def _classify(message: str, key: str | None, source: str | None) -> tuple[str, str]:
+    if m := _UNKNOWN_FIELD.search(message):
+        return "unknown_field", _field_path(m.group("path"), m.group("name"))
+    if m := _MISSING_FIELD.search(message):
+        return "missing_field", _field_path(m.group("path"), m.group("name"))
+    if source in {"query", "path", "header", "cookie"} and key:
+        return "invalid_parameter", key
+    if m := _AT_PATH.search(message):
+        return "invalid_value", _field_path(m.group("path"))
+    if "JSON" in message or "malformed" in message.lower() or "Input data was truncated" in message:
+        return "malformed_body", "body"
+    return "invalid_value", key or "body"
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    locale = request_locale(request)
+    entries = exc.extra if isinstance(exc.extra, list) else []
+    if not entries:
+        entries = [{"message": str(exc.detail), "key": None, "source": "body"}]
+    errors = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        kind, field = _classify(str(entry.get("message", "")), entry.get("key"), entry.get("source"))
+        errors.append(
+            {
+                "code": kind,
+                "field": field,
+                "message": translate(locale, _VALIDATION_MESSAGES[kind], field=field),
+            }
+        )
+    first = errors[0]
+    code = "unknown_field" if first["code"] == "unknown_field" else "validation_failed"
+    return problem(
+        request,
+        status=400,
+        code=code,
+        title=N_("Invalid request"),
+        detail=_VALIDATION_MESSAGES[first["code"]],
+        params={"field": first["field"]},
+        extra={"errors": errors},
+    )
+
+
+def _http(code: str, title: str, detail: str):  # type: ignore[no-untyped-def]
+    def handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+        headers = dict(exc.headers or {})
+        return problem(
+            request, status=exc.status_code, code=code, title=title, detail=detail, headers=headers
+        )
+
+    return handler
+
+
+def handle_too_many(
+    request: Request[Any, Any, Any], exc: TooManyRequestsException
+) -> Response[dict[str, Any]]:
+    headers = dict(exc.headers or {})
+    reset = next((v for k, v in headers.items() if k.lower() == "ratelimit-reset"), None)
+    headers["Retry-After"] = str(max(1, int(reset))) if reset and reset.isdigit() else "60"
+    return problem(
+        request,
+        status=429,
+        code="rate_limited",
+        title=N_("Too many requests"),
+        detail=N_("Too many attempts. Please wait {seconds} seconds and try again."),
+        params={"seconds": headers["Retry-After"]},
+        headers=headers,
+    )
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    """Any other framework HTTP error keeps its status with a generic, translated text."""
+    if exc.status_code >= 500:
+        return handle_unexpected(request, exc)
+    return problem(
+        request,
+        status=exc.status_code,
+        code="invalid_request",
+        title=N_("Invalid request"),
+        detail=N_("The request is not valid."),
+        headers=dict(exc.headers or {}),
+    )
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    rid = request_id(request)
+    logger.error("unexpected error [request %s] %s %s", rid, request.method, request.url.path, exc_info=exc)
+    return problem(
+        request,
+        status=500,
+        code="internal_error",
+        title=N_("Internal error"),
+        detail=N_("Something went wrong on our side. Please try again later (reference {request_id})."),
+        params={"request_id": rid},
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    HubError: handle_hub_error,
+    ValidationException: handle_validation,
+    NotAuthorizedException: _http(
+        "unauthorized", N_("Sign-in required"), N_("Sign in to continue; your session may have expired.")
+    ),
+    PermissionDeniedException: _http("forbidden", N_("Not allowed"), N_("You are not allowed to do this.")),
+    NotFoundException: _http(
+        "not_found", N_("Not found"), N_("There is nothing here, or you may not see it.")
+    ),
+    MethodNotAllowedException: _http(
+        "method_not_allowed", N_("Method not allowed"), N_("This address does not accept this method.")
+    ),
+    RequestEntityTooLarge: _http(
+        "body_too_large", N_("Request too large"), N_("The request body is larger than this address accepts.")
+    ),
+    TooManyRequestsException: handle_too_many,
+    HTTPException: handle_http,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,63 @@
+"""OpenAPI documentation of the problem responses every route can give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar.openapi.datastructures import ResponseSpec
+
+
+class FieldProblem(msgspec.Struct, frozen=True):
+    code: str
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, frozen=True):
+    """RFC 9457 problem details; ``title`` and ``detail`` are in the caller's language."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str
+    request_id: str
+    errors: list[FieldProblem] | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Invalid request: malformed JSON, unknown or missing fields, wrong types or parameters",
+    401: "Not signed in, or the token expired or was revoked",
+    403: "Not allowed",
+    404: "Not found, or not visible to the caller",
+    409: "Conflict with the current state",
+    413: "Request body too large",
+    422: "A field decoded but its value is not acceptable",
+    429: "Rate limited; see Retry-After",
+    500: "Unexpected error, logged with the request id",
+    503: "A backing service is unavailable",
+}
+
+ALWAYS = (400, 413, 500)
+
+
+def problems(*statuses: int, public: bool = False) -> dict[int, ResponseSpec]:
+    """Response specs for the given statuses plus those any route can answer (and 401 unless public)."""
+    wanted = set(statuses) | set(ALWAYS)
+    if not public:
+        wanted.add(401)
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_DESCRIPTIONS.get(status, "Problem"),
+            media_type="application/problem+json",
+        )
+        for status in sorted(wanted)
+    }
+
+
+def responses_for(*statuses: int, public: bool = False) -> dict[str, Any]:
+    """Keyword arguments for a route decorator: its documented problem responses."""
+    return {"responses": problems(*statuses, public=public)}

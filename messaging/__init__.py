@@ -1,0 +1,1 @@
+"""Messaging: devices, preferences, notifications (outbox), planning, rendering, push and email channels."""

@@ -1,0 +1,174 @@
+"""Shared fixtures: real PostgreSQL and Redis (embedded, or HUB_DATABASE_URL / HUB_REDIS_URL), a fresh
+database per test session, the app, and signed-in users."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from communities.municipalities.loader import load_pilot_region
+from hub.app import create_app
+from hub.db import migrate
+from hub.embedded import EmbeddedPostgres, EmbeddedRedis
+from hub.settings import Settings, load_settings
+
+
+@dataclass(frozen=True)
+class Servers:
+    database_url: str
+    redis_url: str
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # A short, traversable path: the embedded PostgreSQL may run as another user.
+    path = Path("/tmp") / f"hub-test-{os.getpid()}-{secrets.token_hex(3)}"
+    path.mkdir(mode=0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def servers(data_dir: Path) -> Iterator[Servers]:
+    """Real servers for the whole session, with a database of its own."""
+    external_db = os.environ.get("HUB_DATABASE_URL")
+    external_redis = os.environ.get("HUB_REDIS_URL")
+    stoppers: list[Callable[[], None]] = []
+    if external_db:
+        name = f"hub_test_{secrets.token_hex(4)}"
+
+        async def create() -> None:
+            conn = await asyncpg.connect(external_db)
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
+
+        async def drop() -> None:
+            conn = await asyncpg.connect(external_db)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+        asyncio.run(create())
+        database_url = _with_database(external_db, name)
+        stoppers.append(lambda: asyncio.run(drop()))
+    else:
+        pg = EmbeddedPostgres(data_dir)
+        database_url = pg.start()
+        stoppers.append(pg.stop)
+    if external_redis:
+        redis_url = external_redis
+    else:
+        redis = EmbeddedRedis(data_dir, persistent=False)
+        redis_url = redis.start()
+        stoppers.append(redis.stop)
+    migrate(database_url)
+    asyncio.run(_seed(database_url))
+    try:
+        yield Servers(database_url=database_url, redis_url=redis_url)
+    finally:
+        for stop in reversed(stoppers):
+            stop()
+
+
+async def _seed(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await load_pilot_region(conn)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    env = {
+        "HUB_DATA_DIR": str(data_dir),
+        "HUB_SECRET_KEY": secrets.token_urlsafe(48),
+        "HUB_QUEUE_NAME": f"hub-test-{secrets.token_hex(4)}",
+        "HUB_AUTH_RATE_PER_MINUTE": "100000",
+        "HUB_PUBLIC_URL": "https://hub.example.test",
+    }
+    return load_settings(env)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, servers: Servers) -> Litestar:
+    return create_app(settings, database_url=servers.database_url, redis_url=servers.redis_url)
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def db(servers: Servers) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(servers.database_url, min_size=1, max_size=5)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    id: str
+    email: str
+    locale: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+UserFactory = Callable[..., Awaitable[SignedIn]]
+
+
+@pytest.fixture
+def make_user(client: AsyncTestClient[Litestar]) -> UserFactory:
+    """Register a fresh user (unique email) and return their tokens."""
+
+    async def factory(
+        locale: str = "fr", municipality_code: str | None = "57089", display_name: str | None = None
+    ) -> SignedIn:
+        email = f"{uuid.uuid4().hex[:12]}@example.test"
+        body = {
+            "email": email,
+            "password": "correct horse battery",
+            "display_name": display_name or f"User {email[:6]}",
+            "locale": locale,
+        }
+        if municipality_code:
+            body["municipality_code"] = municipality_code
+        response = await client.post("/v1/auth/register", json=body)
+        assert response.status_code == 201, response.text
+        data = response.json()
+        return SignedIn(
+            id=data["user"]["id"],
+            email=email,
+            locale=locale,
+            access_token=data["access_token"],
+            refresh_token=data["refresh_token"],
+        )
+
+    return factory
