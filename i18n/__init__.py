@@ -17,14 +17,17 @@ CONTENT_LANGUAGES: tuple[str, ...] = ("fr", "de")
 DEFAULT_LOCALE = "fr"
 LOCALE_DIR = Path(__file__).parent / "locale"
 
-#: gettext domains and the source folders whose strings they hold (one catalog per package avoids
-#: every change touching the same file).
+#: gettext domains and the source paths whose strings they hold; a file belongs to the domain with the
+#: longest matching path (one catalog per area keeps unrelated changes out of each other's files).
 DOMAINS: dict[str, tuple[str, ...]] = {
     "hub": ("hub", "i18n", "workers"),
+    "console": ("hub/cli.py", "hub/devserver.py"),
     "communities": ("communities",),
+    "events": ("communities/events", "communities/partners", "communities/calendar"),
     "messaging": ("messaging",),
     "care": ("care",),
 }
+
 
 #: the time zone in which a reader of each language is shown times (both are the same offset today,
 #: but the choice belongs to the reader, not to the server).

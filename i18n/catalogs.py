@@ -25,8 +25,34 @@ def _pybabel(*args: str) -> None:
     CommandLineInterface().run(["pybabel", "-q", *args])  # type: ignore[no-untyped-call]
 
 
+def domain_of(relative: str) -> str | None:
+    """The domain whose path is the longest prefix of ``relative`` (a path from the project root)."""
+    best: tuple[int, str] | None = None
+    for domain, paths in DOMAINS.items():
+        for prefix in paths:
+            matches = relative == prefix or relative.startswith(prefix.rstrip("/") + "/")
+            if matches and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), domain)
+    return best[1] if best else None
+
+
+def sources(domain: str) -> list[str]:
+    files = []
+    for pattern in ("**/*.py", "**/templates/**/*.j2"):
+        for path in ROOT.glob(pattern):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative.startswith((".", "tests/", "bench/")) or "/." in relative:
+                continue
+            if domain_of(relative) == domain:
+                files.append(relative)
+    return sorted(set(files))
+
+
 def extract(domain: str, output: Path) -> None:
-    sources = [str(ROOT / folder) for folder in DOMAINS[domain] if (ROOT / folder).is_dir()]
+    files = sources(domain)
+    if not files:
+        output.write_text("")
+        return
     _pybabel(
         "extract",
         "-F",
@@ -38,12 +64,12 @@ def extract(domain: str, output: Path) -> None:
         "N_",
         "-o",
         str(output),
-        *sources,
+        *files,
     )
 
 
-def update() -> None:
-    for domain in DOMAINS:
+def update(only: str | None = None) -> None:
+    for domain in [only] if only else list(DOMAINS):
         pot = I18N / f"{domain}.pot"
         extract(domain, pot)
         for locale in LOCALES:
@@ -61,16 +87,15 @@ def update() -> None:
                     domain,
                     "--no-fuzzy-matching",
                     "--ignore-obsolete",
-                    "--omit-header",
                 )
             else:
                 _pybabel("init", "-i", str(pot), "-d", str(LOCALE_DIR), "-l", locale, "-D", domain)
 
 
-def check() -> list[str]:
+def check(only: str | None = None) -> list[str]:
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for domain in DOMAINS:
+        for domain in [only] if only else list(DOMAINS):
             pot_path = Path(tmp) / f"{domain}.pot"
             extract(domain, pot_path)
             with pot_path.open("rb") as f:
@@ -104,8 +129,8 @@ def check() -> list[str]:
                 try:
                     _pybabel(
                         "compile",
-                        "-d",
-                        str(LOCALE_DIR),
+                        "-i",
+                        str(po),
                         "-l",
                         locale,
                         "-D",
@@ -121,16 +146,20 @@ def check() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "check"
+    only = args[args.index("--domain") + 1] if "--domain" in args else None
+    if only is not None and only not in DOMAINS:
+        print(f"unknown domain {only}; one of {', '.join(DOMAINS)}")
+        return 2
     if command == "update":
-        update()
+        update(only)
         return 0
     if command == "check":
-        problems = check()
+        problems = check(only)
         for line in problems:
             print(line)
         print(f"catalogs: {len(problems)} problem(s)" if problems else "catalogs: complete")
         return 1 if problems else 0
-    print("usage: python -m i18n.catalogs [update|check]")
+    print("usage: python -m i18n.catalogs [update|check] [--domain NAME]")
     return 2
 
 
