@@ -26,6 +26,8 @@ class MunicipalityRow(msgspec.Struct, frozen=True):
     lon: float | None = None
     grouping: str | None = None
     source: str | None = None
+    #: a row of the verified pilot-region file; an official list's source only fills an empty one
+    verified: bool = False
 
 
 def _float(value: str | None) -> float | None:
@@ -47,6 +49,7 @@ def read_pilot_csv(path: Path = PILOT_REGION_CSV) -> list[MunicipalityRow]:
                 lon=_float(row["lon"]),
                 grouping=row["grouping"].strip() or None,
                 source=row["source"].strip() or None,
+                verified=True,
             )
             for row in csv.DictReader(f)
         ]
@@ -75,6 +78,7 @@ async def upsert(conn: asyncpg.Connection, rows: Iterable[MunicipalityRow]) -> i
                 r.grouping,
                 r.source,
                 fold(f"{name_fr} {name_de}"),
+                r.verified,
             )
         )
     await conn.executemany(
@@ -98,7 +102,8 @@ async def upsert(conn: asyncpg.Connection, rows: Iterable[MunicipalityRow]) -> i
             lat = coalesce(EXCLUDED.lat, municipalities.lat),
             lon = coalesce(EXCLUDED.lon, municipalities.lon),
             grouping = coalesce(EXCLUDED.grouping, municipalities.grouping),
-            source = coalesce(EXCLUDED.source, municipalities.source),
+            source = CASE WHEN $13::boolean THEN coalesce(EXCLUDED.source, municipalities.source)
+                          ELSE coalesce(municipalities.source, EXCLUDED.source) END,
             search_key = EXCLUDED.search_key
         """,
         records,

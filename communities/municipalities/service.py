@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncpg
 
 from communities.municipalities import queries
+from communities.municipalities.importers import read_file
+from communities.municipalities.loader import load_pilot_region, upsert
 from communities.municipalities.models import Municipality, MunicipalityPage
 from hub.pagination import decode_cursor, encode_cursor
 from i18n.content import fold
+
+__all__ = ["by_codes", "country_of", "load_file", "load_pilot_region", "search", "unknown_codes"]
 
 #: positions are public codes, so a fixed key is enough: the signature only rejects tampering
 _CURSOR_KEY = "municipalities"
@@ -38,3 +44,13 @@ async def search(
     )
     next_cursor = encode_cursor(_CURSOR_KEY, items[limit - 1].code) if len(items) > limit else None
     return MunicipalityPage(items=items[:limit], next_cursor=next_cursor)
+
+
+async def load_file(conn: asyncpg.Connection, path: Path) -> int:
+    """Import an INSEE COG communes list, a Destatis GV-ISys list or a pilot-region file; the count.
+
+    The whole file is checked before anything is written (a bad one raises ``MunicipalityFileError``
+    naming its line); verified names of either language are kept when the list only knows the official
+    one. The caller's transaction makes the import all or nothing.
+    """
+    return await upsert(conn, read_file(path))

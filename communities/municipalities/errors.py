@@ -1,0 +1,50 @@
+"""Errors of municipality imports: which file, which line, and what is wrong with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.errors import HubError
+from i18n import N_
+
+
+class MunicipalityFileError(HubError):
+    """A municipality list that cannot be imported; ``line`` is 1-based, ``reason`` says why."""
+
+    code = "invalid_municipality_file"
+    status = 422
+    title = N_("Invalid municipality file")
+    detail = N_("The municipality file {file} cannot be imported, line {line}: {reason}")
+
+    def __init__(self, file: str, line: int, reason: str, **params: Any) -> None:
+        super().__init__(file=file, line=line, reason=reason, **params)
+        self.line = line
+        self.reason = reason
+
+
+class MunicipalityFileUnreadable(HubError):
+    code = "municipality_file_unreadable"
+    status = 400
+    title = N_("Unreadable municipality file")
+    detail = N_("The municipality file {file} cannot be read.")
+
+    def __init__(self, file: str) -> None:
+        super().__init__(file=file)
+
+
+# Reasons for MunicipalityFileError, translated inside its detail sentence.
+REASON_EMPTY_FILE = N_("the file is empty.")
+REASON_UNKNOWN_FORMAT = N_(
+    "the header is neither an INSEE communes list (COG) nor a Destatis municipality list (GV-ISys)."
+)
+REASON_MISSING_COLUMNS = N_("the header lacks the columns {columns}.")
+REASON_NOT_CSV = N_("it is not a valid CSV line.")
+REASON_COLUMN_COUNT = N_("it has {found} columns where the header has {expected}.")
+REASON_BAD_INSEE_CODE = N_("{code} is not a valid INSEE commune code.")
+REASON_BAD_AGS = N_("{code} is not a valid 8-digit municipality key (AGS).")
+REASON_BAD_COUNTRY = N_("{country} is not a country of the hub (FR or DE).")
+REASON_EMPTY_NAME = N_("the municipality has no name.")
+REASON_DUPLICATE_CODE = N_("the code {code} already appears on line {first}.")
+REASON_BAD_POSTAL_CODE = N_("{value} is not a valid postal code.")
+REASON_BAD_COORDINATE = N_("{value} is not a valid coordinate.")
+REASON_NO_MUNICIPALITY = N_("the file lists no municipality.")
