@@ -10,9 +10,10 @@ import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import asyncpg
+from arq.connections import ArqRedis
 from litestar.datastructures import State
 
 logger = logging.getLogger("hub.db")
@@ -77,31 +78,55 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
-#: hooks to run once the transaction of a connection has committed, keyed by the connection's identity
-_after_commit: dict[int, list[Callable[[], Awaitable[None]]]] = {}
+class _Pending:
+    """Work waiting for a transaction to commit: jobs to enqueue and callbacks to run."""
+
+    def __init__(self, queue: ArqRedis | None) -> None:
+        self.queue = queue
+        self.jobs: list[tuple[str, tuple[Any, ...], str | None]] = []
+        self.hooks: list[Callable[[], Awaitable[None]]] = []
+
+
+#: keyed by the identity of the connection whose transaction the work waits for
+_pending: dict[int, _Pending] = {}
 
 
 def after_commit(conn: asyncpg.Connection, hook: Callable[[], Awaitable[None]]) -> bool:
     """Run ``hook`` after the transaction that ``conn`` is in commits; dropped if it rolls back.
 
-    Returns False when ``conn`` is not in a transaction opened by ``transaction``/``provide_transaction``
-    (the hook is not run; periodic sweeps exist for exactly this kind of miss).
+    Returns False when ``conn`` is not in a transaction opened by ``transaction`` (nothing will run;
+    the periodic sweeps exist for exactly this kind of miss).
     """
-    hooks = _after_commit.get(id(conn))
-    if hooks is None:
+    pending = _pending.get(id(conn))
+    if pending is None:
         return False
-    hooks.append(hook)
+    pending.hooks.append(hook)
+    return True
+
+
+def enqueue_after_commit(
+    conn: asyncpg.Connection, function: str, *args: Any, job_id: str | None = None
+) -> bool:
+    """Enqueue an ARQ job once the transaction of ``conn`` commits (jobs carry ids only).
+
+    If Redis is unreachable then, the job is not lost: the state it refers to is committed, and the
+    sweep that owns that state enqueues it again.
+    """
+    pending = _pending.get(id(conn))
+    if pending is None or pending.queue is None:
+        return False
+    pending.jobs.append((function, args, job_id))
     return True
 
 
 @asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def transaction(pool: asyncpg.Pool, queue: ArqRedis | None = None) -> AsyncIterator[asyncpg.Connection]:
     """One transaction on a pooled connection, committed at the end of the block unless it raised."""
     async with pool.acquire() as proxy:
         # A pooled connection proxies every Connection method; domain code is typed against Connection.
         conn = cast(asyncpg.Connection, proxy)
-        hooks: list[Callable[[], Awaitable[None]]] = []
-        _after_commit[id(conn)] = hooks
+        pending = _Pending(queue)
+        _pending[id(conn)] = pending
         kept: BaseException | None = None
         try:
             async with conn.transaction():
@@ -113,22 +138,31 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
                         raise
                     kept = exc
         finally:
-            _after_commit.pop(id(conn), None)
+            _pending.pop(id(conn), None)
+        await _run_pending(pending)
         if kept is not None:
             raise kept
-        for hook in hooks:
+
+
+async def _run_pending(pending: _Pending) -> None:
+    if pending.queue is not None:
+        for function, args, job_id in pending.jobs:
             try:
-                await hook()
-            except Exception:
-                # The state is committed; a sweep picks up what a failed hook missed.
-                logger.exception("after-commit hook failed")
+                await pending.queue.enqueue_job(function, *args, _job_id=job_id)
+            except Exception as exc:
+                logger.warning("could not enqueue %s after commit (a sweep will): %s", function, exc)
+    for hook in pending.hooks:
+        try:
+            await hook()
+        except Exception:
+            logger.exception("after-commit hook failed")
 
 
 async def provide_transaction(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
     """Litestar dependency: a connection inside one transaction, committed when the handler returns.
 
     A handler that raises rolls everything back, so a request never leaves half its changes behind.
-    Work that must follow the commit (enqueueing jobs) is registered with ``after_commit``.
+    Jobs to enqueue once it has committed are registered with ``enqueue_after_commit``.
     """
-    async with transaction(state.db_pool) as conn:
+    async with transaction(state.db_pool, state.arq) as conn:
         yield conn

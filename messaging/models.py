@@ -1,0 +1,112 @@
+"""Messaging requests and responses, and what other domains hand to the pipeline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from i18n.content import Bilingual, Localized
+
+Priority = Literal["info", "important", "urgent"]
+Channel = Literal["push", "email"]
+Digest = Literal["off", "daily", "weekly"]
+
+
+class Message(msgspec.Struct, frozen=True):
+    """A catalog sentence (msgid with ``{named}`` placeholders) translated for each reader at send time.
+
+    Parameter values are strings, or datetimes that are formatted for the reader's locale and zone.
+    """
+
+    msgid: str
+    params: dict[str, str | datetime] = {}
+
+
+class Audience(msgspec.Struct, frozen=True):
+    """Who receives a notification: a community's active members and/or named people."""
+
+    community_id: uuid.UUID | None = None
+    user_ids: tuple[uuid.UUID, ...] = ()
+    exclude_user_ids: tuple[uuid.UUID, ...] = ()
+
+
+class DeviceIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(min_length=8, max_length=4096)]
+    platform: Literal["android", "ios", "web"]
+
+
+class Device(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    platform: str
+    created_at: datetime
+    last_seen_at: datetime
+
+
+class Preference(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    community_id: uuid.UUID
+    push: bool = True
+    email: bool = False
+    digest: Digest = "off"
+
+
+class PreferencesIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    items: Annotated[list[Preference], msgspec.Meta(max_length=500)]
+
+
+class Preferences(msgspec.Struct, frozen=True):
+    items: list[Preference]
+    #: what applies to communities without an explicit choice
+    defaults: Preference
+
+
+class InboxItem(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    kind: str
+    priority: Priority
+    title: Localized
+    body: Localized
+    deep_link: str
+    community_id: uuid.UUID | None
+    created_at: datetime
+    read: bool
+    acknowledged: bool
+    ack_requested: bool
+
+
+class InboxPage(msgspec.Struct, frozen=True):
+    items: list[InboxItem]
+    next_cursor: str | None = None
+
+
+class Count(msgspec.Struct, frozen=True):
+    key: str
+    count: int
+
+
+class ChannelStatusCount(msgspec.Struct, frozen=True):
+    channel: str
+    status: str
+    count: int
+
+
+class Stats(msgspec.Struct, frozen=True):
+    notification_id: uuid.UUID
+    recipients: int
+    planned: bool
+    by_channel_status: list[ChannelStatusCount]
+    by_language: list[Count]
+    by_municipality: list[Count]
+    read: int
+    acknowledged: int
+    quiet_hours_overridden: int
+    deferred_by_quiet_hours: int
+
+
+class Content(msgspec.Struct, frozen=True):
+    """Title and body as stored: bilingual user content, or catalog messages."""
+
+    title: Bilingual | Message
+    body: Bilingual | Message
