@@ -322,14 +322,11 @@ async def test_bad_file_names_its_line_and_imports_nothing(conn: asyncpg.Connect
     assert error.line == 3
     assert error.status == 422
     assert await _row(conn, "01001") is None
-    reason = {k: v for k, v in error.params.items() if k != "reason"}
-    french = translate("fr", error.detail, **{**reason, "reason": translate("fr", error.reason, **reason)})
-    german = translate("de", error.detail, **{**reason, "reason": translate("de", error.reason, **reason)})
-    assert french == (
+    assert error.message("fr") == (
         "Le fichier de communes communes.csv ne peut pas être importé, ligne 3 : "
         "1234 n'est pas un code commune INSEE valide."
     )
-    assert german == (
+    assert error.message("de") == (
         "Die Gemeindedatei communes.csv kann nicht importiert werden, Zeile 3: "
         "1234 ist kein gültiger INSEE-Gemeindecode."
     )
@@ -382,8 +379,9 @@ async def test_bad_files_are_refused_with_their_line(
 
 
 async def test_missing_file_is_a_domain_error(conn: asyncpg.Connection, tmp_path: Path) -> None:
-    with pytest.raises(MunicipalityFileUnreadable):
+    with pytest.raises(MunicipalityFileUnreadable) as caught:
         await service.load_file(conn, tmp_path / "absent.csv")
+    assert caught.value.message("de").startswith("Die Gemeindedatei ")
 
 
 def test_destatis_status_suffixes_are_removed() -> None:

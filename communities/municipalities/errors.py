@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from hub.errors import HubError
-from i18n import N_
+from i18n import N_, translate
 
 
-class MunicipalityFileError(HubError):
+class _ImportError(HubError):
+    def message(self, locale: str) -> str:
+        """The whole detail sentence for a reader of ``locale`` (for the command line)."""
+        params = {k: v for k, v in self.params.items() if k != "reason"}
+        if "reason" in self.params:
+            params["reason"] = translate(locale, self.params["reason"], **params)
+        return translate(locale, self.detail, **params)
+
+
+class MunicipalityFileError(_ImportError):
     """A municipality list that cannot be imported; ``line`` is 1-based, ``reason`` says why."""
 
     code = "invalid_municipality_file"
@@ -22,7 +31,7 @@ class MunicipalityFileError(HubError):
         self.reason = reason
 
 
-class MunicipalityFileUnreadable(HubError):
+class MunicipalityFileUnreadable(_ImportError):
     code = "municipality_file_unreadable"
     status = 400
     title = N_("Unreadable municipality file")
