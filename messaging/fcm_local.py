@@ -285,6 +285,11 @@ class FcmLocal:
         return f"{self.base_url}/token"
 
     @property
+    def in_flight(self) -> int:
+        """Sends being answered right now."""
+        return self._in_flight
+
+    @property
     def open_connections(self) -> int:
         """Client connections the server currently holds open."""
         if self._runner is None or self._runner.server is None:
@@ -414,9 +419,10 @@ class FcmLocal:
         if self._token_faults:
             fault = self._token_faults.popleft()
             status = fault.status or 503
+            error = "temporarily_unavailable" if status >= 500 else "access_denied"
             return web.Response(
                 status=status,
-                body=msgspec.json.encode(_OAuthError("internal_failure", "scripted failure")),
+                body=msgspec.json.encode(_OAuthError(error, "Scripted failure.")),
                 content_type=_JSON,
             )
         form = await request.post()
