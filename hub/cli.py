@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from hub.settings import Settings, SettingsError, _console_locale, load_settings
-from i18n import gettext_for
+from i18n import gettext_for, ngettext_for
 
 logger = logging.getLogger("hub.cli")
 
@@ -173,7 +173,11 @@ def _say_migrated(settings: Settings, output: str) -> None:
     _ = gettext_for(settings.console_locale)
     applied = sum(1 for line in output.splitlines() if line.startswith("Applying:"))
     if applied:
-        print(_("Database: {count} migrations applied.").format(count=applied), flush=True)
+        ngettext = ngettext_for(settings.console_locale)
+        message = ngettext(
+            "Database: {count} migration applied.", "Database: {count} migrations applied.", applied
+        )
+        print(message.format(count=applied), flush=True)
     else:
         print(_("Database: up to date."), flush=True)
 
@@ -263,7 +267,9 @@ def _territories(settings: Settings, args: argparse.Namespace) -> int:
                 raise
             print(message, file=sys.stderr)
             return EXIT_FAILED
-    print(_("{count} municipalities loaded.").format(count=count), flush=True)
+    ngettext = ngettext_for(settings.console_locale)
+    message = ngettext("{count} municipality loaded.", "{count} municipalities loaded.", count)
+    print(message.format(count=count), flush=True)
     return EXIT_OK
 
 

@@ -27,7 +27,7 @@ from litestar import get
 
 from hub.embedded import EmbeddedPostgres, EmbeddedRedis
 from hub.settings import DEFAULT_FCM_ENDPOINT, Settings
-from i18n import gettext_for
+from i18n import gettext_for, ngettext_for
 
 logger = logging.getLogger("hub.dev")
 
@@ -249,7 +249,13 @@ async def load_reference_data(settings: Settings, database_url: str, say: Say = 
                 await importlib.import_module("communities.demo").seed(conn)
     finally:
         await conn.close()
-    say(_("Pilot region: {count} municipalities up to date.").format(count=count))
+    ngettext = ngettext_for(settings.console_locale)
+    message = ngettext(
+        "Pilot region: {count} municipality up to date.",
+        "Pilot region: {count} municipalities up to date.",
+        count,
+    )
+    say(message.format(count=count))
     if demo:
         say(_("Demo data loaded."))
 
