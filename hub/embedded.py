@@ -281,6 +281,7 @@ class EmbeddedRedis:
     def start(self, timeout: float = 30) -> str:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._password = _secret_file(self.root / "redis.password")
+        self._stop_stale()
         self.port = free_port()
         command = [
             str(redis_server_binary()),
@@ -310,8 +311,24 @@ class EmbeddedRedis:
                 preexec_fn=_die_with_parent,
                 start_new_session=True,
             )
+        (self.dir / "server.pid").write_text(str(self.process.pid))
         _wait_for_port(self.port, self.process, timeout, "Redis", self.log)
         return self.url
+
+    def _stop_stale(self, timeout: float = 30) -> None:
+        """A server of this directory left by a crash still writes its append-only file: stop it first."""
+        try:
+            pid = int((self.dir / "server.pid").read_text().strip())
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+        except (OSError, ValueError):
+            return
+        if cwd != self.dir.resolve():
+            return
+        logger.warning("stopping a Redis server left running in %s (pid %s)", self.dir, pid)
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
 
     def stop(self, timeout: float = 10) -> None:
         if self.process is None or self.process.poll() is not None:
