@@ -37,8 +37,9 @@ SendStage = Literal["connection", "sender", "recipient", "data"]
 TEMPLATES = Path(__file__).parent / "templates" / "email"
 #: how much of each post a digest shows before "Read it in the app"
 DIGEST_EXCERPT = 400
-#: a pooled connection idle longer than this is checked with NOOP before it is used again
-IDLE_CHECK_SECONDS = 5.0
+#: a pooled connection idle longer than this is checked with NOOP before a batch uses it (always, by
+#: default: a round trip per batch is cheaper than a message failing on a line the server has closed)
+IDLE_CHECK_SECONDS = 0.0
 #: messages a batch gives each connection before it opens another one (up to the pool size)
 MESSAGES_PER_CONNECTION = 50
 
@@ -100,7 +101,6 @@ class RenderedEmail(msgspec.Struct, frozen=True, kw_only=True):
         message["Subject"] = self.subject
         message["Date"] = format_datetime(sent or datetime.now(UTC))
         message["Message-ID"] = message_id or make_msgid(domain=urlsplit(unsubscribe_url).hostname)
-        message["Content-Language"] = self.content_language
         message["Auto-Submitted"] = "auto-generated"
         message.set_raw("List-Unsubscribe", f"<{unsubscribe_url}>,\n <{unsubscribe_mailto}>")
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -108,6 +108,8 @@ class RenderedEmail(msgspec.Struct, frozen=True, kw_only=True):
         message.add_alternative(
             self.html.replace(_UNSUBSCRIBE_MARK, html.escape(unsubscribe_url, quote=True)), subtype="html"
         )
+        # After the parts: setting the content moves Content-* headers into the first part.
+        message["Content-Language"] = self.content_language
         return message
 
 

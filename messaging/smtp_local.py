@@ -36,6 +36,12 @@ class CaughtEmail(msgspec.Struct, frozen=True, kw_only=True):
         return next((value for key, value in self.headers if key.lower() == wanted), None)
 
 
+def _content(part: object) -> str | None:
+    if not isinstance(part, EmailMessage):
+        return None
+    return str(part.get_content()).replace("\r\n", "\n")
+
+
 def _parse(envelope: Envelope, connection: int) -> CaughtEmail:
     raw = envelope.original_content or b""
     parsed = message_from_bytes(raw, policy=policy.default)
@@ -47,8 +53,8 @@ def _parse(envelope: Envelope, connection: int) -> CaughtEmail:
         rcpt_tos=tuple(envelope.rcpt_tos),
         to=str(parsed.get("To", "")),
         subject=str(parsed.get("Subject", "")),
-        text=text_part.get_content() if isinstance(text_part, EmailMessage) else None,
-        html=html_part.get_content() if isinstance(html_part, EmailMessage) else None,
+        text=_content(text_part),
+        html=_content(html_part),
         headers=tuple((key, str(value)) for key, value in parsed.items()),
         raw=raw,
         connection=connection,
