@@ -1,0 +1,315 @@
+"""Community routes: /v1/communities, memberships, posts, feeds and moderation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.security.jwt import Token
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.types import ControllerRouterHandler
+
+from communities import service
+from communities.models import (
+    Community,
+    CommunityIn,
+    CommunityPage,
+    CommunityPatch,
+    Kind,
+    MemberPage,
+    Membership,
+    MemberUpdate,
+    MunicipalityCode,
+    Post,
+    PostIn,
+    PostPage,
+    PostPatch,
+    Report,
+    ReportIn,
+    ReportPage,
+)
+from hub.auth import CurrentUser, optional_user
+from hub.deps import Config, Conn
+from hub.errors import request_locale
+from hub.openapi import problems
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (at most 100)")]
+Cursor = Annotated[str | None, QueryParameter(max_length=300, description="next_cursor of the previous page")]
+Lang = Annotated[str | None, QueryParameter(max_length=10, description="Reading language: fr, de or en")]
+Signed = Request[CurrentUser, Token, State]
+AnyRequest = Request[Any, Any, State]
+#: the signed-in caller on routes anonymous callers may also use
+Viewer = NamedDependency[CurrentUser | None]
+
+
+async def provide_viewer(request: AnyRequest) -> CurrentUser | None:
+    return await optional_user(request)
+
+
+_VIEWER = {"viewer": Provide(provide_viewer)}
+
+
+class CommunityController(Controller):
+    """Communities, their members, posts and moderation queue."""
+
+    path = "/communities"
+    tags = ["communities"]
+
+    @get("/", opt={"public": True}, dependencies=_VIEWER, responses=problems(422, public=True))
+    async def discover(
+        self,
+        conn: Conn,
+        settings: Config,
+        request: AnyRequest,
+        viewer: Viewer,
+        municipality: Annotated[MunicipalityCode | None, QueryParameter()] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        kind: Annotated[Kind | None, QueryParameter()] = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+        lang: Lang = None,
+    ) -> CommunityPage:
+        """Public communities and private ones I belong to, by municipality, text (either language), kind."""
+        return await service.discover(
+            conn,
+            viewer,
+            secret=settings.secret_key,
+            municipality=municipality,
+            q=q,
+            kind=kind,
+            limit=limit,
+            cursor=cursor,
+            lang=request_locale(request),
+        )
+
+    @post("/", responses=problems(422))
+    async def create(
+        self, conn: Conn, request: Signed, data: JSONBody[CommunityIn], lang: Lang = None
+    ) -> Community:
+        """Create a community; I become its admin."""
+        return await service.create_community(conn, request.user, data, request_locale(request))
+
+    @get(
+        "/{community_id:uuid}",
+        opt={"public": True},
+        dependencies=_VIEWER,
+        responses=problems(404, public=True),
+    )
+    async def detail(
+        self,
+        conn: Conn,
+        request: AnyRequest,
+        viewer: Viewer,
+        community_id: FromPath[uuid.UUID],
+        lang: Lang = None,
+    ) -> Community:
+        return await service.get_community(conn, viewer, community_id, request_locale(request))
+
+    @patch("/{community_id:uuid}", responses=problems(403, 404, 409, 422))
+    async def update(
+        self,
+        conn: Conn,
+        request: Signed,
+        community_id: FromPath[uuid.UUID],
+        data: JSONBody[CommunityPatch],
+        lang: Lang = None,
+    ) -> Community:
+        """Admins change the community's names, description, municipalities, visibility, policy or kind."""
+        return await service.update_community(conn, request.user, community_id, data, request_locale(request))
+
+    @post("/{community_id:uuid}/join", status_code=HTTP_200_OK, responses=problems(403, 404))
+    async def join(self, conn: Conn, request: Signed, community_id: FromPath[uuid.UUID]) -> Membership:
+        """Join (active at once, or pending where admins approve); joining twice changes nothing."""
+        return await service.join(conn, request.user, community_id)
+
+    @delete("/{community_id:uuid}/membership", status_code=HTTP_204_NO_CONTENT, responses=problems(404, 409))
+    async def leave(self, conn: Conn, request: Signed, community_id: FromPath[uuid.UUID]) -> None:
+        """Leave, or withdraw a request to join; the last admin must hand over first (409)."""
+        await service.leave(conn, request.user, community_id)
+
+    @get("/{community_id:uuid}/members", responses=problems(403, 404, 422))
+    async def members(
+        self,
+        conn: Conn,
+        settings: Config,
+        request: Signed,
+        community_id: FromPath[uuid.UUID],
+        status: Annotated[Literal["pending", "active", "banned"] | None, QueryParameter()] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> MemberPage:
+        """Moderators and admins list members (``status=pending`` for requests to approve)."""
+        return await service.members(
+            conn,
+            request.user,
+            community_id,
+            secret=settings.secret_key,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    @patch("/{community_id:uuid}/members/{user_id:uuid}", responses=problems(403, 404, 409))
+    async def update_member(
+        self,
+        conn: Conn,
+        request: Signed,
+        community_id: FromPath[uuid.UUID],
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[MemberUpdate],
+    ) -> Membership | None:
+        """Approve, reject (``removed``), ban, or (admins) set a role; null when the membership is gone."""
+        return await service.update_member(conn, request.user, community_id, user_id, data)
+
+    @post("/{community_id:uuid}/posts", responses=problems(403, 404, 422))
+    async def create_post(
+        self,
+        conn: Conn,
+        request: Signed,
+        community_id: FromPath[uuid.UUID],
+        data: JSONBody[PostIn],
+        lang: Lang = None,
+    ) -> Post:
+        """Publishers, moderators and admins post (urgent: moderators and admins); ``publish_at`` schedules."""
+        return await service.create_post(conn, request.user, community_id, data, request_locale(request))
+
+    @get(
+        "/{community_id:uuid}/posts",
+        opt={"public": True},
+        dependencies=_VIEWER,
+        responses=problems(403, 404, 422),
+    )
+    async def posts(
+        self,
+        conn: Conn,
+        settings: Config,
+        request: AnyRequest,
+        viewer: Viewer,
+        community_id: FromPath[uuid.UUID],
+        limit: Limit = 20,
+        cursor: Cursor = None,
+        lang: Lang = None,
+    ) -> PostPage:
+        """The community's posts, newest first, in my language (``fallback`` marks the other one)."""
+        return await service.community_posts(
+            conn,
+            viewer,
+            community_id,
+            secret=settings.secret_key,
+            limit=limit,
+            cursor=cursor,
+            lang=request_locale(request),
+        )
+
+    @get("/{community_id:uuid}/reports", responses=problems(403, 404, 422))
+    async def reports(
+        self,
+        conn: Conn,
+        settings: Config,
+        request: Signed,
+        community_id: FromPath[uuid.UUID],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        lang: Lang = None,
+    ) -> ReportPage:
+        """Moderators' queue of open reports, oldest first."""
+        return await service.report_queue(
+            conn,
+            request.user,
+            community_id,
+            secret=settings.secret_key,
+            limit=limit,
+            cursor=cursor,
+            lang=request_locale(request),
+        )
+
+
+class PostController(Controller):
+    """Single posts: read, edit, delete, report, hide and restore."""
+
+    path = "/posts"
+    tags = ["communities"]
+
+    @get("/{post_id:uuid}", opt={"public": True}, dependencies=_VIEWER, responses=problems(404, public=True))
+    async def detail(
+        self,
+        conn: Conn,
+        request: AnyRequest,
+        viewer: Viewer,
+        post_id: FromPath[uuid.UUID],
+        lang: Lang = None,
+    ) -> Post:
+        return await service.get_post(conn, viewer, post_id, request_locale(request))
+
+    @patch("/{post_id:uuid}", responses=problems(403, 404, 422))
+    async def update(
+        self,
+        conn: Conn,
+        request: Signed,
+        post_id: FromPath[uuid.UUID],
+        data: JSONBody[PostPatch],
+        lang: Lang = None,
+    ) -> Post:
+        """Authors and moderators correct a post."""
+        return await service.update_post(conn, request.user, post_id, data, request_locale(request))
+
+    @delete("/{post_id:uuid}", status_code=HTTP_204_NO_CONTENT, responses=problems(403, 404))
+    async def remove(self, conn: Conn, request: Signed, post_id: FromPath[uuid.UUID]) -> None:
+        await service.delete_post(conn, request.user, post_id)
+
+    @post("/{post_id:uuid}/report", responses=problems(404))
+    async def report(
+        self, conn: Conn, request: Signed, post_id: FromPath[uuid.UUID], data: JSONBody[ReportIn]
+    ) -> Report:
+        """Report a post to the community's moderators."""
+        return await service.report_post(conn, request.user, post_id, data)
+
+    @post("/{post_id:uuid}/hide", status_code=HTTP_200_OK, responses=problems(403, 404))
+    async def hide(
+        self, conn: Conn, request: Signed, post_id: FromPath[uuid.UUID], lang: Lang = None
+    ) -> Post:
+        """Moderators take a post out of every feed."""
+        return await service.set_hidden(
+            conn, request.user, post_id, hidden=True, lang=request_locale(request)
+        )
+
+    @post("/{post_id:uuid}/restore", status_code=HTTP_200_OK, responses=problems(403, 404))
+    async def restore(
+        self, conn: Conn, request: Signed, post_id: FromPath[uuid.UUID], lang: Lang = None
+    ) -> Post:
+        """Moderators put a hidden post back."""
+        return await service.set_hidden(
+            conn, request.user, post_id, hidden=False, lang=request_locale(request)
+        )
+
+
+class FeedController(Controller):
+    path = "/feed"
+    tags = ["communities"]
+
+    @get("/", responses=problems(422))
+    async def feed(
+        self,
+        conn: Conn,
+        settings: Config,
+        request: Signed,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+        lang: Lang = None,
+    ) -> PostPage:
+        """Posts of all my communities, newest first, in my language."""
+        return await service.feed(
+            conn,
+            request.user,
+            secret=settings.secret_key,
+            limit=limit,
+            cursor=cursor,
+            lang=request_locale(request),
+        )
+
+
+ROUTES: list[ControllerRouterHandler] = [CommunityController, PostController, FeedController]
