@@ -10,5 +10,5 @@ from hub.db import transaction
 
 async def publish_due_posts(ctx: dict[str, Any]) -> int:
     """Publish due posts with their notifications; safe with several workers (each post is claimed once)."""
-    async with transaction(ctx["db_pool"], ctx.get("redis")) as conn:
+    async with transaction(ctx["pool"], ctx.get("redis")) as conn:
         return await service.publish_due(conn)
