@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
+import copy
 import functools
 import html
 import io
@@ -12,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from email import policy
+from email import message_from_bytes, policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -70,14 +72,84 @@ class DigestPeriod(msgspec.Struct, frozen=True, kw_only=True):
     end: date
 
 
+class OutgoingEmail(msgspec.Struct, frozen=True):
+    """One person's message as it goes on the wire (CRLF, 7-bit), without ``From``, which the Mailer adds."""
+
+    recipient: str
+    data: bytes
+
+    @classmethod
+    def from_message(cls, recipient: str, message: EmailMessage) -> OutgoingEmail:
+        """Any other message (its ``From`` is replaced by the Mailer's)."""
+        message = copy.copy(message)
+        del message["From"]
+        with io.BytesIO() as out:
+            BytesGenerator(out, policy=_POLICY).flatten(message)
+            return cls(recipient, out.getvalue())
+
+    def parsed(self, mail_from: str = "") -> EmailMessage:
+        """The message as a mail client reads it, for checks and previews."""
+        head = f"From: {mail_from}\r\n".encode() if mail_from else b""
+        message = message_from_bytes(head + self.data, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        return message
+
+
+def _header(name: str, value: str) -> bytes:
+    """One header, RFC 2047-encoded and folded by the standard library."""
+    return _POLICY.fold_binary(name, _POLICY.header_store_parse(name, value)[1])
+
+
+def _quoted_printable(value: str) -> bytes:
+    encoded = binascii.b2a_qp(value.replace("\r\n", "\n").encode(), istext=True)
+    return encoded.replace(b"\n", b"\r\n")
+
+
+def _safe_in_header(*values: str) -> None:
+    for value in values:
+        if not value.isascii() or any(c in value for c in "\r\n<> "):
+            raise ValueError(f"not usable in a header: {value!r}")
+
+
 class RenderedEmail(msgspec.Struct, frozen=True, kw_only=True):
-    """An email rendered for every reader of one language; ``for_recipient`` fills in the per-person parts."""
+    """An email rendered for every reader of one language; ``for_recipient`` fills in the per-person parts.
+
+    The costly work (templates, translations, subject encoding) is done once; a recipient costs a few
+    string replacements and a quoted-printable pass, a few tens of microseconds.
+    """
 
     locale: str
     subject: str
     text: str
     html: str
     content_language: str
+    head: bytes
+    boundary: str
+
+    @classmethod
+    def build(
+        cls, *, locale: str, subject: str, text: str, html: str, content_language: str
+    ) -> RenderedEmail:
+        boundary = f"=_hub_{secrets.token_hex(12)}"  # "=" never occurs in quoted-printable text
+        head = b"".join(
+            [
+                _header("Subject", subject),
+                _header("Content-Language", content_language),
+                b"Auto-Submitted: auto-generated\r\n",
+                b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+                b"MIME-Version: 1.0\r\n",
+                f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode(),
+            ]
+        )
+        return cls(
+            locale=locale,
+            subject=subject,
+            text=text,
+            html=html,
+            content_language=content_language,
+            head=head,
+            boundary=boundary,
+        )
 
     def for_recipient(
         self,
@@ -85,32 +157,43 @@ class RenderedEmail(msgspec.Struct, frozen=True, kw_only=True):
         unsubscribe_url: str,
         unsubscribe_mailto: str,
         *,
-        mail_from: str | None = None,
         message_id: str | None = None,
         sent: datetime | None = None,
-    ) -> EmailMessage:
-        """The message for one person. ``From`` is left to the Mailer unless ``mail_from`` is given;
-        pass a stable ``message_id`` (e.g. from the delivery id) so a resent message keeps its id."""
-        for value in (address, unsubscribe_url, unsubscribe_mailto):
-            if "\r" in value or "\n" in value or "<" in value or ">" in value:
-                raise ValueError(f"not usable in a header: {value!r}")
-        message = EmailMessage(policy=_POLICY)
-        if mail_from is not None:
-            message["From"] = mail_from
-        message["To"] = address
-        message["Subject"] = self.subject
-        message["Date"] = format_datetime(sent or datetime.now(UTC))
-        message["Message-ID"] = message_id or make_msgid(domain=urlsplit(unsubscribe_url).hostname)
-        message["Auto-Submitted"] = "auto-generated"
-        message.set_raw("List-Unsubscribe", f"<{unsubscribe_url}>,\n <{unsubscribe_mailto}>")
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message.set_content(self.text.replace(_UNSUBSCRIBE_MARK, unsubscribe_url))
-        message.add_alternative(
-            self.html.replace(_UNSUBSCRIBE_MARK, html.escape(unsubscribe_url, quote=True)), subtype="html"
+    ) -> OutgoingEmail:
+        """The message for one person. Pass a stable ``message_id`` (from the delivery id) so a message
+        sent again after a retry keeps its id; the default is a new one."""
+        _safe_in_header(address, unsubscribe_url, unsubscribe_mailto)
+        if "@" not in address:
+            raise ValueError(f"not an email address: {address!r}")
+        message_id = message_id or make_msgid(domain=urlsplit(unsubscribe_url).hostname or "localhost")
+        if not message_id.isascii() or "\r" in message_id or "\n" in message_id:
+            raise ValueError(f"not usable as a Message-ID: {message_id!r}")
+        text = self.text.replace(_UNSUBSCRIBE_MARK, unsubscribe_url)
+        page = self.html.replace(_UNSUBSCRIBE_MARK, html.escape(unsubscribe_url, quote=True))
+        boundary = self.boundary.encode()
+        data = b"".join(
+            [
+                f"To: {address}\r\n".encode(),
+                f"Date: {format_datetime(sent or datetime.now(UTC))}\r\n".encode(),
+                f"Message-ID: {message_id}\r\n".encode(),
+                f"List-Unsubscribe: <{unsubscribe_url}>,\r\n <{unsubscribe_mailto}>\r\n".encode(),
+                self.head,
+                b"\r\n--",
+                boundary,
+                b'\r\nContent-Type: text/plain; charset="utf-8"\r\n',
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+                _quoted_printable(text),
+                b"\r\n--",
+                boundary,
+                b'\r\nContent-Type: text/html; charset="utf-8"\r\n',
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+                _quoted_printable(page),
+                b"\r\n--",
+                boundary,
+                b"--\r\n",
+            ]
         )
-        # After the parts: setting the content moves Content-* headers into the first part.
-        message["Content-Language"] = self.content_language
-        return message
+        return OutgoingEmail(address, data)
 
 
 class _Item(msgspec.Struct, frozen=True, kw_only=True):
@@ -204,7 +287,7 @@ def render_notification(locale: str, view: EmailView) -> RenderedEmail:
     context = {"locale": locale, "item": item, "priority": view.priority, "title": item.title}
     subject = _one_line(env.get_template("notification_subject.txt.j2").render(context))
     context |= {"subject": subject, "unsubscribe_url": _UNSUBSCRIBE_MARK}
-    return RenderedEmail(
+    return RenderedEmail.build(
         locale=locale,
         subject=subject,
         text=env.get_template("notification.txt.j2").render(context),
@@ -226,7 +309,7 @@ def render_digest(locale: str, items: Sequence[EmailView], period: DigestPeriod)
         )
     )
     context = {"locale": locale, "items": shown, "subject": subject, "unsubscribe_url": _UNSUBSCRIBE_MARK}
-    return RenderedEmail(
+    return RenderedEmail.build(
         locale=locale,
         subject=subject,
         text=env.get_template("digest.txt.j2").render(context),
@@ -236,13 +319,6 @@ def render_digest(locale: str, items: Sequence[EmailView], period: DigestPeriod)
 
 
 # -- sending -----------------------------------------------------------------------------------------
-
-
-class OutgoingEmail(msgspec.Struct, frozen=True):
-    """A message and the one address it goes to (the envelope recipient)."""
-
-    recipient: str
-    message: EmailMessage
 
 
 class EmailOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -303,12 +379,6 @@ def _outcome(recipient: str, exc: BaseException, stage: SendStage) -> EmailOutco
     return EmailOutcome(recipient=recipient, status=status, error=text, smtp_code=code, stage=stage)
 
 
-def _flatten(message: EmailMessage) -> bytes:
-    with io.BytesIO() as out:
-        BytesGenerator(out, policy=_POLICY).flatten(message)
-        return out.getvalue()
-
-
 _CONNECTION_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
 
 
@@ -344,6 +414,7 @@ class Mailer:
         self._starttls = starttls
         self._timeout = timeout
         self._helo_name = envelope_from.rsplit("@", 1)[1]
+        self._from_header = _header("From", mail_from)
         self._idle: list[_Pooled] = []
         self._slots: asyncio.Semaphore | None = None
         #: connections opened since start, for monitoring and tests
@@ -421,11 +492,8 @@ class Mailer:
                     self._idle.append(pooled)
 
     async def _send_one(self, pooled: _Pooled, item: OutgoingEmail) -> EmailOutcome:
-        message = item.message
-        if "From" not in message:
-            message["From"] = self.mail_from
         try:
-            await pooled.client.sendmail(self.envelope_from, [item.recipient], _flatten(message))
+            await pooled.client.sendmail(self.envelope_from, [item.recipient], self._from_header + item.data)
         except ValueError as exc:  # an address that cannot be written in an SMTP envelope
             return EmailOutcome(
                 recipient=item.recipient, status="permanent", error=str(exc), stage="recipient"

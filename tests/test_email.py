@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -65,7 +64,7 @@ def view(
 
 
 def personal(rendered: RenderedEmail, address: str = "anna@example.org") -> EmailMessage:
-    return rendered.for_recipient(address, unsubscribe_url(), unsubscribe_mailto())
+    return rendered.for_recipient(address, unsubscribe_url(), unsubscribe_mailto()).parsed(MAIL_FROM)
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:
@@ -74,15 +73,6 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     assert isinstance(text, EmailMessage)
     assert isinstance(html, EmailMessage)
     return text.get_content().replace("\r\n", "\n"), html.get_content().replace("\r\n", "\n")
-
-
-def wire(message: EmailMessage) -> EmailMessage:
-    """The message as a receiving server parses it after transmission."""
-    from messaging.email import _flatten
-
-    parsed = message_from_bytes(_flatten(message), policy=policy.default)
-    assert isinstance(parsed, EmailMessage)
-    return parsed
 
 
 def assert_golden(name: str, actual: str) -> None:
@@ -112,8 +102,9 @@ def outgoing(rendered: RenderedEmail, count: int, prefix: str = "user") -> list[
     messages = []
     for i in range(count):
         address = f"{prefix}{i}@example.org"
-        message = rendered.for_recipient(address, unsubscribe_url(f"t{i}"), unsubscribe_mailto(f"t{i}"))
-        messages.append(OutgoingEmail(address, message))
+        messages.append(
+            rendered.for_recipient(address, unsubscribe_url(f"t{i}"), unsubscribe_mailto(f"t{i}"))
+        )
     return messages
 
 
@@ -122,7 +113,7 @@ def outgoing(rendered: RenderedEmail, count: int, prefix: str = "user") -> list[
 
 @pytest.mark.parametrize("locale", ["fr", "de"])
 def test_notification_matches_golden_text_and_html(locale: str) -> None:
-    text, html = parts(wire(personal(render_notification(locale, view(locale)))))
+    text, html = parts(personal(render_notification(locale, view(locale))))
     assert_golden(f"notification.{locale}.txt", text)
     assert_golden(f"notification.{locale}.html", html)
 
@@ -167,13 +158,13 @@ def test_user_content_is_escaped_in_html_and_kept_as_is_in_text() -> None:
 def test_non_ascii_subject_is_rfc2047_encoded_and_urgent_is_prefixed() -> None:
     title = Bilingual(fr="Alerte canicule – Hitzewarnung ✓", de="Alerte canicule – Hitzewarnung ✓")
     for locale, expected in [("fr", "URGENT : "), ("de", "DRINGEND: ")]:
-        message = personal(render_notification(locale, view(locale, title=title, priority="urgent")))
-        raw = bytes(message.as_bytes(policy=policy.SMTP))
-        head = raw.split(b"\r\n\r\n", 1)[0]
+        rendered = render_notification(locale, view(locale, title=title, priority="urgent"))
+        outgoing = rendered.for_recipient("anna@example.org", unsubscribe_url(), unsubscribe_mailto())
+        head = outgoing.data.split(b"\r\n\r\n", 1)[0]
         head.decode("ascii")  # every header is 7-bit on the wire
         subject_lines = head.split(b"\r\nSubject: ", 1)[1].split(b"\r\n")
         assert b"=?utf-8?" in subject_lines[0]
-        assert wire(message)["Subject"] == expected + "Alerte canicule – Hitzewarnung ✓"
+        assert outgoing.parsed()["Subject"] == expected + "Alerte canicule – Hitzewarnung ✓"
     info = render_notification("fr", view("fr", title=title, priority="info"))
     assert info.subject == "Alerte canicule – Hitzewarnung ✓"
 
@@ -212,8 +203,12 @@ def test_digest_lists_every_post_with_its_own_fallback_note() -> None:
 
 def test_unsubscribe_link_is_filled_in_per_recipient() -> None:
     rendered = render_notification("fr", view("fr"))
-    first = rendered.for_recipient("a@example.org", unsubscribe_url("aaa"), unsubscribe_mailto("aaa"))
-    second = rendered.for_recipient("b@example.org", unsubscribe_url("bbb"), unsubscribe_mailto("bbb"))
+    first = rendered.for_recipient(
+        "a@example.org", unsubscribe_url("aaa"), unsubscribe_mailto("aaa")
+    ).parsed()
+    second = rendered.for_recipient(
+        "b@example.org", unsubscribe_url("bbb"), unsubscribe_mailto("bbb")
+    ).parsed()
     assert unsubscribe_url("aaa") in parts(first)[0]
     assert f'href="{unsubscribe_url("bbb")}"' in parts(second)[1]
     assert "aaa" not in parts(second)[0] + parts(second)[1]
@@ -230,9 +225,9 @@ def mailer(catcher: MailCatcher, **options: object) -> Mailer:
 
 async def test_headers_arrive_as_mail_clients_and_rfc_8058_expect(catcher: MailCatcher) -> None:
     rendered = render_notification("de", view("de"))
-    message = personal(rendered, "berta@example.org")
+    message = rendered.for_recipient("berta@example.org", unsubscribe_url(), unsubscribe_mailto())
     async with mailer(catcher) as sender:
-        [outcome] = await sender.send_many([OutgoingEmail("berta@example.org", message)])
+        [outcome] = await sender.send_many([message])
     assert outcome.status == "sent"
     [caught] = catcher.messages
     assert caught.rcpt_tos == ("berta@example.org",)
@@ -343,3 +338,18 @@ async def test_required_starttls_not_offered_sends_nothing_in_clear(catcher: Mai
     assert {(o.status, o.stage) for o in outcomes} == {("retry", "connection")}
     assert "STARTTLS" in (outcomes[0].error or "")
     assert catcher.messages == []
+
+
+async def test_any_other_message_goes_out_with_the_hubs_sender(catcher: MailCatcher) -> None:
+    message = EmailMessage()
+    message["From"] = "someone-else@example.org"
+    message["To"] = "carla@example.org"
+    message["Subject"] = "Réinitialisation du mot de passe"
+    message.set_content("Bonjour Carla")
+    async with mailer(catcher) as sender:
+        [outcome] = await sender.send_many([OutgoingEmail.from_message("carla@example.org", message)])
+    assert outcome.status == "sent"
+    [caught] = catcher.messages
+    assert [value for key, value in caught.headers if key == "From"] == [MAIL_FROM]
+    assert caught.subject == "Réinitialisation du mot de passe"
+    assert caught.text == "Bonjour Carla\n"
