@@ -10,6 +10,7 @@ import functools
 import html
 import io
 import secrets
+import ssl
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -386,7 +387,8 @@ class Mailer:
     """Sends batches of messages over a small pool of reused SMTP connections.
 
     Nothing here waits or retries: every message gets an outcome and the pipeline schedules retries.
-    With ``starttls`` the connection must be upgraded; a server that does not offer STARTTLS gets nothing.
+    With ``starttls`` the connection must be upgraded (certificates checked against ``tls_context`` or the
+    system's); a server that does not offer STARTTLS gets nothing.
     """
 
     def __init__(
@@ -400,6 +402,7 @@ class Mailer:
         mail_from: str,
         pool_size: int = 4,
         timeout: float = 10.0,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         envelope_from = parseaddr(mail_from)[1]
         if "@" not in envelope_from:
@@ -413,6 +416,7 @@ class Mailer:
         self._password = password
         self._starttls = starttls
         self._timeout = timeout
+        self._tls_context = tls_context
         self._helo_name = envelope_from.rsplit("@", 1)[1]
         self._from_header = _header("From", mail_from)
         self._idle: list[_Pooled] = []
@@ -536,6 +540,7 @@ class Mailer:
             start_tls=self._starttls,
             timeout=self._timeout,
             local_hostname=self._helo_name,
+            tls_context=self._tls_context,
         )
         await client.connect()
         self.connections_opened += 1

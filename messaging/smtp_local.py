@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -91,13 +92,16 @@ class _Controller(Controller):
 class MailCatcher:
     """An SMTP server on loopback (a free port unless one is given) that keeps every message it accepts.
 
-    Fault injection: ``bounce(address)`` answers 550 at RCPT for that address, ``fail_next(n)`` answers
+    With ``tls_context`` it offers STARTTLS and requires it. Fault injection: ``bounce(address)`` answers 550 at RCPT for that address, ``fail_next(n)`` answers
     451 to the next n recipients, ``go_down_after(n)`` drops every connection and stops listening after
     n more messages; ``stop()`` does the same at once and ``start()`` listens again on the same port.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, tls_context: ssl.SSLContext | None = None
+    ) -> None:
         self.host = host
+        self.tls_context = tls_context
         self.port = port or _free_port(host)
         self._lock = threading.Lock()
         self._messages: list[CaughtEmail] = []
@@ -113,7 +117,11 @@ class MailCatcher:
     def start(self) -> None:
         if self._controller is not None:
             return
-        controller = _Controller(self, hostname=self.host, port=self.port, server_hostname="catcher.local")
+        # With a TLS context the catcher offers STARTTLS and refuses mail until the client upgrades.
+        tls = {"tls_context": self.tls_context, "require_starttls": True} if self.tls_context else {}
+        controller = _Controller(
+            self, hostname=self.host, port=self.port, server_hostname="catcher.local", **tls
+        )
         controller.start()
         self._controller = controller
 

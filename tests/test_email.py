@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import ssl
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from i18n.content import Bilingual, pick
 from messaging.email import (
@@ -353,3 +359,53 @@ async def test_any_other_message_goes_out_with_the_hubs_sender(catcher: MailCatc
     assert [value for key, value in caught.headers if key == "From"] == [MAIL_FROM]
     assert caught.subject == "Réinitialisation du mot de passe"
     assert caught.text == "Bonjour Carla\n"
+
+
+def self_signed(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a fresh certificate for 127.0.0.1, and a client context trusting only it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
+    (directory / "cert.pem").write_bytes(cert_pem)
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    client = ssl.create_default_context(cadata=cert_pem.decode())
+    return server, client
+
+
+async def test_required_starttls_is_used_when_offered(tmp_path: Path) -> None:
+    server_context, client_context = self_signed(tmp_path)
+    messages = outgoing(render_notification("de", view("de")), 3)
+    with MailCatcher(tls_context=server_context) as secure:
+        async with Mailer(
+            "127.0.0.1",
+            secure.port,
+            mail_from=MAIL_FROM,
+            starttls=True,
+            tls_context=client_context,
+            timeout=5.0,
+        ) as sender:
+            outcomes = await sender.send_many(messages)
+        # The catcher refuses mail before STARTTLS, so arriving at all means it was encrypted.
+        assert {o.status for o in outcomes} == {"sent"}
+        assert len(secure.messages) == 3
