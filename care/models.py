@@ -1,0 +1,238 @@
+"""Care requests and responses: providers, directory, alerts, circles, consent, check-ins, events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+from typing import Annotated, Literal
+
+import msgspec
+
+from i18n.content import Bilingual, Localized
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+MunicipalityCode = Annotated[str, msgspec.Meta(pattern=r"^(([0-9]{2}|2A|2B)[0-9]{3}|[0-9]{8})$")]
+LanguageCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}$")]
+LocaleCode = Literal["fr", "de", "en"]
+ProviderKind = Literal[
+    "home_care", "meals_on_wheels", "transport", "emergency_call", "day_care", "nursing", "other"
+]
+Priority = Literal["info", "important", "urgent"]
+Role = Literal["family", "neighbour", "friend", "provider"]
+Zone = Literal["Europe/Paris", "Europe/Berlin"]
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+TextVersion = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
+class Contact(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    phone: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    email: Email | None = None
+    website: Annotated[str, msgspec.Meta(max_length=300, pattern=r"^https?://")] | None = None
+
+
+class ProviderIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    kind: ProviderKind
+    name: ShortText
+    description: Bilingual
+    languages: Annotated[list[LanguageCode], msgspec.Meta(min_length=1, max_length=10)]
+    municipality_codes: Annotated[list[MunicipalityCode], msgspec.Meta(min_length=1, max_length=500)]
+    contact: Contact = Contact()
+
+
+class Provider(msgspec.Struct, frozen=True):
+    """A provider as its staff and hub admins see it."""
+
+    id: uuid.UUID
+    kind: str
+    name: str
+    description: Bilingual
+    languages: list[str]
+    municipality_codes: list[str]
+    contact: Contact
+    verified: bool
+    created_at: datetime
+
+
+class Service(msgspec.Struct, frozen=True):
+    """A verified provider in the directory, described in the reader's language (or marked fallback)."""
+
+    provider_id: uuid.UUID
+    kind: str
+    name: str
+    description: Localized
+    languages: list[str]
+    municipality_codes: list[str]
+    contact: Contact
+
+
+class ServicePage(msgspec.Struct, frozen=True):
+    items: list[Service]
+    next_cursor: str | None = None
+
+
+class StaffIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    email: Email
+
+
+class ConsentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The consent text the person was shown: its version and the language it was shown in."""
+
+    text_version: TextVersion
+    locale: LocaleCode
+
+
+class ClientRegistration(msgspec.Struct, frozen=True):
+    provider_id: uuid.UUID
+    consented_at: datetime
+    withdrawn_at: datetime | None
+
+
+class AlertIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    title: Bilingual
+    body: Bilingual
+    priority: Priority = "important"
+    ack_requested: bool = False
+    #: when recipients who have not acknowledged get their one reminder
+    remind_after_minutes: Annotated[int, msgspec.Meta(ge=15, le=2880)] = 120
+
+
+class AlertCreated(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    recipients: int
+    created_at: datetime
+
+
+class Person(msgspec.Struct, frozen=True):
+    user_id: uuid.UUID
+    display_name: str
+
+
+class Rate(msgspec.Struct, frozen=True):
+    key: str
+    recipients: int
+    acknowledged: int
+    rate: float
+
+
+class AlertReport(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    provider_id: uuid.UUID
+    priority: str
+    ack_requested: bool
+    created_at: datetime
+    reminded_at: datetime | None
+    recipients: int
+    acknowledged: int
+    by_language: list[Rate]
+    by_municipality: list[Rate]
+    not_acknowledged: list[Person]
+
+
+class Acknowledged(msgspec.Struct, frozen=True):
+    alert_id: uuid.UUID
+    acknowledged_at: datetime
+
+
+class CircleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    consent: ConsentIn
+
+
+class Member(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    role: str
+    state: str
+    display_name: str | None
+    provider_id: uuid.UUID | None
+    #: shown to the senior only
+    invited_email: str | None
+    invited_at: datetime
+    responded_at: datetime | None
+
+
+class Circle(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    senior: Person
+    created_at: datetime
+    closed_at: datetime | None
+    my_role: Literal["senior", "member"]
+    members: list[Member]
+
+
+class InvitationIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    email: Email
+    role: Role
+    provider_id: uuid.UUID | None = None
+
+
+class Invitation(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    circle_id: uuid.UUID
+    senior_name: str
+    role: str
+    state: str
+    #: false when the address has no account yet: the invitation waits until it signs up
+    registered: bool
+    invited_at: datetime
+
+
+class InvitationList(msgspec.Struct, frozen=True):
+    items: list[Invitation]
+
+
+class PauseIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    first_day: date
+    last_day: date
+
+
+class PlanIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Days are ISO weekdays (1 = Monday); the window is local time in ``zone`` (the senior's by default)."""
+
+    days: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=7)]], msgspec.Meta(min_length=1, max_length=7)]
+    window_start: time
+    window_end: time
+    zone: Zone | None = None
+    grace_minutes: Annotated[int, msgspec.Meta(ge=5, le=240)] = 30
+    caregiver_ack_minutes: Annotated[int, msgspec.Meta(ge=5, le=240)] = 30
+    pauses: Annotated[list[PauseIn], msgspec.Meta(max_length=50)] = []
+
+
+class Plan(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    circle_id: uuid.UUID
+    days: list[int]
+    window_start: time
+    window_end: time
+    zone: str
+    grace_minutes: int
+    caregiver_ack_minutes: int
+    pauses: list[PauseIn]
+    active_from: datetime
+
+
+class Checkin(msgspec.Struct, frozen=True):
+    at: datetime
+    local_date: date
+
+
+class Event(msgspec.Struct, frozen=True):
+    id: int
+    kind: str
+    at: datetime
+    actor: str | None
+    subject: str | None
+    local_date: date | None
+    escalation_id: uuid.UUID | None
+
+
+class EventPage(msgspec.Struct, frozen=True):
+    items: list[Event]
+    next_cursor: str | None = None
+
+
+class Escalation(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    circle_id: uuid.UUID
+    local_date: date
+    state: str
+    claimed_by: str | None
+    claimed_at: datetime | None

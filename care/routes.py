@@ -1,0 +1,248 @@
+"""Care routes under /v1/care: directory, providers and alerts, circles, invitations, check-ins."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.security.jwt import Token
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from care import service
+from care.models import (
+    Acknowledged,
+    AlertCreated,
+    AlertIn,
+    AlertReport,
+    Checkin,
+    Circle,
+    CircleIn,
+    ClientRegistration,
+    ConsentIn,
+    Escalation,
+    EventPage,
+    InvitationIn,
+    InvitationList,
+    Plan,
+    PlanIn,
+    Provider,
+    ProviderIn,
+    ProviderKind,
+    ServicePage,
+    StaffIn,
+)
+from hub.auth import CurrentUser
+from hub.deps import Conn
+from hub.errors import request_locale
+from hub.openapi import problems
+
+AuthRequest = Request[CurrentUser, Token, State]
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
+Cursor = Annotated[str | None, QueryParameter(name="cursor", max_length=500)]
+
+
+class ServicesController(Controller):
+    """The public directory of verified care services."""
+
+    path = "/care/services"
+    tags = ["care"]
+
+    @get("/", opt={"public": True}, responses=problems(422, public=True))
+    async def services(
+        self,
+        conn: Conn,
+        request: Request[Any, Any, State],
+        municipality: Annotated[
+            str | None, QueryParameter(name="municipality", pattern=r"^(([0-9]{2}|2A|2B)[0-9]{3}|[0-9]{8})$")
+        ] = None,
+        kind: Annotated[ProviderKind | None, QueryParameter(name="kind")] = None,
+        language: Annotated[str | None, QueryParameter(name="language", pattern=r"^[a-z]{2,3}$")] = None,
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> ServicePage:
+        return await service.directory(
+            conn,
+            locale=request_locale(request),
+            municipality=municipality,
+            kind=kind,
+            language=language,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+class ProvidersController(Controller):
+    """Care providers: registration, verification by a hub admin, staff, clients and alerts."""
+
+    path = "/care/providers"
+    tags = ["care"]
+
+    @post("/", responses=problems(422))
+    async def register(self, conn: Conn, request: AuthRequest, data: JSONBody[ProviderIn]) -> Provider:
+        return await service.register_provider(conn, request.user, data)
+
+    @get("/{provider_id:uuid}", responses=problems(404))
+    async def get_provider(
+        self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
+    ) -> Provider:
+        return await service.access_provider(conn, request.user, provider_id)
+
+    @post("/{provider_id:uuid}/verify", status_code=HTTP_200_OK, responses=problems(403, 404))
+    async def verify(self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]) -> Provider:
+        return await service.verify_provider(conn, request.user, provider_id)
+
+    @post("/{provider_id:uuid}/staff", status_code=HTTP_200_OK, responses=problems(404, 409, 422))
+    async def add_staff(
+        self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[StaffIn]
+    ) -> Provider:
+        return await service.add_staff(conn, request.user, provider_id, data)
+
+    @post("/{provider_id:uuid}/clients", status_code=HTTP_200_OK, responses=problems(404))
+    async def become_client(
+        self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
+    ) -> ClientRegistration:
+        return await service.register_client(conn, request.user, provider_id, data)
+
+    @delete("/{provider_id:uuid}/clients/me", status_code=HTTP_200_OK, responses=problems(404))
+    async def stop_being_client(
+        self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
+    ) -> ClientRegistration:
+        return await service.withdraw_client(conn, request.user, provider_id)
+
+    @post("/{provider_id:uuid}/alerts", responses=problems(404, 409, 422))
+    async def send_alert(
+        self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[AlertIn]
+    ) -> AlertCreated:
+        return await service.send_alert(conn, request.user, provider_id, data)
+
+
+class AlertsController(Controller):
+    """A provider alert: its recipients acknowledge it, its provider reads the acknowledgement rates."""
+
+    path = "/care/alerts"
+    tags = ["care"]
+
+    @get("/{alert_id:uuid}", responses=problems(404))
+    async def report(self, conn: Conn, request: AuthRequest, alert_id: FromPath[uuid.UUID]) -> AlertReport:
+        return await service.alert_report(conn, request.user, alert_id)
+
+    @post("/{alert_id:uuid}/ack", status_code=HTTP_200_OK, responses=problems(404))
+    async def acknowledge(
+        self, conn: Conn, request: AuthRequest, alert_id: FromPath[uuid.UUID]
+    ) -> Acknowledged:
+        return await service.acknowledge_alert(conn, request.user, alert_id)
+
+
+class CirclesController(Controller):
+    """A senior's care circle: members, consent, its log, and answering a missed check-in."""
+
+    path = "/care/circles"
+    tags = ["care"]
+
+    @post("/", responses=problems(409))
+    async def create(self, conn: Conn, request: AuthRequest, data: JSONBody[CircleIn]) -> Circle:
+        return await service.create_circle(conn, request.user, data)
+
+    @get("/{circle_id:uuid}", responses=problems(404))
+    async def get_circle(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Circle:
+        return await service.get_circle(conn, request.user, circle_id)
+
+    @post("/{circle_id:uuid}/invitations", status_code=HTTP_200_OK, responses=problems(403, 404, 409, 422))
+    async def invite(
+        self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[InvitationIn]
+    ) -> Circle:
+        return await service.invite(conn, request.user, circle_id, data)
+
+    @delete(
+        "/{circle_id:uuid}/members/{member_id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(403, 404),
+    )
+    async def remove_member(
+        self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], member_id: FromPath[uuid.UUID]
+    ) -> None:
+        await service.remove_member(conn, request.user, circle_id, member_id)
+
+    @post("/{circle_id:uuid}/consent/withdraw", status_code=HTTP_200_OK, responses=problems(403, 404))
+    async def withdraw_consent(
+        self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]
+    ) -> Circle:
+        return await service.withdraw_circle_consent(conn, request.user, circle_id)
+
+    @get("/{circle_id:uuid}/events", responses=problems(404, 422))
+    async def events(
+        self,
+        conn: Conn,
+        request: AuthRequest,
+        circle_id: FromPath[uuid.UUID],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> EventPage:
+        return await service.circle_events(conn, request.user, circle_id, cursor=cursor, limit=limit)
+
+    @post(
+        "/{circle_id:uuid}/escalations/{escalation_id:uuid}/claim",
+        status_code=HTTP_200_OK,
+        responses=problems(403, 404, 409),
+    )
+    async def claim(
+        self,
+        conn: Conn,
+        request: AuthRequest,
+        circle_id: FromPath[uuid.UUID],
+        escalation_id: FromPath[uuid.UUID],
+    ) -> Escalation:
+        return await service.claim(conn, request.user, circle_id, escalation_id)
+
+
+class InvitationsController(Controller):
+    """Invitations addressed to the signed-in person (by account or by email address)."""
+
+    path = "/care/invitations"
+    tags = ["care"]
+
+    @get("/")
+    async def mine(self, conn: Conn, request: AuthRequest) -> InvitationList:
+        return await service.my_invitations(conn, request.user)
+
+    @post("/{member_id:uuid}/accept", status_code=HTTP_200_OK, responses=problems(404, 409))
+    async def accept(
+        self, conn: Conn, request: AuthRequest, member_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
+    ) -> Circle:
+        return await service.accept_invitation(conn, request.user, member_id, data)
+
+    @post("/{member_id:uuid}/decline", status_code=HTTP_204_NO_CONTENT, responses=problems(404, 409))
+    async def decline(self, conn: Conn, request: AuthRequest, member_id: FromPath[uuid.UUID]) -> None:
+        await service.decline_invitation(conn, request.user, member_id)
+
+
+class CheckinController(Controller):
+    """The senior's daily check-in plan and the "I'm fine" itself."""
+
+    path = "/care"
+    tags = ["care"]
+
+    @put("/checkin-plan", responses=problems(409, 422))
+    async def put_plan(self, conn: Conn, request: AuthRequest, data: JSONBody[PlanIn]) -> Plan:
+        return await service.put_plan(conn, request.user, data)
+
+    @get("/checkin-plan", responses=problems(404))
+    async def get_plan(self, conn: Conn, request: AuthRequest) -> Plan:
+        return await service.get_plan(conn, request.user)
+
+    @post("/checkins")
+    async def check_in(self, conn: Conn, request: AuthRequest) -> Checkin:
+        return await service.check_in(conn, request.user)
+
+
+ROUTES = [
+    ServicesController,
+    ProvidersController,
+    AlertsController,
+    CirclesController,
+    InvitationsController,
+    CheckinController,
+]

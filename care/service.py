@@ -1,0 +1,902 @@
+"""Care use cases: directory, provider alerts, circles and consent, daily check-ins and their ladder."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import msgspec
+
+from care import ladder, queries
+from care.errors import (
+    REASON_NO_ACCOUNT,
+    REASON_NOT_STAFF,
+    REASON_PAUSE_ORDER,
+    REASON_PROVIDER_REQUIRED,
+    REASON_SELF,
+    REASON_WINDOW_ORDER,
+    AlreadyClaimed,
+    AlreadyInvited,
+    AlreadyStaff,
+    CircleExists,
+    EscalationOver,
+    InvitationNotOpen,
+    NoCircle,
+    ProviderNotVerified,
+)
+from care.models import (
+    Acknowledged,
+    AlertCreated,
+    AlertIn,
+    AlertReport,
+    Checkin,
+    Circle,
+    CircleIn,
+    ClientRegistration,
+    ConsentIn,
+    Escalation,
+    EventPage,
+    InvitationIn,
+    InvitationList,
+    Person,
+    Plan,
+    PlanIn,
+    Provider,
+    ProviderIn,
+    Service,
+    ServicePage,
+    StaffIn,
+)
+from communities.municipalities import service as municipalities
+from hub.auth import CurrentUser
+from hub.errors import REASON_EMPTY_TEXT, REASON_UNKNOWN_MUNICIPALITIES, Forbidden, InvalidField, NotFound
+from hub.pagination import decode_cursor, encode_cursor
+from hub.registry import UserData
+from i18n import N_
+from i18n.content import Bilingual, pick
+from messaging.models import Audience, Message, Priority
+from messaging.service import notify
+
+# -- texts sent to people (names and actions only, never health details) -----------------------------------
+
+INVITATION_TITLE = N_("Invitation to a care circle")
+INVITATION_BODY = N_("{senior} invites you to their care circle.")
+REMINDER_TITLE = N_("Your daily check-in")
+REMINDER_BODY = N_("You have not checked in yet today. Tap “I'm fine” to let your circle know.")
+MISSED_TITLE = N_("{name} has not checked in")
+MISSED_BODY = N_("{name} has not checked in as planned today. Can you check on them?")
+PROVIDER_BODY = N_("{name} has not checked in today and nobody in the circle has answered yet.")
+CLAIMED_TITLE = N_("{caregiver} is checking on {name}")
+CLAIMED_BODY = N_("{caregiver} is checking on {name}. You do not need to do anything.")
+RESOLVED_TITLE = N_("{name} has checked in")
+RESOLVED_BODY = N_("{name} has checked in after all. You do not need to do anything.")
+ALERT_REMINDER_BODY = N_("Please confirm that you have read this message from {provider}.")
+
+# -- what the circle's log shows -----------------------------------------------------------------------------
+
+EVENT_KINDS = (
+    "circle_created",
+    "member_invited",
+    "member_joined",
+    "member_declined",
+    "member_removed",
+    "member_withdrew",
+    "consent_withdrawn",
+    "plan_updated",
+    "checked_in",
+    "reminder_sent",
+    "circle_alerted",
+    "provider_alerted",
+    "escalation_claimed",
+    "resolved_by_checkin",
+)
+
+_EVENTS_CURSOR = "care-events"
+_SERVICES_CURSOR = "care-services"
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+# -- access ----------------------------------------------------------------------------------------------------
+
+
+class CircleAccess(msgspec.Struct, frozen=True):
+    circle: queries.CircleRow
+    role: Literal["senior", "member"]
+
+
+async def access_circle(conn: asyncpg.Connection, user_id: uuid.UUID, circle_id: uuid.UUID) -> CircleAccess:
+    """The senior, or an accepted member of an open circle; everyone else gets 404."""
+    circle = await queries.circle(conn, circle_id)
+    if circle is None:
+        raise NotFound()
+    if circle.senior_id == user_id:
+        return CircleAccess(circle=circle, role="senior")
+    if circle.closed_at is None and await queries.accepted_member(conn, circle_id, user_id) is not None:
+        return CircleAccess(circle=circle, role="member")
+    raise NotFound()
+
+
+async def access_provider(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> Provider:
+    """A provider as its staff (or a hub admin) reaches it; everyone else gets 404."""
+    provider = await queries.provider(conn, provider_id)
+    if provider is None or not (user.is_admin or await queries.is_staff(conn, provider_id, user.id)):
+        raise NotFound()
+    return provider
+
+
+# -- providers and the directory -------------------------------------------------------------------------------
+
+
+async def register_provider(conn: asyncpg.Connection, user: CurrentUser, data: ProviderIn) -> Provider:
+    description = data.description.stripped()
+    if description.is_empty():
+        raise InvalidField("description", REASON_EMPTY_TEXT)
+    codes = list(dict.fromkeys(data.municipality_codes))
+    unknown = await municipalities.unknown_codes(conn, codes)
+    if unknown:
+        raise InvalidField("municipality_codes", REASON_UNKNOWN_MUNICIPALITIES, codes=", ".join(unknown))
+    provider_id = await queries.insert_provider(
+        conn,
+        kind=data.kind,
+        name=data.name.strip(),
+        description=description,
+        languages=list(dict.fromkeys(data.languages)),
+        codes=codes,
+        contact=data.contact,
+        created_by=user.id,
+    )
+    return await access_provider(conn, user, provider_id)
+
+
+async def verify_provider(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> Provider:
+    if not user.is_admin:
+        raise Forbidden()
+    if not await queries.verify_provider(conn, provider_id, user.id):
+        raise NotFound()
+    return await access_provider(conn, user, provider_id)
+
+
+async def add_staff(
+    conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, data: StaffIn
+) -> Provider:
+    provider = await access_provider(conn, user, provider_id)
+    person = await queries.user_by_email(conn, data.email.strip())
+    if person is None:
+        raise InvalidField("email", REASON_NO_ACCOUNT)
+    if not await queries.add_staff(conn, provider_id, person.id):
+        raise AlreadyStaff()
+    return provider
+
+
+async def directory(
+    conn: asyncpg.Connection,
+    *,
+    locale: str,
+    municipality: str | None,
+    kind: str | None,
+    language: str | None,
+    cursor: str | None,
+    limit: int,
+) -> ServicePage:
+    """Verified providers serving a municipality, of a kind, speaking a language; in the reader's language."""
+    if municipality and await municipalities.unknown_codes(conn, [municipality]):
+        raise InvalidField("municipality", REASON_UNKNOWN_MUNICIPALITIES, codes=municipality)
+    after = None
+    if cursor:
+        name, provider_id = decode_cursor(_SERVICES_CURSOR, cursor, tuple[str, uuid.UUID])
+        after = (name, provider_id)
+    rows = await queries.services(
+        conn, municipality=municipality, kind=kind, language=language, after=after, limit=limit + 1
+    )
+    items = [
+        Service(
+            provider_id=p.id,
+            kind=p.kind,
+            name=p.name,
+            description=pick(p.description, locale),
+            languages=p.languages,
+            municipality_codes=p.municipality_codes,
+            contact=p.contact,
+        )
+        for p in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(_SERVICES_CURSOR, [last.name, str(last.id)])
+    return ServicePage(items=items, next_cursor=next_cursor)
+
+
+async def register_client(
+    conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, consent: ConsentIn
+) -> ClientRegistration:
+    """A person agrees to be served by a verified provider, and so to receive its alerts."""
+    provider = await queries.provider(conn, provider_id)
+    if provider is None or not provider.verified:
+        raise NotFound()
+    return await queries.upsert_client(conn, provider_id, user.id, consent.text_version, consent.locale)
+
+
+async def withdraw_client(
+    conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID
+) -> ClientRegistration:
+    registration = await queries.withdraw_client(conn, provider_id, user.id)
+    if registration is None:
+        raise NotFound()
+    return registration
+
+
+# -- provider alerts -------------------------------------------------------------------------------------------
+
+
+async def send_alert(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    provider_id: uuid.UUID,
+    data: AlertIn,
+    now: datetime | None = None,
+) -> AlertCreated:
+    """A verified provider's staff alert the provider's consenting clients, each in their language."""
+    now = now or _now()
+    if not await queries.is_staff(conn, provider_id, user.id):
+        raise NotFound()
+    provider = await queries.provider(conn, provider_id)
+    if provider is None:
+        raise NotFound()
+    if not provider.verified:
+        raise ProviderNotVerified()
+    title, body = data.title.stripped(), data.body.stripped()
+    for field, text in (("title", title), ("body", body)):
+        if text.is_empty():
+            raise InvalidField(field, REASON_EMPTY_TEXT)
+    alert_id, recipients = await queries.insert_alert(
+        conn,
+        provider_id=provider_id,
+        author_id=user.id,
+        title=title,
+        body=body,
+        priority=data.priority,
+        ack_requested=data.ack_requested,
+        remind_after_minutes=data.remind_after_minutes,
+        now=now,
+    )
+    if recipients:
+        notification_id = await notify(
+            conn,
+            kind="care.provider_alert",
+            audience=Audience(user_ids=tuple(recipients)),
+            title=title,
+            body=body,
+            deep_link=f"/care/alerts/{alert_id}",
+            priority=data.priority,
+            source_id=alert_id,
+            sender_id=user.id,
+            sender_name=Bilingual(fr=provider.name, de=provider.name),
+            ack_requested=data.ack_requested,
+            respect_preferences=data.priority != "urgent",
+        )
+        await queries.set_alert_notification(conn, alert_id, notification_id)
+    return AlertCreated(id=alert_id, recipients=len(recipients), created_at=now)
+
+
+async def acknowledge_alert(
+    conn: asyncpg.Connection, user: CurrentUser, alert_id: uuid.UUID, now: datetime | None = None
+) -> Acknowledged:
+    at = await queries.acknowledge(conn, alert_id, user.id, now or _now())
+    if at is None:
+        raise NotFound()
+    return Acknowledged(alert_id=alert_id, acknowledged_at=at)
+
+
+async def alert_report(conn: asyncpg.Connection, user: CurrentUser, alert_id: uuid.UUID) -> AlertReport:
+    """Acknowledgement rates by language and municipality and who has not answered, for the provider."""
+    alert = await queries.alert(conn, alert_id)
+    if alert is None or not await queries.is_staff(conn, alert.provider_id, user.id):
+        raise NotFound()
+    by_language = await queries.alert_rates(conn, alert_id, "locale")
+    return AlertReport(
+        id=alert.id,
+        provider_id=alert.provider_id,
+        priority=alert.priority,
+        ack_requested=alert.ack_requested,
+        created_at=alert.created_at,
+        reminded_at=alert.reminded_at,
+        recipients=sum(r.recipients for r in by_language),
+        acknowledged=sum(r.acknowledged for r in by_language),
+        by_language=by_language,
+        by_municipality=await queries.alert_rates(conn, alert_id, "municipality_code"),
+        not_acknowledged=await queries.not_acknowledged(conn, alert_id),
+    )
+
+
+async def remind_unacknowledged_alerts(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> int:
+    """Send the one reminder of each alert whose time has come to those who have not acknowledged it."""
+    sent = 0
+    for alert in await queries.claim_due_reminders(conn, now, limit):
+        silent = await queries.mark_reminded(conn, alert.id, None)
+        if not silent:
+            continue
+        provider = await queries.provider(conn, alert.provider_id)
+        name = provider.name if provider else ""
+        notification_id = await notify(
+            conn,
+            kind="care.provider_alert_reminder",
+            audience=Audience(user_ids=tuple(silent)),
+            title=alert.title,
+            body=Message(ALERT_REMINDER_BODY, {"provider": name}),
+            deep_link=f"/care/alerts/{alert.id}",
+            priority=alert.priority,  # type: ignore[arg-type]
+            source_id=alert.id,
+            ack_requested=True,
+            respect_preferences=alert.priority != "urgent",
+        )
+        await queries.set_reminder_notification(conn, alert.id, notification_id)
+        sent += 1
+    return sent
+
+
+# -- circles, invitations and consent ------------------------------------------------------------------------
+
+
+async def _circle_view(conn: asyncpg.Connection, access: CircleAccess) -> Circle:
+    c = access.circle
+    return Circle(
+        id=c.id,
+        senior=Person(user_id=c.senior_id, display_name=c.senior_name),
+        created_at=c.created_at,
+        closed_at=c.closed_at,
+        my_role=access.role,
+        members=await queries.members(conn, c.id, with_email=access.role == "senior"),
+    )
+
+
+async def create_circle(
+    conn: asyncpg.Connection, user: CurrentUser, data: CircleIn, now: datetime | None = None
+) -> Circle:
+    """A senior opens their circle, recording the consent text they agreed to."""
+    now = now or _now()
+    circle_id = await queries.insert_circle(conn, user.id)
+    if circle_id is None:
+        raise CircleExists()
+    await queries.insert_consent(
+        conn,
+        circle_id=circle_id,
+        user_id=user.id,
+        member_id=None,
+        purpose="senior_circle",
+        text_version=data.consent.text_version,
+        locale=data.consent.locale,
+        now=now,
+    )
+    await queries.insert_event(conn, circle_id, "circle_created", at=now, actor_id=user.id)
+    return await get_circle(conn, user, circle_id, log=False)
+
+
+async def get_circle(
+    conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, *, log: bool = True
+) -> Circle:
+    access = await access_circle(conn, user.id, circle_id)
+    if log:
+        await queries.log_access(conn, circle_id, user.id, "circle")
+    return await _circle_view(conn, access)
+
+
+async def invite(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    circle_id: uuid.UUID,
+    data: InvitationIn,
+    now: datetime | None = None,
+) -> Circle:
+    """The senior invites a caregiver by email; registered people are notified in their language, other
+    addresses wait until someone signs up with them (the invitation shows in their list then)."""
+    now = now or _now()
+    access = await access_circle(conn, user.id, circle_id)
+    if access.role != "senior":
+        raise Forbidden()
+    if access.circle.closed_at is not None:
+        raise NotFound()
+    email = data.email.strip()
+    if email.lower() == user.email.lower():
+        raise InvalidField("email", REASON_SELF)
+    invitee = await queries.user_by_email(conn, email)
+    provider_id = None
+    if data.role == "provider":
+        if data.provider_id is None:
+            raise InvalidField("provider_id", REASON_PROVIDER_REQUIRED)
+        provider = await queries.provider(conn, data.provider_id)
+        if (
+            provider is None
+            or not provider.verified
+            or invitee is None
+            or not await queries.is_staff(conn, provider.id, invitee.id)
+        ):
+            raise InvalidField("email", REASON_NOT_STAFF)
+        provider_id = provider.id
+    member_id = await queries.insert_member(
+        conn,
+        circle_id=circle_id,
+        email=email,
+        user_id=invitee.id if invitee else None,
+        provider_id=provider_id,
+        role=data.role,
+        invited_by=user.id,
+    )
+    if member_id is None:
+        raise AlreadyInvited()
+    await queries.insert_event(
+        conn,
+        circle_id,
+        "member_invited",
+        at=now,
+        actor_id=user.id,
+        subject_id=invitee.id if invitee else None,
+    )
+    if invitee is not None:
+        await notify(
+            conn,
+            kind="care.invitation",
+            audience=Audience(user_ids=(invitee.id,)),
+            title=Message(INVITATION_TITLE),
+            body=Message(INVITATION_BODY, {"senior": access.circle.senior_name}),
+            deep_link=f"/care/invitations/{member_id}",
+            priority="important",
+            source_id=member_id,
+            sender_id=user.id,
+        )
+    return await _circle_view(conn, access)
+
+
+async def my_invitations(conn: asyncpg.Connection, user: CurrentUser) -> InvitationList:
+    return InvitationList(items=await queries.open_invitations_for(conn, user.id, user.email))
+
+
+async def _open_invitation(
+    conn: asyncpg.Connection, user: CurrentUser, member_id: uuid.UUID
+) -> queries.MemberRow:
+    row = await queries.member(conn, member_id)
+    mine = row is not None and (row.user_id == user.id or row.invited_email.lower() == user.email.lower())
+    if row is None or not mine:
+        raise NotFound()
+    circle = await queries.circle(conn, row.circle_id)
+    if circle is None or circle.closed_at is not None:
+        raise NotFound()
+    if row.state != "invited":
+        raise InvitationNotOpen()
+    return row
+
+
+async def accept_invitation(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    member_id: uuid.UUID,
+    consent: ConsentIn,
+    now: datetime | None = None,
+) -> Circle:
+    now = now or _now()
+    row = await _open_invitation(conn, user, member_id)
+    moved = await queries.set_member_state(
+        conn, member_id, expected=("invited",), state="accepted", user_id=user.id, now=now
+    )
+    if moved is None:
+        raise InvitationNotOpen()
+    await queries.insert_consent(
+        conn,
+        circle_id=row.circle_id,
+        user_id=user.id,
+        member_id=member_id,
+        purpose="caregiver_membership",
+        text_version=consent.text_version,
+        locale=consent.locale,
+        now=now,
+    )
+    await queries.insert_event(conn, row.circle_id, "member_joined", at=now, actor_id=user.id)
+    return await get_circle(conn, user, row.circle_id, log=False)
+
+
+async def decline_invitation(
+    conn: asyncpg.Connection, user: CurrentUser, member_id: uuid.UUID, now: datetime | None = None
+) -> None:
+    now = now or _now()
+    row = await _open_invitation(conn, user, member_id)
+    if await queries.set_member_state(
+        conn, member_id, expected=("invited",), state="declined", user_id=user.id, now=now
+    ):
+        await queries.insert_event(conn, row.circle_id, "member_declined", at=now, actor_id=user.id)
+
+
+async def remove_member(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    circle_id: uuid.UUID,
+    member_id: uuid.UUID,
+    now: datetime | None = None,
+) -> None:
+    """The senior removes a member or cancels an invitation; a member leaves by removing themselves.
+
+    Either way the member's consent is dated as withdrawn and they are told nothing more.
+    """
+    now = now or _now()
+    access = await access_circle(conn, user.id, circle_id)
+    row = await queries.member(conn, member_id)
+    if row is None or row.circle_id != circle_id or row.state not in {"invited", "accepted"}:
+        raise NotFound()
+    leaving = row.user_id == user.id and access.role == "member"
+    if access.role != "senior" and not leaving:
+        raise Forbidden()
+    state = "withdrawn" if leaving else "removed"
+    moved = await queries.set_member_state(
+        conn, member_id, expected=("invited", "accepted"), state=state, user_id=None, now=now
+    )
+    if moved is None:
+        raise NotFound()
+    await queries.withdraw_member_consent(conn, member_id, now)
+    kind = "member_withdrew" if leaving else "member_removed"
+    await queries.insert_event(conn, circle_id, kind, at=now, actor_id=user.id, subject_id=row.user_id)
+
+
+async def withdraw_circle_consent(
+    conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, now: datetime | None = None
+) -> Circle:
+    """The senior withdraws their consent: the circle closes, no ladder runs, members lose access."""
+    now = now or _now()
+    access = await access_circle(conn, user.id, circle_id)
+    if access.role != "senior":
+        raise Forbidden()
+    if await queries.close_circle(conn, circle_id, now):
+        await queries.withdraw_consents(conn, circle_id, user_id=None, now=now)
+        await queries.stop_open_escalations(conn, circle_id, now)
+        await queries.insert_event(conn, circle_id, "consent_withdrawn", at=now, actor_id=user.id)
+    return await get_circle(conn, user, circle_id, log=False)
+
+
+async def circle_events(
+    conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> EventPage:
+    """The circle's log, newest first; every read is recorded in the access log."""
+    await access_circle(conn, user.id, circle_id)
+    before = decode_cursor(_EVENTS_CURSOR, cursor, int) if cursor else None
+    await queries.log_access(conn, circle_id, user.id, "events")
+    items = await queries.events(conn, circle_id, before_id=before, limit=limit + 1)
+    next_cursor = encode_cursor(_EVENTS_CURSOR, items[limit - 1].id) if len(items) > limit else None
+    return EventPage(items=items[:limit], next_cursor=next_cursor)
+
+
+# -- check-in plan and check-ins ---------------------------------------------------------------------------
+
+
+async def put_plan(
+    conn: asyncpg.Connection, user: CurrentUser, data: PlanIn, now: datetime | None = None
+) -> Plan:
+    """Set the senior's plan; it applies from the next window that opens after now."""
+    now = now or _now()
+    circle = await queries.open_circle_of(conn, user.id)
+    if circle is None:
+        raise NoCircle()
+    if data.window_start >= data.window_end:
+        raise InvalidField("window_end", REASON_WINDOW_ORDER)
+    for pause in data.pauses:
+        if pause.first_day > pause.last_day:
+            raise InvalidField("pauses", REASON_PAUSE_ORDER)
+    zone = data.zone
+    if zone is None:
+        person = await queries.user(conn, user.id)
+        zone = "Europe/Berlin" if person and person.time_zone == "Europe/Berlin" else "Europe/Paris"
+    await queries.upsert_plan(
+        conn,
+        senior_id=user.id,
+        circle_id=circle.id,
+        days=sorted(set(data.days)),
+        window_start=data.window_start.replace(tzinfo=None),
+        window_end=data.window_end.replace(tzinfo=None),
+        zone=zone,
+        grace_minutes=data.grace_minutes,
+        caregiver_ack_minutes=data.caregiver_ack_minutes,
+        pauses=data.pauses,
+        now=now,
+    )
+    await queries.insert_event(conn, circle.id, "plan_updated", at=now, actor_id=user.id)
+    return await get_plan(conn, user)
+
+
+async def get_plan(conn: asyncpg.Connection, user: CurrentUser) -> Plan:
+    plan = await queries.plan_of(conn, user.id)
+    if plan is None:
+        raise NotFound()
+    return plan
+
+
+def _view(plan: queries.PlanRow, pauses: list[Any], has_provider: bool) -> ladder.PlanView:
+    return ladder.PlanView(
+        days=frozenset(plan.days),
+        window_start=plan.window_start,
+        window_end=plan.window_end,
+        zone=plan.zone,
+        grace=timedelta(minutes=plan.grace_minutes),
+        ack_wait=timedelta(minutes=plan.caregiver_ack_minutes),
+        active_from=plan.active_from,
+        pauses=tuple((p.first_day, p.last_day) for p in pauses),
+        has_provider=has_provider,
+    )
+
+
+async def check_in(conn: asyncpg.Connection, user: CurrentUser, now: datetime | None = None) -> Checkin:
+    """ "I'm fine": recorded for the local date of the senior's plan; an open ladder for that date stops."""
+    now = now or _now()
+    plan = await queries.plan_of(conn, user.id)
+    zone = plan.zone if plan else "Europe/Paris"
+    day = now.astimezone(ZoneInfo(zone)).date()
+    await queries.insert_checkin(conn, user.id, day, now)
+    circle = await queries.open_circle_of(conn, user.id)
+    if circle is not None:
+        await queries.insert_event(conn, circle.id, "checked_in", at=now, actor_id=user.id, local_date=day)
+    if plan is not None and circle is not None:
+        escalation = await queries.escalation_for(conn, plan.id, day)
+        if escalation is not None and escalation.state in ladder.OPEN_STATES:
+            await _resolve(conn, escalation, circle.senior_name, user.id, now)
+    return Checkin(at=now, local_date=day)
+
+
+# -- the ladder ------------------------------------------------------------------------------------------------
+
+
+async def _tell(
+    conn: asyncpg.Connection,
+    kind: str,
+    user_ids: list[uuid.UUID],
+    title: Message,
+    body: Message,
+    *,
+    deep_link: str,
+    source_id: uuid.UUID,
+    priority: Priority,
+    ack_requested: bool = False,
+) -> None:
+    """A care notification that people in a circle cannot opt out of (they consented to the circle)."""
+    if not user_ids:
+        return
+    await notify(
+        conn,
+        kind=kind,
+        audience=Audience(user_ids=tuple(user_ids)),
+        title=title,
+        body=body,
+        deep_link=deep_link,
+        priority=priority,
+        source_id=source_id,
+        ack_requested=ack_requested,
+        respect_preferences=False,
+        channels=("push", "email"),
+    )
+
+
+async def _resolve(
+    conn: asyncpg.Connection,
+    escalation: queries.EscalationRow,
+    senior_name: str,
+    senior_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    if not await queries.advance_escalation(
+        conn, escalation.id, expected=tuple(ladder.OPEN_STATES), state="resolved", now=now
+    ):
+        return
+    await queries.insert_event(
+        conn,
+        escalation.circle_id,
+        "resolved_by_checkin",
+        at=now,
+        subject_id=senior_id,
+        escalation_id=escalation.id,
+        local_date=escalation.local_date,
+    )
+    if escalation.state == "reminded":
+        return  # nobody else was alerted yet
+    told = await queries.recipients(
+        conn, escalation.circle_id, providers=None if escalation.state == "provider_alerted" else False
+    )
+    params: dict[str, str | datetime] = {"name": senior_name}
+    await _tell(
+        conn,
+        "care.checkin_resolved",
+        told,
+        Message(RESOLVED_TITLE, params),
+        Message(RESOLVED_BODY, params),
+        deep_link=f"/care/circles/{escalation.circle_id}",
+        source_id=escalation.id,
+        priority="important",
+    )
+
+
+async def _step(
+    conn: asyncpg.Connection,
+    plan: queries.PlanRow,
+    day: Any,
+    escalation: queries.EscalationRow | None,
+    action: ladder.Action,
+    now: datetime,
+) -> bool:
+    """Carry out one ladder step; False when another run did it first (nothing is sent twice)."""
+    params: dict[str, str | datetime] = {"name": plan.senior_name}
+    circle_id = plan.circle_id
+    if action == "remind_senior":
+        escalation_id = await queries.start_escalation(conn, plan.id, circle_id, day, now)
+        if escalation_id is None:
+            return False
+        await queries.insert_event(
+            conn,
+            circle_id,
+            "reminder_sent",
+            at=now,
+            subject_id=plan.senior_id,
+            escalation_id=escalation_id,
+            local_date=day,
+        )
+        await _tell(
+            conn,
+            "care.checkin_reminder",
+            [plan.senior_id],
+            Message(REMINDER_TITLE),
+            Message(REMINDER_BODY),
+            deep_link="/care/checkin",
+            source_id=escalation_id,
+            priority="urgent",
+        )
+        return True
+    assert escalation is not None
+    link = f"/care/circles/{circle_id}/escalations/{escalation.id}"
+    if action == "alert_circle":
+        if not await queries.advance_escalation(
+            conn, escalation.id, expected=("reminded",), state="circle_alerted", now=now
+        ):
+            return False
+        await queries.insert_event(
+            conn,
+            circle_id,
+            "circle_alerted",
+            at=now,
+            subject_id=plan.senior_id,
+            escalation_id=escalation.id,
+            local_date=day,
+        )
+        await _tell(
+            conn,
+            "care.checkin_missed",
+            await queries.recipients(conn, circle_id, providers=False),
+            Message(MISSED_TITLE, params),
+            Message(MISSED_BODY, params),
+            deep_link=link,
+            source_id=escalation.id,
+            priority="urgent",
+            ack_requested=True,
+        )
+        return True
+    if action == "alert_provider":
+        if not await queries.advance_escalation(
+            conn, escalation.id, expected=("circle_alerted",), state="provider_alerted", now=now
+        ):
+            return False
+        await queries.insert_event(
+            conn,
+            circle_id,
+            "provider_alerted",
+            at=now,
+            subject_id=plan.senior_id,
+            escalation_id=escalation.id,
+            local_date=day,
+        )
+        await _tell(
+            conn,
+            "care.checkin_missed_provider",
+            await queries.recipients(conn, circle_id, providers=True),
+            Message(MISSED_TITLE, params),
+            Message(PROVIDER_BODY, params),
+            deep_link=link,
+            source_id=escalation.id,
+            priority="urgent",
+            ack_requested=True,
+        )
+        return True
+    if action == "resolve":
+        await _resolve(conn, escalation, plan.senior_name, plan.senior_id, now)
+        return True
+    return False
+
+
+async def advance_checkins(conn: asyncpg.Connection, now: datetime, limit: int = 500) -> int:
+    """Take every due ladder step at ``now``; the number of steps taken.
+
+    Plans are locked for the run with SKIP LOCKED, and every step moves its row only from the state it
+    expects, so two runs at once (or a run repeated) take each step exactly once.
+    """
+    steps = 0
+    for plan in await queries.lock_plans(conn, limit):
+        view = _view(
+            plan, await queries.pauses(conn, plan.id), await queries.has_provider(conn, plan.circle_id)
+        )
+        for day in ladder.candidate_days(view, now):
+            escalation = await queries.escalation_for(conn, plan.id, day)
+            state = ladder.LadderState(
+                state=escalation.state if escalation else None,  # type: ignore[arg-type]
+                reminded_at=escalation.reminded_at if escalation else None,
+                circle_alerted_at=escalation.circle_alerted_at if escalation else None,
+                checked_in=await queries.checked_in(conn, plan.senior_id, day),
+            )
+            action = ladder.next_action(view, day, now, state)
+            if action != "none" and await _step(conn, plan, day, escalation, action, now):
+                steps += 1
+    return steps
+
+
+async def claim(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    circle_id: uuid.UUID,
+    escalation_id: uuid.UUID,
+    now: datetime | None = None,
+) -> Escalation:
+    """ "I'm checking": the first caregiver to answer stops the ladder; the rest of the circle is told."""
+    now = now or _now()
+    access = await access_circle(conn, user.id, circle_id)
+    escalation = await queries.escalation(conn, escalation_id)
+    if escalation is None or escalation.circle_id != circle_id:
+        raise NotFound()
+    if access.role != "member":
+        raise Forbidden()
+    if not await queries.claim_escalation(conn, escalation_id, user.id, now):
+        current = await queries.escalation(conn, escalation_id)
+        if current is not None and current.state == "claimed":
+            raise AlreadyClaimed(name=current.claimed_by_name or "")
+        raise EscalationOver()
+    await queries.insert_event(
+        conn,
+        circle_id,
+        "escalation_claimed",
+        at=now,
+        actor_id=user.id,
+        subject_id=access.circle.senior_id,
+        escalation_id=escalation_id,
+        local_date=escalation.local_date,
+    )
+    others = [u for u in await queries.recipients(conn, circle_id, providers=None) if u != user.id]
+    params: dict[str, str | datetime] = {"caregiver": user.display_name, "name": access.circle.senior_name}
+    await _tell(
+        conn,
+        "care.escalation_claimed",
+        others,
+        Message(CLAIMED_TITLE, params),
+        Message(CLAIMED_BODY, params),
+        deep_link=f"/care/circles/{circle_id}",
+        source_id=escalation_id,
+        priority="urgent",
+    )
+    done = await queries.escalation(conn, escalation_id)
+    assert done is not None
+    return Escalation(
+        id=done.id,
+        circle_id=done.circle_id,
+        local_date=done.local_date,
+        state=done.state,
+        claimed_by=done.claimed_by_name,
+        claimed_at=done.claimed_at,
+    )
+
+
+# -- export and erasure ----------------------------------------------------------------------------------------
+
+
+async def export_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any]:
+    return msgspec.to_builtins(await queries.export_rows(conn, user_id))  # type: ignore[no-any-return]
+
+
+async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    await queries.erase_rows(conn, user_id)
+
+
+user_data = UserData("care", export_user, erase_user)
