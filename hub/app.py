@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import MutableScopeHeaders, State
@@ -23,6 +23,7 @@ from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, S
 from hub import db
 from hub.auth import TokenIssuer, build_jwt_auth
 from hub.errors import EXCEPTION_HANDLERS
+from hub.queue import queue_pool
 from hub.settings import Settings
 
 logger = logging.getLogger("hub")
@@ -51,10 +52,6 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def redis_settings(url: str) -> RedisSettings:
-    return RedisSettings.from_dsn(url)
-
-
 def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     """Every API route of the hub, under /v1 (health checks live at the root)."""
     from communities.municipalities.routes import MunicipalityController
@@ -76,7 +73,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         app.state.db_pool = await db.create_pool(database_url)
-        app.state.arq = await create_pool(redis_settings(redis_url), default_queue_name=settings.queue_name)
+        app.state.arq = await queue_pool(redis_url, settings.queue_name)
         try:
             yield
         finally:

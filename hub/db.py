@@ -158,6 +158,13 @@ async def _run_pending(pending: _Pending) -> None:
             logger.exception("after-commit hook failed")
 
 
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection outside any transaction of ours (each statement commits by itself)."""
+    async with pool.acquire() as proxy:
+        yield cast(asyncpg.Connection, proxy)
+
+
 async def provide_transaction(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
     """Litestar dependency: a connection inside one transaction, committed when the handler returns.
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+
+from messaging.planning import HARD_BOUNCE_LIMIT, LEASE_S
 
 
 async def insert_notification(conn: asyncpg.Connection, values: dict[str, Any]) -> uuid.UUID:
@@ -43,3 +46,547 @@ async def due_unplanned(
         limit,
     )
     return [r["id"] for r in rows]
+
+
+# One statement per notification: recipients (named people and the community's active members, minus
+# exclusions), their language and municipality, their inbox rows, and one delivery per channel they get,
+# honouring preferences, devices, suppressed addresses, digests and quiet hours (see planning.plan_channels
+# for the same rules as a pure function). Idempotent: the unique keys absorb a second run.
+PLAN_SQL = """
+WITH n AS (
+    SELECT * FROM notifications WHERE id = $1
+),
+recipients AS (
+    SELECT DISTINCT r.user_id
+    FROM (
+        SELECT unnest(n.audience_user_ids) AS user_id FROM n
+        UNION ALL
+        SELECT ca.user_id FROM community_audience ca JOIN n ON ca.community_id = n.audience_community_id
+    ) r, n
+    WHERE r.user_id IS NOT NULL AND NOT (r.user_id = ANY (n.exclude_user_ids))
+),
+people AS (
+    SELECT u.id AS user_id, u.locale, u.municipality_code, u.time_zone,
+           u.quiet_hours_start, u.quiet_hours_end,
+           p.push AS pref_push, p.email AS pref_email, coalesce(p.digest, 'off') AS digest,
+           EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id) AS has_device,
+           EXISTS (SELECT 1 FROM email_bounces b WHERE b.address = lower(u.email) AND b.suppressed_at IS NOT NULL)
+               AS email_suppressed
+    FROM recipients r
+    JOIN users u ON u.id = r.user_id
+    LEFT JOIN notification_preferences p
+           ON p.user_id = u.id AND p.community_id = (SELECT community_id FROM n)
+),
+inboxed AS (
+    INSERT INTO inbox (notification_id, user_id, locale, municipality_code)
+    SELECT $1, user_id, locale, municipality_code FROM people
+    ON CONFLICT DO NOTHING
+),
+choices AS (
+    SELECT p.*, n.priority, n.respect_preferences, n.channels,
+           quiet_hours_end($2, p.quiet_hours_start, p.quiet_hours_end, p.time_zone) AS quiet_until,
+           (NOT n.respect_preferences OR coalesce(p.pref_push, true)) AS wants_push,
+           (NOT n.respect_preferences OR coalesce(p.pref_email, NOT p.has_device)) AS wants_email,
+           (n.respect_preferences AND p.digest <> 'off' AND n.priority <> 'urgent') AS to_digest
+    FROM people p CROSS JOIN n
+),
+planned AS (
+    SELECT user_id, 'push' AS channel, locale, municipality_code,
+           CASE WHEN has_device THEN 'pending' ELSE 'skipped' END AS status,
+           CASE WHEN has_device THEN NULL ELSE 'no_device' END AS skip_reason,
+           CASE WHEN quiet_until IS NOT NULL AND priority <> 'urgent' THEN quiet_until ELSE $2 END AS due_at,
+           (quiet_until IS NOT NULL AND priority = 'urgent') AS quiet_override,
+           (quiet_until IS NOT NULL AND priority <> 'urgent') AS deferred,
+           NULL::text AS digest
+    FROM choices WHERE 'push' = ANY (channels) AND wants_push
+    UNION ALL
+    SELECT user_id, 'email', locale, municipality_code,
+           CASE WHEN email_suppressed THEN 'skipped' WHEN to_digest THEN 'held' ELSE 'pending' END,
+           CASE WHEN email_suppressed THEN 'address_suppressed' END,
+           $2, false, false,
+           CASE WHEN to_digest AND NOT email_suppressed THEN digest END
+    FROM choices WHERE 'email' = ANY (channels) AND (wants_email OR to_digest)
+)
+INSERT INTO deliveries (notification_id, user_id, channel, locale, municipality_code, status, skip_reason,
+                        due_at, quiet_override, deferred_by_quiet_hours, digest)
+SELECT $1, user_id, channel, locale, municipality_code, status, skip_reason, due_at, quiet_override, deferred,
+       digest
+FROM planned
+ON CONFLICT (notification_id, user_id, channel) DO NOTHING
+"""
+
+
+async def lock_unplanned(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
+    """The notification, locked, if it still needs planning (a second job finds None)."""
+    return await conn.fetchrow(
+        "SELECT id, not_before FROM notifications WHERE id = $1 AND planned_at IS NULL FOR UPDATE SKIP LOCKED",
+        notification_id,
+    )
+
+
+async def plan(conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime) -> int:
+    await conn.execute(PLAN_SQL, notification_id, now)
+    recipients = await conn.fetchval("SELECT count(*) FROM inbox WHERE notification_id = $1", notification_id)
+    await conn.execute(
+        "UPDATE notifications SET planned_at = $2, recipients = $3 WHERE id = $1",
+        notification_id,
+        now,
+        recipients,
+    )
+    return int(recipients)
+
+
+async def channels_due(conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT channel FROM deliveries WHERE notification_id = $1 AND status = 'pending' AND due_at <= $2",
+        notification_id,
+        now,
+    )
+    return [r["channel"] for r in rows]
+
+
+async def claim(
+    conn: asyncpg.Connection, notification_id: uuid.UUID, channel: str, now: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Atomically take up to ``limit`` due deliveries: only rows still pending are taken, so a job that
+    runs twice (or two workers) never take the same row; the lease returns rows of a dead worker."""
+    return await conn.fetch(
+        f"""
+        UPDATE deliveries d
+        SET status = 'sending', attempts = d.attempts + 1, lease_until = $3::timestamptz + interval '{LEASE_S} seconds',
+            updated_at = $3
+        WHERE d.id IN (
+            SELECT id FROM deliveries
+            WHERE notification_id = $1 AND channel = $2 AND status = 'pending' AND due_at <= $3
+            ORDER BY id
+            LIMIT $4
+            FOR UPDATE SKIP LOCKED
+        )
+        RETURNING d.id, d.user_id, d.locale, d.attempts, d.quiet_override
+        """,
+        notification_id,
+        channel,
+        now,
+        limit,
+    )
+
+
+async def notification_content(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """
+        SELECT id, kind, community_id, priority, title_fr, title_de, body_fr, body_de, message::text AS message,
+               sender_name_fr, sender_name_de, deep_link, ack_requested, created_at, cancelled_at
+        FROM notifications WHERE id = $1
+        """,
+        notification_id,
+    )
+
+
+async def device_tokens(conn: asyncpg.Connection, user_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT user_id, token FROM devices WHERE user_id = ANY ($1::uuid[]) ORDER BY user_id, created_at",
+        user_ids,
+    )
+
+
+async def delete_tokens(conn: asyncpg.Connection, tokens: list[str]) -> None:
+    await conn.execute("DELETE FROM devices WHERE token = ANY ($1::text[])", tokens)
+
+
+async def email_recipients(
+    conn: asyncpg.Connection, user_ids: list[uuid.UUID], community_id: uuid.UUID | None
+) -> list[asyncpg.Record]:
+    """Address and unsubscribe token of each person, and whether they unsubscribed since planning."""
+    return await conn.fetch(
+        """
+        SELECT u.id AS user_id, u.email, t.token,
+               (p.email IS FALSE AND coalesce(p.digest, 'off') = 'off') AS unsubscribed
+        FROM users u
+        LEFT JOIN unsubscribe_tokens t ON t.user_id = u.id AND t.community_id = $2
+        LEFT JOIN notification_preferences p ON p.user_id = u.id AND p.community_id = $2
+        WHERE u.id = ANY ($1::uuid[])
+        """,
+        user_ids,
+        community_id,
+    )
+
+
+async def create_unsubscribe_tokens(
+    conn: asyncpg.Connection, rows: list[tuple[str, uuid.UUID, uuid.UUID]], expires_at: datetime
+) -> None:
+    await conn.executemany(
+        """
+        INSERT INTO unsubscribe_tokens (token, user_id, community_id, expires_at) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (user_id, community_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
+        """,
+        [(token, user_id, community_id, expires_at) for token, user_id, community_id in rows],
+    )
+
+
+#: (delivery id, status, error, skip reason, next due time)
+OutcomeRow = tuple[int, str, str | None, str | None, datetime | None]
+
+
+async def record_outcomes(
+    conn: asyncpg.Connection,
+    outcomes: Sequence[OutcomeRow],
+    now: datetime,
+) -> None:
+    """Write many outcomes at once: (delivery id, status, error, skip reason, next due time)."""
+    if not outcomes:
+        return
+    ids, statuses, errors, reasons, dues = (list(column) for column in zip(*outcomes, strict=True))
+    await conn.execute(
+        """
+        UPDATE deliveries d
+        SET status = v.status,
+            last_error = coalesce(v.error, CASE WHEN v.status = 'sent' THEN NULL ELSE d.last_error END),
+            skip_reason = v.reason,
+            due_at = coalesce(v.due_at, d.due_at),
+            sent_at = CASE WHEN v.status = 'sent' THEN $6 ELSE d.sent_at END,
+            lease_until = NULL,
+            enqueued_at = NULL,
+            updated_at = $6
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+             AS v(id, status, error, reason, due_at)
+        WHERE d.id = v.id AND d.status = 'sending'
+        """,
+        ids,
+        statuses,
+        errors,
+        reasons,
+        dues,
+        now,
+    )
+
+
+async def release(conn: asyncpg.Connection, delivery_ids: list[int]) -> None:
+    """Give claimed deliveries back (the worker is stopping): they are pending again, attempt not counted."""
+    await conn.execute(
+        """
+        UPDATE deliveries SET status = 'pending', attempts = greatest(attempts - 1, 0), lease_until = NULL,
+               enqueued_at = NULL
+        WHERE id = ANY ($1::bigint[]) AND status = 'sending'
+        """,
+        delivery_ids,
+    )
+
+
+async def record_bounces(conn: asyncpg.Connection, addresses: list[tuple[str, str]], now: datetime) -> None:
+    await conn.executemany(
+        f"""
+        INSERT INTO email_bounces (address, hard_bounces, last_error, updated_at) VALUES (lower($1), 1, $2, $3)
+        ON CONFLICT (address) DO UPDATE SET
+            hard_bounces = email_bounces.hard_bounces + 1,
+            last_error = EXCLUDED.last_error,
+            updated_at = EXCLUDED.updated_at,
+            suppressed_at = CASE WHEN email_bounces.hard_bounces + 1 >= {HARD_BOUNCE_LIMIT}
+                                 THEN coalesce(email_bounces.suppressed_at, EXCLUDED.updated_at) END
+        """,
+        [(address, error[:500], now) for address, error in addresses],
+    )
+
+
+async def clear_bounces(conn: asyncpg.Connection, addresses: list[str]) -> None:
+    await conn.execute(
+        "DELETE FROM email_bounces WHERE address = ANY ($1::text[]) AND suppressed_at IS NULL",
+        [a.lower() for a in addresses],
+    )
+
+
+async def expire_leases(conn: asyncpg.Connection, now: datetime) -> int:
+    """Deliveries claimed by a worker that died: pending again (at most that batch may be sent twice)."""
+    result = await conn.execute(
+        """
+        UPDATE deliveries SET status = 'pending', lease_until = NULL, enqueued_at = NULL
+        WHERE status = 'sending' AND lease_until < $1
+        """,
+        now,
+    )
+    return int(result.split()[-1])
+
+
+async def due_work(
+    conn: asyncpg.Connection, now: datetime, stale_after_s: float
+) -> list[tuple[uuid.UUID, str]]:
+    """(notification, channel) pairs with due pending deliveries that no job has been asked to send lately."""
+    rows = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT id FROM deliveries
+            WHERE status = 'pending' AND due_at <= $1
+              AND (enqueued_at IS NULL OR enqueued_at < $1 - make_interval(secs => $2))
+            LIMIT 50000
+            FOR UPDATE SKIP LOCKED
+        ),
+        marked AS (
+            UPDATE deliveries d SET enqueued_at = $1 FROM due WHERE d.id = due.id
+            RETURNING d.notification_id, d.channel
+        )
+        SELECT DISTINCT notification_id, channel FROM marked
+        """,
+        now,
+        stale_after_s,
+    )
+    return [(r["notification_id"], r["channel"]) for r in rows]
+
+
+async def mark_deliveries_enqueued(
+    conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET enqueued_at = $2 WHERE notification_id = $1 AND status = 'pending' AND due_at <= $2",
+        notification_id,
+        now,
+    )
+
+
+async def claim_digest_run(conn: asyncpg.Connection, period: str, run_date: date) -> bool:
+    """True once per digest period and local date, whichever worker asks first."""
+    row = await conn.fetchrow(
+        "INSERT INTO digest_runs (period, run_date) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING period",
+        period,
+        run_date,
+    )
+    return row is not None
+
+
+async def claim_held(conn: asyncpg.Connection, period: str, now: datetime) -> list[asyncpg.Record]:
+    """Every email held for this digest period, taken for sending, with what the digest shows of it."""
+    return await conn.fetch(
+        f"""
+        UPDATE deliveries d
+        SET status = 'sending', attempts = d.attempts + 1, lease_until = $2::timestamptz + interval '{LEASE_S} seconds',
+            updated_at = $2
+        FROM notifications n
+        WHERE d.notification_id = n.id AND d.status = 'held' AND d.digest = $1 AND d.channel = 'email'
+          AND n.cancelled_at IS NULL
+        RETURNING d.id, d.user_id, d.locale, d.attempts, d.notification_id
+        """,
+        period,
+        now,
+    )
+
+
+# -- devices, preferences, inbox, statistics, unsubscribe --------------------------------------------------
+
+
+async def upsert_device(
+    conn: asyncpg.Connection, user_id: uuid.UUID, token: str, platform: str
+) -> asyncpg.Record:
+    """Register a token; a token seen on another account moves to this one (the phone changed hands)."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO devices (user_id, token, platform) VALUES ($1, $2, $3)
+        ON CONFLICT (token) DO UPDATE SET user_id = EXCLUDED.user_id, platform = EXCLUDED.platform,
+                                          last_seen_at = now()
+        RETURNING id, platform, created_at, last_seen_at
+        """,
+        user_id,
+        token,
+        platform,
+    )
+    assert row is not None
+    return row
+
+
+async def devices_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, platform, created_at, last_seen_at FROM devices WHERE user_id = $1 ORDER BY created_at",
+        user_id,
+    )
+
+
+async def delete_device(conn: asyncpg.Connection, user_id: uuid.UUID, device_id: uuid.UUID) -> bool:
+    result = await conn.execute("DELETE FROM devices WHERE id = $1 AND user_id = $2", device_id, user_id)
+    return result.endswith(" 1")
+
+
+async def preferences_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT community_id, push, email, digest FROM notification_preferences WHERE user_id = $1 "
+        "ORDER BY community_id",
+        user_id,
+    )
+
+
+async def has_device(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = $1)", user_id))
+
+
+async def upsert_preferences(
+    conn: asyncpg.Connection, user_id: uuid.UUID, rows: list[tuple[uuid.UUID, bool, bool, str]]
+) -> None:
+    await conn.executemany(
+        """
+        INSERT INTO notification_preferences (user_id, community_id, push, email, digest, updated_at)
+        VALUES ($1, $2, $3, $4, $5, now())
+        ON CONFLICT (user_id, community_id) DO UPDATE SET push = EXCLUDED.push, email = EXCLUDED.email,
+            digest = EXCLUDED.digest, updated_at = now()
+        """,
+        [(user_id, *row) for row in rows],
+    )
+
+
+async def inbox_page(
+    conn: asyncpg.Connection, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT n.id, n.kind, n.priority, n.title_fr, n.title_de, n.body_fr, n.body_de, n.message::text AS message,
+               n.sender_name_fr, n.sender_name_de, n.deep_link, n.community_id, n.ack_requested, n.created_at,
+               n.cancelled_at, i.created_at AS received_at, i.read_at, i.acknowledged_at
+        FROM inbox i JOIN notifications n ON n.id = i.notification_id
+        WHERE i.user_id = $1 AND n.cancelled_at IS NULL
+          AND ($2::timestamptz IS NULL OR (i.created_at, i.notification_id) < ($2, $3))
+        ORDER BY i.created_at DESC, i.notification_id DESC
+        LIMIT $4
+        """,
+        user_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def inbox_entry(
+    conn: asyncpg.Connection, user_id: uuid.UUID, notification_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """
+        SELECT i.read_at, i.acknowledged_at, n.ack_requested
+        FROM inbox i JOIN notifications n ON n.id = i.notification_id
+        WHERE i.user_id = $1 AND i.notification_id = $2
+        FOR UPDATE OF i
+        """,
+        user_id,
+        notification_id,
+    )
+
+
+async def mark_read(conn: asyncpg.Connection, user_id: uuid.UUID, notification_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE inbox SET read_at = coalesce(read_at, now()) WHERE user_id = $1 AND notification_id = $2",
+        user_id,
+        notification_id,
+    )
+
+
+async def mark_acknowledged(conn: asyncpg.Connection, user_id: uuid.UUID, notification_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE inbox SET acknowledged_at = coalesce(acknowledged_at, now()), read_at = coalesce(read_at, now()) "
+        "WHERE user_id = $1 AND notification_id = $2",
+        user_id,
+        notification_id,
+    )
+
+
+async def notification_sender(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, sender_id, planned_at, recipients FROM notifications WHERE id = $1", notification_id
+    )
+
+
+async def delivery_counts(
+    conn: asyncpg.Connection, notification_id: uuid.UUID
+) -> dict[str, list[asyncpg.Record]]:
+    """Counts by channel and status, by language and by municipality, in one pass over the deliveries."""
+    rows = await conn.fetch(
+        """
+        SELECT channel, status, locale, municipality_code, quiet_override, deferred_by_quiet_hours, count(*) AS n
+        FROM deliveries WHERE notification_id = $1
+        GROUP BY GROUPING SETS ((channel, status), (locale), (municipality_code),
+                                (quiet_override), (deferred_by_quiet_hours))
+        """,
+        notification_id,
+    )
+    receipts = await conn.fetch(
+        """
+        SELECT locale, municipality_code, count(*) AS recipients, count(read_at) AS read,
+               count(acknowledged_at) AS acknowledged
+        FROM inbox WHERE notification_id = $1
+        GROUP BY GROUPING SETS ((locale), (municipality_code), ())
+        """,
+        notification_id,
+    )
+    return {"deliveries": rows, "receipts": receipts}
+
+
+async def acknowledgement_rows(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT user_id, locale, municipality_code, read_at, acknowledged_at FROM inbox WHERE notification_id = $1",
+        notification_id,
+    )
+
+
+async def unsubscribe_target(conn: asyncpg.Connection, token: str, now: datetime) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """
+        SELECT t.user_id, t.community_id, u.locale FROM unsubscribe_tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.token = $1 AND t.expires_at > $2
+        """,
+        token,
+        now,
+    )
+
+
+async def unsubscribe(conn: asyncpg.Connection, user_id: uuid.UUID, community_id: uuid.UUID) -> None:
+    """No more email (nor digest) for this community; the nil id stands for every digest."""
+    if community_id.int == 0:
+        await conn.execute(
+            "UPDATE notification_preferences SET digest = 'off', updated_at = now() WHERE user_id = $1",
+            user_id,
+        )
+        await conn.execute(
+            """
+            UPDATE deliveries SET status = 'skipped', skip_reason = 'unsubscribed', updated_at = now()
+            WHERE user_id = $1 AND status = 'held'
+            """,
+            user_id,
+        )
+        return
+    await conn.execute(
+        """
+        INSERT INTO notification_preferences (user_id, community_id, push, email, digest)
+        VALUES ($1, $2, NULL, false, 'off')
+        ON CONFLICT (user_id, community_id) DO UPDATE SET email = false, digest = 'off', updated_at = now()
+        """,
+        user_id,
+        community_id,
+    )
+
+
+async def cancel_notifications(conn: asyncpg.Connection, kind: str, source_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE notifications SET cancelled_at = coalesce(cancelled_at, now()) WHERE kind = $1 AND source_id = $2",
+        kind,
+        source_id,
+    )
+
+
+async def export_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, list[asyncpg.Record]]:
+    return {
+        "devices": await conn.fetch(
+            "SELECT id, platform, created_at, last_seen_at FROM devices WHERE user_id = $1", user_id
+        ),
+        "preferences": await conn.fetch(
+            "SELECT community_id, push, email, digest, updated_at FROM notification_preferences WHERE user_id = $1",
+            user_id,
+        ),
+        "inbox": await conn.fetch(
+            "SELECT notification_id, created_at, read_at, acknowledged_at FROM inbox WHERE user_id = $1",
+            user_id,
+        ),
+        "deliveries": await conn.fetch(
+            "SELECT notification_id, channel, locale, status, attempts, sent_at, skip_reason FROM deliveries "
+            "WHERE user_id = $1",
+            user_id,
+        ),
+    }
+
+
+async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """What does not go with the account row by itself: the bounce record of the person's address."""
+    await conn.execute(
+        "DELETE FROM email_bounces WHERE address = (SELECT lower(email) FROM users WHERE id = $1)", user_id
+    )

@@ -10,10 +10,29 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from hub.auth import CurrentUser
 from hub.db import enqueue_after_commit
+from hub.errors import NotFound
+from hub.pagination import decode_cursor, encode_cursor
+from hub.registry import UserData
 from i18n.content import Bilingual
 from messaging import queries
-from messaging.models import Audience, Message, Priority
+from messaging.errors import NotAcknowledgeable, UnknownUnsubscribeLink
+from messaging.models import (
+    Audience,
+    ChannelStatusCount,
+    Count,
+    Device,
+    DeviceIn,
+    InboxItem,
+    InboxPage,
+    Message,
+    Preference,
+    Preferences,
+    PreferencesIn,
+    Priority,
+    Stats,
+)
 
 logger = logging.getLogger("messaging")
 
@@ -87,3 +106,206 @@ async def notify(
             conn, "plan_notification", str(notification_id), job_id=f"plan:{notification_id}"
         )
     return notification_id
+
+
+# -- devices ---------------------------------------------------------------------------------------------------
+
+
+async def register_device(conn: asyncpg.Connection, user_id: uuid.UUID, data: DeviceIn) -> Device:
+    row = await queries.upsert_device(conn, user_id, data.token.strip(), data.platform)
+    return Device(**dict(row))
+
+
+async def list_devices(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[Device]:
+    return [Device(**dict(r)) for r in await queries.devices_of(conn, user_id)]
+
+
+async def remove_device(conn: asyncpg.Connection, user_id: uuid.UUID, device_id: uuid.UUID) -> None:
+    if not await queries.delete_device(conn, user_id, device_id):
+        raise NotFound()
+
+
+# -- preferences ---------------------------------------------------------------------------------------------------
+
+
+async def get_preferences(conn: asyncpg.Connection, user_id: uuid.UUID) -> Preferences:
+    email_default = not await queries.has_device(conn, user_id)
+    items = [
+        Preference(
+            community_id=r["community_id"],
+            push=r["push"] if r["push"] is not None else True,
+            email=r["email"] if r["email"] is not None else email_default,
+            digest=r["digest"],
+        )
+        for r in await queries.preferences_of(conn, user_id)
+    ]
+    defaults = Preference(community_id=uuid.UUID(int=0), push=True, email=email_default, digest="off")
+    return Preferences(items=items, defaults=defaults)
+
+
+async def set_preferences(conn: asyncpg.Connection, user_id: uuid.UUID, data: PreferencesIn) -> Preferences:
+    """Replace the given communities' choices (others keep theirs)."""
+    await queries.upsert_preferences(
+        conn, user_id, [(p.community_id, p.push, p.email, p.digest) for p in data.items]
+    )
+    return await get_preferences(conn, user_id)
+
+
+# -- inbox and receipts ------------------------------------------------------------------------------------
+
+
+async def inbox(
+    conn: asyncpg.Connection, user_id: uuid.UUID, locale: str, secret: str, limit: int, cursor: str | None
+) -> InboxPage:
+    from messaging.pipeline import texts_for
+
+    after = None
+    if cursor:
+        stamp, ident = decode_cursor(secret, cursor, tuple[datetime, uuid.UUID])
+        after = (stamp, ident)
+    rows = await queries.inbox_page(conn, user_id, after, limit + 1)
+    items = []
+    for row in rows[:limit]:
+        texts = texts_for(row, locale)
+        items.append(
+            InboxItem(
+                id=row["id"],
+                kind=row["kind"],
+                priority=row["priority"],
+                title=texts.title,
+                body=texts.body,
+                deep_link=row["deep_link"],
+                community_id=row["community_id"],
+                created_at=row["created_at"],
+                read=row["read_at"] is not None,
+                acknowledged=row["acknowledged_at"] is not None,
+                ack_requested=row["ack_requested"],
+            )
+        )
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(secret, (last["received_at"], last["id"]))
+    return InboxPage(items=items, next_cursor=next_cursor)
+
+
+async def mark_read(conn: asyncpg.Connection, user_id: uuid.UUID, notification_id: uuid.UUID) -> None:
+    if await queries.inbox_entry(conn, user_id, notification_id) is None:
+        raise NotFound()
+    await queries.mark_read(conn, user_id, notification_id)
+
+
+async def acknowledge(conn: asyncpg.Connection, user_id: uuid.UUID, notification_id: uuid.UUID) -> None:
+    entry = await queries.inbox_entry(conn, user_id, notification_id)
+    if entry is None:
+        raise NotFound()
+    if not entry["ack_requested"]:
+        raise NotAcknowledgeable()
+    await queries.mark_acknowledged(conn, user_id, notification_id)
+
+
+class Acknowledgement(msgspec.Struct, frozen=True):
+    user_id: uuid.UUID
+    locale: str
+    municipality_code: str | None
+    read: bool
+    acknowledged: bool
+
+
+async def acknowledgements(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[Acknowledgement]:
+    """Who received a notification and who acknowledged it (for the sending domain's own views)."""
+    return [
+        Acknowledgement(
+            user_id=r["user_id"],
+            locale=r["locale"],
+            municipality_code=r["municipality_code"],
+            read=r["read_at"] is not None,
+            acknowledged=r["acknowledged_at"] is not None,
+        )
+        for r in await queries.acknowledgement_rows(conn, notification_id)
+    ]
+
+
+async def cancel(conn: asyncpg.Connection, kind: str, source_id: uuid.UUID) -> None:
+    """The source was withdrawn (a deleted or hidden post): whatever is not sent yet is skipped."""
+    await queries.cancel_notifications(conn, kind, source_id)
+
+
+# -- statistics ------------------------------------------------------------------------------------------------
+
+
+async def stats(conn: asyncpg.Connection, user: CurrentUser, notification_id: uuid.UUID) -> Stats:
+    """Counts for the sender (or a hub admin) by channel and status, language and municipality."""
+    row = await queries.notification_sender(conn, notification_id)
+    if row is None or (row["sender_id"] != user.id and not user.is_admin):
+        raise NotFound()
+    counts = await queries.delivery_counts(conn, notification_id)
+    by_channel_status: list[ChannelStatusCount] = []
+    quiet_overridden = deferred = 0
+    for r in counts["deliveries"]:
+        if r["channel"] is not None:
+            by_channel_status.append(
+                ChannelStatusCount(channel=r["channel"], status=r["status"], count=r["n"])
+            )
+        elif r["quiet_override"] is True:
+            quiet_overridden = r["n"]
+        elif r["deferred_by_quiet_hours"] is True:
+            deferred = r["n"]
+    by_language: list[Count] = []
+    by_municipality: list[Count] = []
+    recipients = read = acknowledged = 0
+    for r in counts["receipts"]:
+        if r["locale"] is not None:
+            by_language.append(Count(key=r["locale"], count=r["recipients"]))
+        elif r["municipality_code"] is not None:
+            by_municipality.append(Count(key=r["municipality_code"], count=r["recipients"]))
+        else:
+            recipients, read, acknowledged = r["recipients"], r["read"], r["acknowledged"]
+    return Stats(
+        notification_id=notification_id,
+        recipients=recipients,
+        planned=row["planned_at"] is not None,
+        by_channel_status=sorted(by_channel_status, key=lambda c: (c.channel, c.status)),
+        by_language=sorted(by_language, key=lambda c: c.key),
+        by_municipality=sorted(by_municipality, key=lambda c: c.key),
+        read=read,
+        acknowledged=acknowledged,
+        quiet_hours_overridden=quiet_overridden,
+        deferred_by_quiet_hours=deferred,
+    )
+
+
+# -- unsubscribe ---------------------------------------------------------------------------------------------------
+
+
+async def unsubscribe_locale(conn: asyncpg.Connection, token: str, now: datetime) -> str:
+    """The language of the person a valid token belongs to; a forged or expired token is a 404."""
+    target = await queries.unsubscribe_target(conn, token, now)
+    if target is None:
+        raise UnknownUnsubscribeLink()
+    return str(target["locale"])
+
+
+async def unsubscribe(conn: asyncpg.Connection, token: str, now: datetime) -> str:
+    """One-click unsubscribe (RFC 8058): idempotent; returns the person's language for the answer page."""
+    target = await queries.unsubscribe_target(conn, token, now)
+    if target is None:
+        raise UnknownUnsubscribeLink()
+    await queries.unsubscribe(conn, target["user_id"], target["community_id"])
+    return str(target["locale"])
+
+
+# -- GDPR ------------------------------------------------------------------------------------------------------
+
+
+async def export_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    return {
+        name: [dict(r) for r in rows] for name, rows in (await queries.export_rows(conn, user_id)).items()
+    }
+
+
+async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    await queries.erase_user(conn, user_id)
+
+
+USER_DATA = UserData("messaging", export_user, erase_user)

@@ -22,6 +22,8 @@ from hub.app import create_app
 from hub.db import migrate
 from hub.embedded import EmbeddedPostgres, EmbeddedRedis
 from hub.settings import Settings, load_settings
+from messaging.fcm_local import FcmLocal
+from messaging.smtp_local import MailCatcher
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,36 @@ async def _seed(database_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def settings(data_dir: Path) -> Settings:
+async def fcm(data_dir: Path) -> AsyncIterator[FcmLocal]:
+    """A loopback endpoint speaking the FCM HTTP v1 protocol, with its service-account file."""
+    folder = data_dir / "fcm"
+    folder.mkdir()
+    server = FcmLocal(folder)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[MailCatcher]:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+    catcher = MailCatcher()
+    catcher.start()
+    try:
+        yield catcher
+    finally:
+        catcher.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, fcm: FcmLocal, smtp: MailCatcher) -> Settings:
     env = {
+        "HUB_FCM_CREDENTIALS_FILE": str(fcm.credentials_file),
+        "HUB_FCM_ENDPOINT": fcm.base_url,
+        "HUB_SMTP_HOST": smtp.host,
+        "HUB_SMTP_PORT": str(smtp.port),
         "HUB_DATA_DIR": str(data_dir),
         "HUB_SECRET_KEY": secrets.token_urlsafe(48),
         "HUB_QUEUE_NAME": f"hub-test-{secrets.token_hex(4)}",

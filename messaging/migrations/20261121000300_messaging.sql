@@ -53,6 +53,8 @@ CREATE TABLE notifications (
     created_at             timestamptz NOT NULL DEFAULT now(),
     enqueued_at            timestamptz,
     planned_at             timestamptz,
+    -- the source was withdrawn (a deleted post): what is not sent yet is skipped
+    cancelled_at           timestamptz,
     recipients             integer
 );
 CREATE INDEX notifications_unplanned_idx ON notifications (created_at) WHERE planned_at IS NULL;
@@ -118,6 +120,14 @@ CREATE TABLE email_bounces (
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
 
+-- One digest run per period and local date, whichever worker comes first.
+CREATE TABLE digest_runs (
+    period      text NOT NULL CHECK (period IN ('daily', 'weekly')),
+    run_date    date NOT NULL,
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (period, run_date)
+);
+
 -- When a reader's quiet hours end: null if ``at`` is outside them. Start/end are local wall-clock times in
 -- ``zone``; the window may span midnight (22:00–07:00). Daylight-saving gaps resolve as PostgreSQL does.
 CREATE FUNCTION quiet_hours_end(at timestamptz, q_start time, q_end time, zone text)
@@ -137,6 +147,7 @@ $$;
 
 -- migrate:down
 DROP FUNCTION quiet_hours_end;
+DROP TABLE digest_runs;
 DROP TABLE email_bounces;
 DROP TABLE unsubscribe_tokens;
 DROP TABLE deliveries;

@@ -1,0 +1,438 @@
+"""The delivery pipeline: plan a notification into deliveries, dispatch them in batches, sweep and retry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from hub.db import connection, enqueue_after_commit, transaction
+from i18n import N_, translate
+from i18n.content import Bilingual, Localized, pick
+from i18n.formatting import format_datetime
+from messaging import queries
+from messaging.email import (
+    DigestPeriod,
+    EmailView,
+    Mailer,
+    OutgoingEmail,
+    RenderedEmail,
+    render_digest,
+    render_notification,
+)
+from messaging.planning import BATCH_SIZE, digest_periods_due, email_outcome, push_outcome
+from messaging.push import PushMessage, PushSender
+
+logger = logging.getLogger("messaging.pipeline")
+
+#: parallel dispatch jobs per notification and channel; each drains batches until nothing is due
+DISPATCH_PARALLELISM = 4
+#: how long an enqueued job may take to start before a sweep enqueues again
+STALE_AFTER_S = 60.0
+UNSUBSCRIBE_VALIDITY = timedelta(days=365)
+
+#: shown before a push text that is not in the reader's language, by the language it is in
+FALLBACK_NOTE = {"fr": N_("(in French only)"), "de": N_("(in German only)")}
+DEFAULT_SENDER = N_("Hub Pays de Bitche")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Channels:
+    """The senders a worker holds for its whole life (pooled connections, cached OAuth token)."""
+
+    push: PushSender | None
+    mailer: Mailer | None
+    public_url: str
+    mail_from: str
+    rng: random.Random = field(default_factory=random.Random)
+    #: the clock deliveries are judged due by (tests move it instead of sleeping)
+    clock: Callable[[], datetime] = utcnow
+
+
+# -- planning --------------------------------------------------------------------------------------------
+
+
+async def plan_notification(
+    conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime
+) -> int | None:
+    """Create the deliveries of one notification (once) and ask for dispatch after commit.
+
+    Returns the number of recipients, or None when it was planned already, is being planned by another
+    worker, or is scheduled for later.
+    """
+    row = await queries.lock_unplanned(conn, notification_id)
+    if row is None or (row["not_before"] is not None and row["not_before"] > now):
+        return None
+    recipients = await queries.plan(conn, notification_id, now)
+    for channel in await queries.channels_due(conn, notification_id, now):
+        request_dispatch(conn, notification_id, channel, now)
+    await queries.mark_deliveries_enqueued(conn, notification_id, now)
+    return recipients
+
+
+def request_dispatch(
+    conn: asyncpg.Connection, notification_id: uuid.UUID, channel: str, now: datetime
+) -> None:
+    stamp = int(now.timestamp())
+    for shard in range(DISPATCH_PARALLELISM):
+        enqueue_after_commit(
+            conn,
+            f"dispatch_{channel}",
+            str(notification_id),
+            job_id=f"{channel}:{notification_id}:{stamp}:{shard}",
+        )
+
+
+async def relay_outbox(conn: asyncpg.Connection, now: datetime, limit: int = 500) -> int:
+    """Enqueue planning for notifications that are due and that no job took (Redis was down, a job lost)."""
+    ids = await queries.due_unplanned(conn, now, STALE_AFTER_S, limit)
+    if ids:
+        await queries.mark_enqueued(conn, ids)
+        for notification_id in ids:
+            enqueue_after_commit(
+                conn,
+                "plan_notification",
+                str(notification_id),
+                job_id=f"plan:{notification_id}:{int(now.timestamp())}",
+            )
+    return len(ids)
+
+
+async def sweep_deliveries(conn: asyncpg.Connection, now: datetime) -> int:
+    """Return deliveries of dead workers to pending, and enqueue dispatch for everything due."""
+    await queries.expire_leases(conn, now)
+    work = await queries.due_work(conn, now, STALE_AFTER_S)
+    for notification_id, channel in work:
+        request_dispatch(conn, notification_id, channel, now)
+    return len(work)
+
+
+# -- rendering -------------------------------------------------------------------------------------------
+
+
+class _Texts(msgspec.Struct, frozen=True):
+    title: Localized
+    body: Localized
+    sender: Localized
+
+
+def _message_text(locale: str, message: dict[str, Any]) -> Localized:
+    params: dict[str, object] = {}
+    for key, value in message.get("params", {}).items():
+        if isinstance(value, dict) and "datetime" in value:
+            params[key] = format_datetime(datetime.fromisoformat(value["datetime"]), locale, "short")
+        else:
+            params[key] = value
+    return Localized(text=translate(locale, message["msgid"], **params), lang=locale, fallback=False)
+
+
+def texts_for(content: asyncpg.Record, locale: str) -> _Texts:
+    """Title, body and sender name in the reader's language (or the other one, marked as fallback)."""
+    stored = msgspec.json.decode(content["message"]) if content["message"] else {}
+    title = (
+        _message_text(locale, stored["title"])
+        if "title" in stored
+        else pick(Bilingual(fr=content["title_fr"], de=content["title_de"]), locale)
+    )
+    body = (
+        _message_text(locale, stored["body"])
+        if "body" in stored
+        else pick(Bilingual(fr=content["body_fr"], de=content["body_de"]), locale)
+    )
+    sender = pick(Bilingual(fr=content["sender_name_fr"], de=content["sender_name_de"]), locale)
+    if not sender.text:
+        sender = Localized(text=translate(locale, DEFAULT_SENDER), lang=locale, fallback=False)
+    return _Texts(title=title, body=body, sender=sender)
+
+
+def push_text(texts: _Texts, locale: str) -> tuple[str, str]:
+    """The push title and body; text shown in the other language says so."""
+    body = texts.body.text
+    if texts.body.fallback or texts.title.fallback:
+        note = translate(locale, FALLBACK_NOTE[texts.body.lang if texts.body.lang in FALLBACK_NOTE else "fr"])
+        body = f"{note} {body}"
+    if len(body) > 240:
+        body = body[:239] + "…"
+    return texts.title.text[:120], body
+
+
+# -- dispatch ----------------------------------------------------------------------------------------------
+
+
+async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid.UUID, channel: str) -> int:
+    """Send every due delivery of one notification on one channel, a batch at a time; returns how many
+    deliveries this call handled. Claims are atomic, so parallel or repeated calls never send twice."""
+    handled = 0
+    async with connection(pool) as conn:
+        content = await queries.notification_content(conn, notification_id)
+    if content is None:
+        return 0
+    while True:
+        now = channels.clock()
+        async with transaction(pool) as conn:
+            claimed = await queries.claim(conn, notification_id, channel, now, BATCH_SIZE)
+        if not claimed:
+            return handled
+        try:
+            if content["cancelled_at"] is not None:
+                outcomes: list[queries.OutcomeRow] = [
+                    (r["id"], "skipped", None, "cancelled", None) for r in claimed
+                ]
+                async with transaction(pool) as conn:
+                    await queries.record_outcomes(conn, outcomes, channels.clock())
+            elif channel == "push":
+                await _send_push(pool, channels, content, claimed)
+            else:
+                await _send_email(pool, channels, content, claimed)
+        except asyncio.CancelledError:
+            # The worker is stopping: give the batch back so another worker sends it.
+            async with transaction(pool) as conn:
+                await asyncio.shield(queries.release(conn, [r["id"] for r in claimed]))
+            raise
+        except Exception:
+            logger.exception("dispatch batch failed; its deliveries return to pending when the lease ends")
+            raise
+        handled += len(claimed)
+
+
+async def _send_push(
+    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
+) -> None:
+    if channels.push is None:
+        raise RuntimeError("push is not configured")
+    async with connection(pool) as conn:
+        devices = await queries.device_tokens(conn, [r["user_id"] for r in claimed])
+    tokens: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for device in devices:
+        tokens[device["user_id"]].append(device["token"])
+    texts_by_locale: dict[str, tuple[str, str]] = {}
+    messages: list[PushMessage] = []
+    owners: list[int] = []
+    urgent = content["priority"] == "urgent"
+    for row in claimed:
+        locale = row["locale"]
+        if locale not in texts_by_locale:
+            texts_by_locale[locale] = push_text(texts_for(content, locale), locale)
+        title, body = texts_by_locale[locale]
+        for token in tokens.get(row["user_id"], []):
+            messages.append(
+                PushMessage(
+                    token=token,
+                    title=title,
+                    body=body,
+                    data={
+                        "notification_id": str(content["id"]),
+                        "deep_link": content["deep_link"],
+                        "kind": content["kind"],
+                        "priority": content["priority"],
+                    },
+                    urgent=urgent,
+                    collapse_key=str(content["id"]),
+                )
+            )
+            owners.append(row["id"])
+    results = await channels.push.send_many(messages) if messages else []
+    per_delivery: dict[int, list[tuple[str, float | None, str | None]]] = defaultdict(list)
+    invalid: list[str] = []
+    for owner, message, result in zip(owners, messages, results, strict=True):
+        per_delivery[owner].append((result.status, result.retry_after, result.error))
+        if result.status == "invalid_token":
+            invalid.append(message.token)
+    now = channels.clock()
+    outcomes: list[queries.OutcomeRow] = []
+    for row in claimed:
+        outcome = push_outcome(per_delivery.get(row["id"], []), row["attempts"], channels.rng)
+        due = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
+        outcomes.append((row["id"], outcome.status, outcome.error, outcome.skip_reason, due))
+    async with transaction(pool) as conn:
+        await queries.record_outcomes(conn, outcomes, now)
+        if invalid:
+            await queries.delete_tokens(conn, invalid)
+
+
+async def _send_email(
+    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
+) -> None:
+    if channels.mailer is None:
+        raise RuntimeError("email is not configured")
+    community_id = content["community_id"] or uuid.UUID(int=0)
+    async with connection(pool) as conn:
+        people = {
+            r["user_id"]: r
+            for r in await queries.email_recipients(conn, [r["user_id"] for r in claimed], community_id)
+        }
+    new_tokens = [
+        (secrets.token_urlsafe(24), user_id, community_id)
+        for user_id, person in people.items()
+        if person["token"] is None
+    ]
+    tokens = {user_id: person["token"] for user_id, person in people.items() if person["token"]}
+    tokens.update({user_id: token for token, user_id, _ in new_tokens})
+    if new_tokens:
+        async with transaction(pool) as conn:
+            await queries.create_unsubscribe_tokens(conn, new_tokens, channels.clock() + UNSUBSCRIBE_VALIDITY)
+    rendered: dict[str, RenderedEmail] = {}
+    outgoing: list[OutgoingEmail] = []
+    owners: list[asyncpg.Record] = []
+    skipped: list[queries.OutcomeRow] = []
+    for row in claimed:
+        person = people.get(row["user_id"])
+        if person is None or person["unsubscribed"]:
+            skipped.append((row["id"], "skipped", None, "unsubscribed", None))
+            continue
+        locale = row["locale"]
+        if locale not in rendered:
+            texts = texts_for(content, locale)
+            rendered[locale] = render_notification(
+                locale,
+                EmailView(
+                    title=texts.title,
+                    body=texts.body,
+                    sender=texts.sender,
+                    sent_at=content["created_at"],
+                    link_url=f"{channels.public_url}{content['deep_link']}",
+                    priority=content["priority"],
+                ),
+            )
+        token = tokens[row["user_id"]]
+        outgoing.append(
+            rendered[locale].for_recipient(
+                person["email"],
+                f"{channels.public_url}/v1/unsubscribe/{token}",
+                f"mailto:{_mailbox(channels.mail_from)}?subject=unsubscribe%20{token}",
+                message_id=f"<delivery-{row['id']}@{_domain(channels.mail_from)}>",
+            )
+        )
+        owners.append(row)
+    results = await channels.mailer.send_many(outgoing) if outgoing else []
+    now = channels.clock()
+    outcomes: list[queries.OutcomeRow] = list(skipped)
+    bounces: list[tuple[str, str]] = []
+    delivered: list[str] = []
+    for row, item, result in zip(owners, outgoing, results, strict=True):
+        outcome = email_outcome(result.status, result.error, row["attempts"], channels.rng)
+        due = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
+        outcomes.append((row["id"], outcome.status, outcome.error, outcome.skip_reason, due))
+        if result.hard_bounce:
+            bounces.append((item.recipient, result.error or "hard bounce"))
+        elif result.status == "sent":
+            delivered.append(item.recipient)
+    async with transaction(pool) as conn:
+        await queries.record_outcomes(conn, outcomes, now)
+        if bounces:
+            await queries.record_bounces(conn, bounces, now)
+        if delivered:
+            await queries.clear_bounces(conn, delivered)
+
+
+def _mailbox(mail_from: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(mail_from)[1]
+
+
+def _domain(mail_from: str) -> str:
+    return _mailbox(mail_from).rpartition("@")[2] or "hub.localhost"
+
+
+# -- digests -------------------------------------------------------------------------------------------------
+
+
+async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) -> int:
+    """Send the daily (and on Saturdays the weekly) digest once per local day: one email per person with
+    every non-urgent notification they chose to get that way, in their language."""
+    sent = 0
+    for period, run_date in digest_periods_due(now):
+        async with transaction(pool) as conn:
+            if not await queries.claim_digest_run(conn, period, run_date):
+                continue
+            held = await queries.claim_held(conn, period, now)
+        if not held:
+            continue
+        if channels.mailer is None:
+            raise RuntimeError("email is not configured")
+        by_user: dict[uuid.UUID, list[asyncpg.Record]] = defaultdict(list)
+        for row in held:
+            by_user[row["user_id"]].append(row)
+        contents: dict[uuid.UUID, asyncpg.Record] = {}
+        async with connection(pool) as conn:
+            for notification_id in {row["notification_id"] for row in held}:
+                content = await queries.notification_content(conn, notification_id)
+                if content is not None:
+                    contents[notification_id] = content
+            people = {
+                r["user_id"]: r for r in await queries.email_recipients(conn, list(by_user), uuid.UUID(int=0))
+            }
+        new_tokens = [
+            (secrets.token_urlsafe(24), user_id, uuid.UUID(int=0))
+            for user_id, person in people.items()
+            if person["token"] is None
+        ]
+        tokens = {user_id: person["token"] for user_id, person in people.items() if person["token"]}
+        tokens.update({user_id: token for token, user_id, _ in new_tokens})
+        if new_tokens:
+            async with transaction(pool) as conn:
+                await queries.create_unsubscribe_tokens(conn, new_tokens, now + UNSUBSCRIBE_VALIDITY)
+        outgoing: list[OutgoingEmail] = []
+        groups: list[list[asyncpg.Record]] = []
+        for user_id, rows in by_user.items():
+            person = people.get(user_id)
+            if person is None:
+                continue
+            locale = rows[0]["locale"]
+            views = []
+            for row in sorted(rows, key=lambda r: contents[r["notification_id"]]["created_at"]):
+                content = contents[row["notification_id"]]
+                texts = texts_for(content, locale)
+                views.append(
+                    EmailView(
+                        title=texts.title,
+                        body=texts.body,
+                        sender=texts.sender,
+                        sent_at=content["created_at"],
+                        link_url=f"{channels.public_url}{content['deep_link']}",
+                        priority=content["priority"],
+                    )
+                )
+            start = run_date - timedelta(days=6 if period == "weekly" else 0)
+            rendered = render_digest(locale, views, DigestPeriod(kind=period, start=start, end=run_date))
+            token = tokens[user_id]
+            outgoing.append(
+                rendered.for_recipient(
+                    person["email"],
+                    f"{channels.public_url}/v1/unsubscribe/{token}",
+                    f"mailto:{_mailbox(channels.mail_from)}?subject=unsubscribe%20{token}",
+                    message_id=f"<digest-{period}-{run_date}-{user_id}@{_domain(channels.mail_from)}>",
+                )
+            )
+            groups.append(rows)
+        results = await channels.mailer.send_many(outgoing)
+        outcomes: list[queries.OutcomeRow] = []
+        later = now + timedelta(days=1)
+        for rows, result in zip(groups, results, strict=True):
+            for row in rows:
+                if result.status == "sent":
+                    outcomes.append((row["id"], "sent", None, None, None))
+                elif result.status == "retry":
+                    # back to held: the next run includes it
+                    outcomes.append((row["id"], "held", result.error, None, later))
+                else:
+                    outcomes.append((row["id"], "failed", result.error, None, None))
+            sent += 1 if result.status == "sent" else 0
+        async with transaction(pool) as conn:
+            await queries.record_outcomes(conn, outcomes, now)
+    return sent

@@ -1,0 +1,47 @@
+"""What every job finds in its context: the database pool and the delivery channels, opened once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.db import create_pool
+from hub.settings import Settings
+from messaging.email import Mailer
+from messaging.pipeline import Channels
+from messaging.push import PushSender
+
+
+async def open_context(settings: Settings, database_url: str) -> dict[str, Any]:
+    pool = await create_pool(database_url, min_size=2, max_size=10)
+    push = None
+    if settings.fcm_credentials_file is not None:
+        push = PushSender(settings.fcm_credentials_file, settings.fcm_endpoint, concurrency=128)
+        await push.start()
+    mailer = None
+    if settings.smtp_host:
+        mailer = Mailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            mail_from=settings.mail_from,
+            pool_size=4,
+        )
+        await mailer.start()
+    channels = Channels(
+        push=push, mailer=mailer, public_url=settings.public_url, mail_from=settings.mail_from
+    )
+    return {"pool": pool, "channels": channels}
+
+
+async def close_context(ctx: dict[str, Any]) -> None:
+    channels: Channels | None = ctx.get("channels")
+    if channels is not None:
+        if channels.push is not None:
+            await channels.push.close()
+        if channels.mailer is not None:
+            await channels.mailer.close()
+    pool = ctx.get("pool")
+    if pool is not None:
+        await pool.close()
