@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,16 +12,15 @@ from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import MutableScopeHeaders, State
 from litestar.di import Provide
-from litestar.enums import ScopeType
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.stores.redis import RedisStore
-from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
+from litestar.types import ControllerRouterHandler, Message, Scope
 
 from hub import db
 from hub.auth import TokenIssuer, build_jwt_auth
-from hub.errors import EXCEPTION_HANDLERS
+from hub.errors import EXCEPTION_HANDLERS, scope_request_id
 from hub.queue import queue_pool
 from hub.settings import Settings
 
@@ -31,25 +29,10 @@ logger = logging.getLogger("hub")
 REQUEST_BODY_LIMIT = 64 * 1024  # bytes; routes that take more say so themselves
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Give every request an id (``X-Request-ID`` if the caller sent a sane one) echoed in the response."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if incoming.isalnum() and 8 <= len(incoming) <= 64 else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = rid
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message)["X-Request-ID"] = rid
-            await send(message)
-
-        await app(scope, receive, send_with_id)
-
-    return middleware
+async def add_request_id(message: Message, scope: Scope) -> None:
+    """Echo the request id (the caller's ``X-Request-ID`` if sane, else ours) on every response."""
+    if message["type"] == "http.response.start":
+        MutableScopeHeaders.from_message(message)["X-Request-ID"] = scope_request_id(scope)
 
 
 def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
@@ -104,7 +87,7 @@ def create_app(
         },
         exception_handlers=EXCEPTION_HANDLERS,
         on_app_init=[jwt_auth.on_app_init],
-        middleware=[request_id_middleware],
+        before_send=[add_request_id],
         stores={
             "rate_limit": RedisStore.with_client(url=redis_url, namespace=f"{settings.queue_name}:ratelimit")
         },

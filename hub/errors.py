@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from litestar import Request, Response
 from litestar.exceptions import (
+    ClientException,
     HTTPException,
     MethodNotAllowedException,
     NotAuthorizedException,
@@ -121,14 +122,20 @@ def request_locale(request: Request[Any, Any, Any]) -> str:
     return negotiate(request.query_params.get("lang"), user_locale, request.headers.get("accept-language"))
 
 
-def request_id(request: Request[Any, Any, Any]) -> str:
-    """The id the request is logged under (set by the request-id middleware, or made here)."""
-    state = request.scope.setdefault("state", {})
+def scope_request_id(scope: Any) -> str:
+    """The id a request is logged under: the caller's ``X-Request-ID`` if sane, else a new one, kept in
+    the scope so the problem body, the log line and the response header all say the same."""
+    state = scope.setdefault("state", {})
     rid = state.get("request_id")
     if not rid:
-        rid = uuid.uuid4().hex
+        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if incoming.isalnum() and 8 <= len(incoming) <= 64 else uuid.uuid4().hex
         state["request_id"] = rid
     return str(rid)
+
+
+def request_id(request: Request[Any, Any, Any]) -> str:
+    return scope_request_id(request.scope)
 
 
 def problem(
@@ -255,6 +262,20 @@ def _http(code: str, title: str, detail: str):  # type: ignore[no-untyped-def]
     return handler
 
 
+def handle_client(request: Request[Any, Any, Any], exc: ClientException) -> Response[dict[str, Any]]:
+    """A body the framework could not even decode (broken JSON, wrong content type)."""
+    if exc.status_code != 400:
+        return handle_http(request, exc)
+    return problem(
+        request,
+        status=400,
+        code="malformed_body",
+        title=N_("Invalid request"),
+        detail=N_("The request body is not valid JSON."),
+        headers=dict(exc.headers or {}),
+    )
+
+
 def handle_too_many(
     request: Request[Any, Any, Any], exc: TooManyRequestsException
 ) -> Response[dict[str, Any]]:
@@ -316,6 +337,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
         "body_too_large", N_("Request too large"), N_("The request body is larger than this address accepts.")
     ),
     TooManyRequestsException: handle_too_many,
+    ClientException: handle_client,
     HTTPException: handle_http,
     Exception: handle_unexpected,
 }
