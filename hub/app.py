@@ -21,6 +21,7 @@ from litestar.types import ControllerRouterHandler, Message, Scope
 from hub import db
 from hub.auth import TokenIssuer, build_jwt_auth
 from hub.errors import EXCEPTION_HANDLERS, scope_request_id
+from hub.openapi import document_problems
 from hub.queue import queue_pool
 from hub.settings import Settings
 
@@ -76,7 +77,7 @@ def create_app(
     async def provide_issuer() -> TokenIssuer:
         return issuer
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[*route_handlers(settings), *extra_routes],
         lifespan=[lifespan],
         dependencies={
@@ -102,3 +103,5 @@ def create_app(
         state=State({"settings": settings, "jwt_auth": jwt_auth}),
         debug=False,
     )
+    document_problems(app)
+    return app

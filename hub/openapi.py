@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from litestar import Litestar
 from litestar.openapi.datastructures import ResponseSpec
 
 
@@ -61,3 +62,12 @@ def problems(*statuses: int, public: bool = False) -> dict[int, ResponseSpec]:
 def responses_for(*statuses: int, public: bool = False) -> dict[str, Any]:
     """Keyword arguments for a route decorator: its documented problem responses."""
     return {"responses": problems(*statuses, public=public)}
+
+
+def document_problems(app: Litestar) -> None:
+    """Give every route the problem responses any route can answer (and 401 unless it is public),
+    keeping what the route documents itself; the OpenAPI document then hides no status code."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            public = bool(handler.opt.get("public"))
+            handler.responses = {**problems(public=public), **(handler.responses or {})}

@@ -177,6 +177,11 @@ UserFactory = Callable[..., Awaitable[SignedIn]]
 @pytest.fixture
 def make_user(client: AsyncTestClient[Litestar]) -> UserFactory:
     """Register a fresh user (unique email) and return their tokens."""
+    return user_factory(client)
+
+
+def user_factory(client: AsyncTestClient[Litestar]) -> UserFactory:
+    """Registers fresh users (unique emails) through the API."""
 
     async def factory(
         locale: str = "fr", municipality_code: str | None = "57089", display_name: str | None = None
