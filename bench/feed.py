@@ -279,7 +279,7 @@ def main() -> None:
             "HUB_LOG_LEVEL": "WARNING",
         }
         server_args = {"env": env, "database_url": database_url, "redis_url": redis_url, "port": port}
-        server = subprocess.Popen(  # noqa: S603
+        server = subprocess.Popen(
             [sys.executable, "-c", SERVER_SCRIPT, json.dumps(server_args)],
             cwd=Path(__file__).resolve().parent.parent,
         )
