@@ -11,13 +11,20 @@ import asyncpg
 from litestar.types import ControllerRouterHandler
 
 #: "module:attribute" of each domain's list of route handlers, mounted under /v1.
-ROUTES: tuple[str, ...] = ("messaging.routes:ROUTES", "communities.routes:ROUTES", "care.routes:ROUTES")
+ROUTES: tuple[str, ...] = (
+    "messaging.routes:ROUTES",
+    "communities.routes:ROUTES",
+    "care.routes:ROUTES",
+    "communities.events.routes:ROUTES",
+    "communities.calendar.routes:ROUTES",
+)
 
 #: "module:attribute" of each domain's UserData section, in export order; erasure runs in reverse.
 USER_DATA: tuple[str, ...] = (
     "messaging.service:USER_DATA",
     "communities.service:USER_DATA",
     "care.service:user_data",
+    "communities.events.service:USER_DATA",
 )
 
 

@@ -1,0 +1,1 @@
+"""Public holidays of both sides of the border, by municipality."""

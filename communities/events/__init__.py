@@ -1,0 +1,1 @@
+"""Community events: bilingual agenda, RSVPs with waiting lists, reminders and iCalendar feeds."""
