@@ -36,6 +36,7 @@ CRONS: tuple[tuple[str, frozenset[int]], ...] = (
     ("communities.jobs:publish_due_posts", frozenset(range(1, 60, 5))),
     ("care.jobs:advance_checkins", frozenset({15, 45})),
     ("care.jobs:remind_care_alerts", frozenset({40})),
+    ("communities.events.jobs:send_event_reminders", frozenset({20, 50})),
 )
 
 
