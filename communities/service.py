@@ -636,3 +636,43 @@ async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
 
 
 USER_DATA = UserData("communities", export_person, erase_person)
+
+
+# -- partner publications (called by communities.partners once a partner key has been checked) -----------
+
+
+async def community_for_partner(conn: asyncpg.Connection, community_id: uuid.UUID) -> Access:
+    """A community a partner key names, whatever its visibility (the key was issued for it by a hub admin)."""
+    community = await queries.community_for(conn, community_id, None)
+    if community is None:
+        raise NotFound()
+    return Access(community=community, user_id=None)
+
+
+async def publish_partner_post(
+    conn: asyncpg.Connection, community_id: uuid.UUID, data: PostIn, lang: str
+) -> Post:
+    """A post in the community's name on behalf of a partner: no author, never urgent; published now (and
+    notified like any post) or scheduled for ``publish_at``."""
+    if data.priority == "urgent":
+        raise UrgentNotAllowed()
+    title = _plain(_text("title", data.title, TITLE_MAX))
+    body = _text("body", data.body, BODY_MAX)
+    _check_times(data.publish_at, data.expires_at)
+    now = data.publish_at is None or data.publish_at <= datetime.now(UTC)
+    post_id = await queries.insert_post(
+        conn,
+        community_id=community_id,
+        author_id=None,  # type: ignore[arg-type]  # posts.author_id is nullable: a partner post has no author
+        title=title,
+        body=body,
+        priority=data.priority,
+        publish_at=data.publish_at,
+        expires_at=data.expires_at,
+        publish_now=now,
+    )
+    post = await queries.post_by_id(conn, post_id)
+    assert post is not None
+    if now:
+        await _notify_published(conn, post)
+    return _post_out(post, lang)

@@ -17,6 +17,7 @@ ROUTES: tuple[str, ...] = (
     "care.routes:ROUTES",
     "communities.events.routes:ROUTES",
     "communities.calendar.routes:ROUTES",
+    "communities.partners.routes:ROUTES",
 )
 
 #: "module:attribute" of each domain's UserData section, in export order; erasure runs in reverse.

@@ -1,0 +1,1 @@
+"""Partner organisations publishing events and posts with scoped, revocable API keys."""
