@@ -125,6 +125,12 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
+#: stands for the device token in a body built once for many recipients (no real token looks like it)
+_TOKEN_MARKER = "hub-token-" + "0" * 24
+_TOKEN_MARKER_BYTES = _TOKEN_MARKER.encode()
+_TEMPLATE_CACHE = 256
+
+
 class PushSender:
     """Sends pushes through FCM HTTP v1; one instance per process, shared by all tasks."""
 
@@ -143,6 +149,7 @@ class PushSender:
         self.timeout = timeout
         # Only pyfcm's payload building and response mapping are used; its HTTP layer never runs.
         self._fcm = FCMNotification(credentials=self._credentials)
+        self._templates: dict[tuple[Any, ...], bytes] = {}
         self._semaphore = asyncio.Semaphore(concurrency)
         self._token_lock = asyncio.Lock()
         self._authorization: str | None = None
@@ -203,7 +210,28 @@ class PushSender:
         return [outcome for outcome in outcomes if outcome is not None]
 
     def payload(self, message: PushMessage) -> bytes:
-        """The FCM v1 request body, built by pyfcm."""
+        """The FCM v1 request body, built by pyfcm.
+
+        A fan-out sends the same text to thousands of tokens: pyfcm builds the body once per distinct
+        content, with a marker where the token goes, and each message only swaps its token in.
+        """
+        key = (
+            message.title,
+            message.body,
+            tuple(sorted(message.data.items())),
+            message.urgent,
+            message.collapse_key,
+        )
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) >= _TEMPLATE_CACHE:
+                self._templates.clear()
+            template = self._build(msgspec.structs.replace(message, token=_TOKEN_MARKER))
+            self._templates[key] = template
+        token = msgspec.json.encode(message.token)[1:-1]
+        return template.replace(_TOKEN_MARKER_BYTES, token)
+
+    def _build(self, message: PushMessage) -> bytes:
         priority_android = "high" if message.urgent else "normal"
         android: dict[str, Any] = {"priority": priority_android}
         apns_headers = {"apns-priority": "10" if message.urgent else "5", "apns-push-type": "alert"}

@@ -49,7 +49,7 @@ async def due_unplanned(
 
 
 # One statement per notification: recipients (named people and the community's active members, minus
-# exclusions), their language and municipality, their inbox rows, and one delivery per channel they get,
+# exclusions), their language and municipality, an inbox row each, and one delivery per channel they get,
 # honouring preferences, devices, suppressed addresses, digests and quiet hours (see planning.plan_channels
 # for the same rules as a pure function). Idempotent: the unique keys absorb a second run.
 PLAN_SQL = """
@@ -77,11 +77,6 @@ people AS (
     LEFT JOIN notification_preferences p
            ON p.user_id = u.id AND p.community_id = (SELECT community_id FROM n)
 ),
-inboxed AS (
-    INSERT INTO inbox (notification_id, user_id, locale, municipality_code)
-    SELECT $1, user_id, locale, municipality_code FROM people
-    ON CONFLICT DO NOTHING
-),
 choices AS (
     SELECT p.*, n.priority, n.respect_preferences, n.channels,
            quiet_hours_end($2, p.quiet_hours_start, p.quiet_hours_end, p.time_zone) AS quiet_until,
@@ -91,7 +86,11 @@ choices AS (
     FROM people p CROSS JOIN n
 ),
 planned AS (
-    SELECT user_id, 'push' AS channel, locale, municipality_code,
+    SELECT user_id, 'inbox' AS channel, locale, municipality_code, 'sent' AS status, NULL::text AS skip_reason,
+           $2::timestamptz AS due_at, false AS quiet_override, false AS deferred, NULL::text AS digest
+    FROM people
+    UNION ALL
+    SELECT user_id, 'push', locale, municipality_code,
            CASE WHEN has_device THEN 'pending' ELSE 'skipped' END AS status,
            CASE WHEN has_device THEN NULL ELSE 'no_device' END AS skip_reason,
            CASE WHEN quiet_until IS NOT NULL AND priority <> 'urgent' THEN quiet_until ELSE $2 END AS due_at,
@@ -108,9 +107,9 @@ planned AS (
     FROM choices WHERE 'email' = ANY (channels) AND (wants_email OR to_digest)
 )
 INSERT INTO deliveries (notification_id, user_id, channel, locale, municipality_code, status, skip_reason,
-                        due_at, quiet_override, deferred_by_quiet_hours, digest)
+                        due_at, quiet_override, deferred_by_quiet_hours, digest, sent_at)
 SELECT $1, user_id, channel, locale, municipality_code, status, skip_reason, due_at, quiet_override, deferred,
-       digest
+       digest, CASE WHEN channel = 'inbox' THEN $2::timestamptz END
 FROM planned
 ON CONFLICT (notification_id, user_id, channel) DO NOTHING
 """
@@ -126,7 +125,9 @@ async def lock_unplanned(conn: asyncpg.Connection, notification_id: uuid.UUID) -
 
 async def plan(conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime) -> int:
     await conn.execute(PLAN_SQL, notification_id, now)
-    recipients = await conn.fetchval("SELECT count(*) FROM inbox WHERE notification_id = $1", notification_id)
+    recipients = await conn.fetchval(
+        "SELECT count(*) FROM deliveries WHERE notification_id = $1 AND channel = 'inbox'", notification_id
+    )
     await conn.execute(
         "UPDATE notifications SET planned_at = $2, recipients = $3 WHERE id = $1",
         notification_id,
@@ -435,11 +436,11 @@ async def inbox_page(
         """
         SELECT n.id, n.kind, n.priority, n.title_fr, n.title_de, n.body_fr, n.body_de, n.message::text AS message,
                n.sender_name_fr, n.sender_name_de, n.deep_link, n.community_id, n.ack_requested, n.created_at,
-               n.cancelled_at, i.created_at AS received_at, i.read_at, i.acknowledged_at
-        FROM inbox i JOIN notifications n ON n.id = i.notification_id
-        WHERE i.user_id = $1 AND n.cancelled_at IS NULL
-          AND ($2::timestamptz IS NULL OR (i.created_at, i.notification_id) < ($2, $3))
-        ORDER BY i.created_at DESC, i.notification_id DESC
+               n.cancelled_at, i.sent_at AS received_at, i.read_at, i.acknowledged_at
+        FROM deliveries i JOIN notifications n ON n.id = i.notification_id
+        WHERE i.user_id = $1 AND i.channel = 'inbox' AND n.cancelled_at IS NULL
+          AND ($2::timestamptz IS NULL OR (i.sent_at, i.notification_id) < ($2, $3))
+        ORDER BY i.sent_at DESC, i.notification_id DESC
         LIMIT $4
         """,
         user_id,
@@ -455,8 +456,8 @@ async def inbox_entry(
     return await conn.fetchrow(
         """
         SELECT i.read_at, i.acknowledged_at, n.ack_requested
-        FROM inbox i JOIN notifications n ON n.id = i.notification_id
-        WHERE i.user_id = $1 AND i.notification_id = $2
+        FROM deliveries i JOIN notifications n ON n.id = i.notification_id
+        WHERE i.user_id = $1 AND i.notification_id = $2 AND i.channel = 'inbox'
         FOR UPDATE OF i
         """,
         user_id,
@@ -466,7 +467,8 @@ async def inbox_entry(
 
 async def mark_read(conn: asyncpg.Connection, user_id: uuid.UUID, notification_id: uuid.UUID) -> None:
     await conn.execute(
-        "UPDATE inbox SET read_at = coalesce(read_at, now()) WHERE user_id = $1 AND notification_id = $2",
+        "UPDATE deliveries SET read_at = coalesce(read_at, now()) "
+        "WHERE user_id = $1 AND notification_id = $2 AND channel = 'inbox'",
         user_id,
         notification_id,
     )
@@ -474,8 +476,8 @@ async def mark_read(conn: asyncpg.Connection, user_id: uuid.UUID, notification_i
 
 async def mark_acknowledged(conn: asyncpg.Connection, user_id: uuid.UUID, notification_id: uuid.UUID) -> None:
     await conn.execute(
-        "UPDATE inbox SET acknowledged_at = coalesce(acknowledged_at, now()), read_at = coalesce(read_at, now()) "
-        "WHERE user_id = $1 AND notification_id = $2",
+        "UPDATE deliveries SET acknowledged_at = coalesce(acknowledged_at, now()), read_at = coalesce(read_at, now()) "
+        "WHERE user_id = $1 AND notification_id = $2 AND channel = 'inbox'",
         user_id,
         notification_id,
     )
@@ -493,10 +495,9 @@ async def delivery_counts(
     """Counts by channel and status, by language and by municipality, in one pass over the deliveries."""
     rows = await conn.fetch(
         """
-        SELECT channel, status, locale, municipality_code, quiet_override, deferred_by_quiet_hours, count(*) AS n
-        FROM deliveries WHERE notification_id = $1
-        GROUP BY GROUPING SETS ((channel, status), (locale), (municipality_code),
-                                (quiet_override), (deferred_by_quiet_hours))
+        SELECT channel, status, quiet_override, deferred_by_quiet_hours, count(*) AS n
+        FROM deliveries WHERE notification_id = $1 AND channel <> 'inbox'
+        GROUP BY GROUPING SETS ((channel, status), (quiet_override), (deferred_by_quiet_hours))
         """,
         notification_id,
     )
@@ -504,7 +505,7 @@ async def delivery_counts(
         """
         SELECT locale, municipality_code, count(*) AS recipients, count(read_at) AS read,
                count(acknowledged_at) AS acknowledged
-        FROM inbox WHERE notification_id = $1
+        FROM deliveries WHERE notification_id = $1 AND channel = 'inbox'
         GROUP BY GROUPING SETS ((locale), (municipality_code), ())
         """,
         notification_id,
@@ -514,7 +515,8 @@ async def delivery_counts(
 
 async def acknowledgement_rows(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT user_id, locale, municipality_code, read_at, acknowledged_at FROM inbox WHERE notification_id = $1",
+        "SELECT user_id, locale, municipality_code, read_at, acknowledged_at FROM deliveries "
+        "WHERE notification_id = $1 AND channel = 'inbox'",
         notification_id,
     )
 
@@ -573,13 +575,9 @@ async def export_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str,
             "SELECT community_id, push, email, digest, updated_at FROM notification_preferences WHERE user_id = $1",
             user_id,
         ),
-        "inbox": await conn.fetch(
-            "SELECT notification_id, created_at, read_at, acknowledged_at FROM inbox WHERE user_id = $1",
-            user_id,
-        ),
         "deliveries": await conn.fetch(
-            "SELECT notification_id, channel, locale, status, attempts, sent_at, skip_reason FROM deliveries "
-            "WHERE user_id = $1",
+            "SELECT notification_id, channel, locale, status, attempts, sent_at, skip_reason, read_at, "
+            "acknowledged_at FROM deliveries WHERE user_id = $1 ORDER BY id",
             user_id,
         ),
     }

@@ -60,25 +60,14 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_unplanned_idx ON notifications (created_at) WHERE planned_at IS NULL;
 CREATE INDEX notifications_source_idx ON notifications (kind, source_id);
 
--- One row per recipient: the inbox with read and acknowledgement receipts.
-CREATE TABLE inbox (
-    notification_id  uuid NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
-    user_id          uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    locale           text NOT NULL,
-    municipality_code text,
-    created_at       timestamptz NOT NULL DEFAULT now(),
-    read_at          timestamptz,
-    acknowledged_at  timestamptz,
-    PRIMARY KEY (notification_id, user_id)
-);
-CREATE INDEX inbox_user_idx ON inbox (user_id, created_at DESC, notification_id);
-
--- One row per recipient and channel; the unique key makes planning idempotent.
+-- One row per recipient and channel; the unique key makes planning idempotent. The in-app inbox is a
+-- channel too: every recipient gets an 'inbox' row (sent at planning), which carries the read and
+-- acknowledgement receipts and the recipient's language and municipality for statistics.
 CREATE TABLE deliveries (
     id               bigserial PRIMARY KEY,
     notification_id  uuid NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
     user_id          uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    channel          text NOT NULL CHECK (channel IN ('push', 'email')),
+    channel          text NOT NULL CHECK (channel IN ('inbox', 'push', 'email')),
     locale           text NOT NULL,
     municipality_code text,
     status           text NOT NULL DEFAULT 'pending'
@@ -93,6 +82,8 @@ CREATE TABLE deliveries (
     enqueued_at      timestamptz,
     lease_until      timestamptz,
     sent_at          timestamptz,
+    read_at          timestamptz,
+    acknowledged_at  timestamptz,
     updated_at       timestamptz NOT NULL DEFAULT now(),
     UNIQUE (notification_id, user_id, channel)
 );
@@ -100,6 +91,7 @@ CREATE INDEX deliveries_due_idx ON deliveries (due_at) WHERE status = 'pending';
 CREATE INDEX deliveries_lease_idx ON deliveries (lease_until) WHERE status = 'sending';
 CREATE INDEX deliveries_held_idx ON deliveries (user_id) WHERE status = 'held';
 CREATE INDEX deliveries_user_idx ON deliveries (user_id);
+CREATE INDEX deliveries_inbox_idx ON deliveries (user_id, sent_at DESC, notification_id DESC) WHERE channel = 'inbox';
 
 -- One opaque token per person and community for one-click unsubscribe links (RFC 8058).
 CREATE TABLE unsubscribe_tokens (
@@ -151,7 +143,6 @@ DROP TABLE digest_runs;
 DROP TABLE email_bounces;
 DROP TABLE unsubscribe_tokens;
 DROP TABLE deliveries;
-DROP TABLE inbox;
 DROP TABLE notifications;
 DROP TABLE notification_preferences;
 DROP TABLE devices;
