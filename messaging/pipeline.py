@@ -78,9 +78,9 @@ async def plan_notification(
     if row is None or (row["not_before"] is not None and row["not_before"] > now):
         return None
     recipients = await queries.plan(conn, notification_id, now)
-    for channel in await queries.channels_due(conn, notification_id, now):
+    for channel in row["channels"]:
+        # A job that finds nothing due (everyone deferred, or nobody on that channel) ends at once.
         request_dispatch(conn, notification_id, channel, now)
-    await queries.mark_deliveries_enqueued(conn, notification_id, now)
     return recipients
 
 

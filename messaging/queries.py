@@ -107,9 +107,11 @@ planned AS (
     FROM choices WHERE 'email' = ANY (channels) AND (wants_email OR to_digest)
 )
 INSERT INTO deliveries (notification_id, user_id, channel, locale, municipality_code, status, skip_reason,
-                        due_at, quiet_override, deferred_by_quiet_hours, digest, sent_at)
+                        due_at, quiet_override, deferred_by_quiet_hours, digest, sent_at, enqueued_at)
 SELECT $1, user_id, channel, locale, municipality_code, status, skip_reason, due_at, quiet_override, deferred,
-       digest, CASE WHEN channel = 'inbox' THEN $2::timestamptz END
+       digest, CASE WHEN channel = 'inbox' THEN $2::timestamptz END,
+       -- what is due now is handed to dispatch jobs right after planning commits
+       CASE WHEN status = 'pending' AND due_at <= $2 THEN $2::timestamptz END
 FROM planned
 ON CONFLICT (notification_id, user_id, channel) DO NOTHING
 """
@@ -118,7 +120,8 @@ ON CONFLICT (notification_id, user_id, channel) DO NOTHING
 async def lock_unplanned(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
     """The notification, locked, if it still needs planning (a second job finds None)."""
     return await conn.fetchrow(
-        "SELECT id, not_before FROM notifications WHERE id = $1 AND planned_at IS NULL FOR UPDATE SKIP LOCKED",
+        "SELECT id, not_before, channels FROM notifications WHERE id = $1 AND planned_at IS NULL "
+        "FOR UPDATE SKIP LOCKED",
         notification_id,
     )
 
@@ -135,15 +138,6 @@ async def plan(conn: asyncpg.Connection, notification_id: uuid.UUID, now: dateti
         recipients,
     )
     return int(recipients)
-
-
-async def channels_due(conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT DISTINCT channel FROM deliveries WHERE notification_id = $1 AND status = 'pending' AND due_at <= $2",
-        notification_id,
-        now,
-    )
-    return [r["channel"] for r in rows]
 
 
 async def claim(
@@ -330,16 +324,6 @@ async def due_work(
         stale_after_s,
     )
     return [(r["notification_id"], r["channel"]) for r in rows]
-
-
-async def mark_deliveries_enqueued(
-    conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime
-) -> None:
-    await conn.execute(
-        "UPDATE deliveries SET enqueued_at = $2 WHERE notification_id = $1 AND status = 'pending' AND due_at <= $2",
-        notification_id,
-        now,
-    )
 
 
 async def claim_digest_run(conn: asyncpg.Connection, period: str, run_date: date) -> bool:
