@@ -33,7 +33,7 @@ from communities.models import (
     ReportPage,
 )
 from hub.auth import CurrentUser, optional_user
-from hub.deps import Config, Conn
+from hub.deps import Config, Conn, ReadConn
 from hub.errors import request_locale
 from hub.openapi import problems
 
@@ -185,7 +185,7 @@ class CommunityController(Controller):
     )
     async def posts(
         self,
-        conn: Conn,
+        read_conn: ReadConn,
         settings: Config,
         request: AnyRequest,
         viewer: Viewer,
@@ -196,7 +196,7 @@ class CommunityController(Controller):
     ) -> PostPage:
         """The community's posts, newest first, in my language (``fallback`` marks the other one)."""
         return await service.community_posts(
-            conn,
+            read_conn,
             viewer,
             community_id,
             secret=settings.secret_key,
@@ -294,7 +294,7 @@ class FeedController(Controller):
     @get("/", responses=problems(422))
     async def feed(
         self,
-        conn: Conn,
+        read_conn: ReadConn,
         settings: Config,
         request: Signed,
         limit: Limit = 20,
@@ -303,7 +303,7 @@ class FeedController(Controller):
     ) -> PostPage:
         """Posts of all my communities, newest first, in my language."""
         return await service.feed(
-            conn,
+            read_conn,
             request.user,
             secret=settings.secret_key,
             limit=limit,

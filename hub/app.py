@@ -82,6 +82,7 @@ def create_app(
         lifespan=[lifespan],
         dependencies={
             "conn": Provide(db.provide_transaction),
+            "read_conn": Provide(db.provide_read_connection),
             "arq": Provide(provide_arq),
             "settings": Provide(provide_settings),
             "issuer": Provide(provide_issuer),
@@ -93,7 +94,7 @@ def create_app(
             "rate_limit": RedisStore.with_client(url=redis_url, namespace=f"{settings.queue_name}:ratelimit")
         },
         request_max_body_size=REQUEST_BODY_LIMIT,
-        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=6),
         openapi_config=OpenAPIConfig(
             title="Hub — Pays de Bitche, Saarpfalz, Pfalz",
             version="1.0.0",

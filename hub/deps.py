@@ -1,4 +1,4 @@
-"""Type aliases for what routes get injected: the request's transaction, the queue, settings, JWT auth."""
+"""Type aliases for what routes get injected: the request's connection, the queue, settings, JWT auth."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from hub.settings import Settings
 
 #: the connection of the request's one transaction (committed when the handler returns without error)
 Conn: TypeAlias = NamedDependency[asyncpg.Connection]
+#: a connection outside any transaction, for routes whose service only reads (one snapshot per statement)
+ReadConn: TypeAlias = NamedDependency[asyncpg.Connection]
 Queue: TypeAlias = NamedDependency[ArqRedis]
 Config: TypeAlias = NamedDependency[Settings]
 Issuer: TypeAlias = NamedDependency[TokenIssuer]
