@@ -9,6 +9,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,7 +23,10 @@ from hub.app import create_app
 from hub.db import migrate
 from hub.embedded import EmbeddedPostgres, EmbeddedRedis
 from hub.settings import Settings, load_settings
+from messaging import pipeline
+from messaging.email import Mailer
 from messaging.fcm_local import FcmLocal
+from messaging.push import PushSender
 from messaging.smtp_local import MailCatcher
 
 
@@ -207,3 +211,36 @@ def user_factory(client: AsyncTestClient[Litestar]) -> UserFactory:
         )
 
     return factory
+
+
+class Clock:
+    """A clock the tests move instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **kwargs: float) -> None:
+        self.offset += timedelta(**kwargs)
+
+
+@pytest.fixture
+async def channels(settings: Settings) -> AsyncIterator[pipeline.Channels]:
+    assert settings.fcm_credentials_file is not None and settings.smtp_host is not None
+    push = PushSender(settings.fcm_credentials_file, settings.fcm_endpoint, concurrency=32)
+    mailer = Mailer(settings.smtp_host, settings.smtp_port, mail_from=settings.mail_from, pool_size=2)
+    await push.start()
+    await mailer.start()
+    try:
+        yield pipeline.Channels(
+            push=push,
+            mailer=mailer,
+            public_url=settings.public_url,
+            mail_from=settings.mail_from,
+            clock=Clock(),
+        )
+    finally:
+        await push.close()
+        await mailer.close()

@@ -20,13 +20,11 @@ from hub.queue import queue_pool
 from hub.settings import Settings
 from i18n.content import Bilingual
 from messaging import pipeline, queries
-from messaging.email import Mailer
 from messaging.fcm_local import FcmLocal
 from messaging.models import Audience, Message
-from messaging.push import PushSender
 from messaging.service import notify
 from messaging.smtp_local import MailCatcher
-from tests.conftest import Servers, SignedIn, UserFactory
+from tests.conftest import Clock, Servers, SignedIn, UserFactory
 from workers.main import build_worker
 
 ALERT_TITLE = Bilingual(fr="Alerte canicule", de="Hitzewarnung")
@@ -47,39 +45,6 @@ async def arq(servers: Servers, settings: Settings) -> AsyncIterator[ArqRedis]:
 @pytest.fixture(scope="session")
 def pool(db: asyncpg.Pool) -> asyncpg.Pool:
     return db
-
-
-class Clock:
-    """A clock the tests move instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **kwargs: float) -> None:
-        self.offset += timedelta(**kwargs)
-
-
-@pytest.fixture
-async def channels(settings: Settings) -> AsyncIterator[pipeline.Channels]:
-    assert settings.fcm_credentials_file is not None and settings.smtp_host is not None
-    push = PushSender(settings.fcm_credentials_file, settings.fcm_endpoint, concurrency=32)
-    mailer = Mailer(settings.smtp_host, settings.smtp_port, mail_from=settings.mail_from, pool_size=2)
-    await push.start()
-    await mailer.start()
-    try:
-        yield pipeline.Channels(
-            push=push,
-            mailer=mailer,
-            public_url=settings.public_url,
-            mail_from=settings.mail_from,
-            clock=Clock(),
-        )
-    finally:
-        await push.close()
-        await mailer.close()
 
 
 async def drain(settings: Settings, servers: Servers) -> None:
