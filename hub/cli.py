@@ -10,7 +10,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -26,6 +26,17 @@ EXIT_CONFIG = 2
 
 #: commands that sign nothing, so they run without HUB_SECRET_KEY outside development too
 NO_SECRET_NEEDED = frozenset({"migrate", "territories"})
+
+
+def _run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived service on uvloop where it is installed (faster sockets for the API and the
+    worker's fan-out), else on the standard event loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -207,7 +218,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
                 finally:
                     await local.close()
 
-            asyncio.run(run())
+            _run_event_loop(run())
     finally:
         sock.close()
     print(_("Stopped."), flush=True)
@@ -221,7 +232,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     sock = devserver.listen(args.host, args.port, settings.console_locale)
     try:
         with devserver.data_dir_servers(settings, "serve") as addresses:
-            asyncio.run(devserver.run_services(settings, addresses, sock=sock, worker=False))
+            _run_event_loop(devserver.run_services(settings, addresses, sock=sock, worker=False))
     finally:
         sock.close()
     print(_("Stopped."), flush=True)
@@ -233,7 +244,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
     _ = gettext_for(settings.console_locale)
     with devserver.data_dir_servers(settings, "worker") as addresses:
-        asyncio.run(devserver.run_services(settings, addresses, sock=None, worker=True))
+        _run_event_loop(devserver.run_services(settings, addresses, sock=None, worker=True))
     print(_("Stopped."), flush=True)
     return EXIT_OK
 
