@@ -278,11 +278,12 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://:{quote(self._password, safe='')}@127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 30) -> str:
+    def start(self, timeout: float = 30, *, port: int | None = None) -> str:
+        """Start on ``port`` (a free one if not given; a restart may ask for the port it had)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self._password = _secret_file(self.root / "redis.password")
         self._stop_stale()
-        self.port = free_port()
+        self.port = port or free_port()
         command = [
             str(redis_server_binary()),
             "--bind",
