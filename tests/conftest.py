@@ -244,3 +244,16 @@ async def channels(settings: Settings) -> AsyncIterator[pipeline.Channels]:
     finally:
         await push.close()
         await mailer.close()
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def assert_golden(name: str, actual: str) -> None:
+    """Compare with a reviewed golden file; ``HUB_UPDATE_GOLDEN=1`` rewrites it (then review the diff)."""
+    path = GOLDEN / name
+    if os.environ.get("HUB_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: run with HUB_UPDATE_GOLDEN=1 and review it"
+    assert actual == path.read_text(encoding="utf-8")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -27,8 +26,8 @@ from messaging.email import (
     render_notification,
 )
 from messaging.smtp_local import MailCatcher
+from tests.conftest import assert_golden
 
-GOLDEN = Path(__file__).parent / "golden" / "email"
 MAIL_FROM = "Hub Pays de Bitche <no-reply@hub.example>"
 TOKEN = "tok_" + "A1b2C3d4" * 8
 
@@ -81,15 +80,6 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     return text.get_content().replace("\r\n", "\n"), html.get_content().replace("\r\n", "\n")
 
 
-def assert_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("HUB_UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
-    assert path.exists(), f"{path} is missing: run with HUB_UPDATE_GOLDEN=1 and review it"
-    assert actual == path.read_text(encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[MailCatcher]:
     with MailCatcher() as catcher:
@@ -120,8 +110,8 @@ def outgoing(rendered: RenderedEmail, count: int, prefix: str = "user") -> list[
 @pytest.mark.parametrize("locale", ["fr", "de"])
 def test_notification_matches_golden_text_and_html(locale: str) -> None:
     text, html = parts(personal(render_notification(locale, view(locale))))
-    assert_golden(f"notification.{locale}.txt", text)
-    assert_golden(f"notification.{locale}.html", html)
+    assert_golden(f"email/notification.{locale}.txt", text)
+    assert_golden(f"email/notification.{locale}.html", html)
 
 
 def test_german_reader_of_french_only_post_is_told_it_is_french() -> None:
