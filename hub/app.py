@@ -9,6 +9,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 from litestar import Litestar, Router
+from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import MutableScopeHeaders, State
 from litestar.di import Provide
@@ -16,7 +17,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.stores.redis import RedisStore
-from litestar.types import ControllerRouterHandler, Message, Scope
+from litestar.types import ControllerRouterHandler, Message, Middleware, OnAppInitHandler, Scope
 
 from hub import db
 from hub.auth import TokenIssuer, build_jwt_auth
@@ -34,6 +35,16 @@ async def add_request_id(message: Message, scope: Scope) -> None:
     """Echo the request id (the caller's ``X-Request-ID`` if sane, else ours) on every response."""
     if message["type"] == "http.response.start":
         MutableScopeHeaders.from_message(message)["X-Request-ID"] = scope_request_id(scope)
+
+
+def _outermost(middleware: Middleware) -> OnAppInitHandler:
+    """Put ``middleware`` outside every other one (authentication included), whatever registered them."""
+
+    def install(app_config: AppConfig) -> AppConfig:
+        app_config.middleware.insert(0, middleware)
+        return app_config
+
+    return install
 
 
 def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
@@ -88,7 +99,7 @@ def create_app(
             "issuer": Provide(provide_issuer),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        on_app_init=[jwt_auth.on_app_init],
+        on_app_init=[jwt_auth.on_app_init, _outermost(db.request_connection_middleware)],
         before_send=[add_request_id],
         stores={
             "rate_limit": RedisStore.with_client(url=redis_url, namespace=f"{settings.queue_name}:ratelimit")

@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from litestar.connection import ASGIConnection
 from litestar.security.jwt import JWTAuth, Token
 
+from hub import db
 from hub.settings import Settings
 
 ISSUER = "hub"
@@ -79,6 +80,14 @@ def hash_secret(secret: str) -> bytes:
 
 
 async def _retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+    # Authentication middleware: the route's connection dependency takes over the lookup's connection.
+    return await _session_user(token, connection, keep_connection=True)
+
+
+async def _session_user(
+    token: Token, connection: ASGIConnection[Any, Any, Any, Any], *, keep_connection: bool
+) -> CurrentUser | None:
+    """The token's user if its session is still open; looked up on every request, so revocation is immediate."""
     extras = token.extras or {}
     try:
         user_id = uuid.UUID(token.sub)
@@ -86,7 +95,9 @@ async def _retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any,
     except (ValueError, TypeError):
         return None
     pool = connection.app.state.db_pool
-    row = await pool.fetchrow(
+    row = await db.fetchrow_for_request(
+        connection.scope if keep_connection else None,
+        pool,
         """
         SELECT u.id, u.email, u.display_name, u.locale, u.is_admin
         FROM users u JOIN sessions s ON s.user_id = u.id
@@ -165,7 +176,8 @@ async def optional_user(connection: ASGIConnection[Any, Any, Any, Any]) -> Curre
         raise
     except Exception as exc:
         raise NotAuthorizedException() from exc
-    user = await _retrieve_user(token, connection)
+    # A dependency, possibly resolved alongside the connection dependencies: its own pooled connection.
+    user = await _session_user(token, connection, keep_connection=False)
     if user is None:
         raise NotAuthorizedException()
     connection.scope["user"] = user

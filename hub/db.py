@@ -1,4 +1,4 @@
-"""PostgreSQL: the asyncpg pool, a transaction or a read connection per request, dbmate migrations."""
+"""PostgreSQL: the asyncpg pool, one connection per request (in a transaction or not), dbmate migrations."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from typing import Any, cast
 
 import asyncpg
 from arq.connections import ArqRedis
+from asyncpg.pool import PoolConnectionProxy
 from litestar.datastructures import State
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger("hub.db")
 
@@ -68,14 +71,29 @@ def migrate(database_url: str) -> str:
     return run_dbmate(database_url, "up")
 
 
+class PooledConnection(asyncpg.Connection):
+    """A pooled connection released without a reset query.
+
+    asyncpg's default reset (advisory unlock, ``CLOSE ALL``, ``UNLISTEN *``, ``RESET ALL``) is one round
+    trip per release. The hub leaves no session state behind: it never LISTENs, takes no session-level
+    advisory locks, opens cursors only inside transactions (closed with them) and sets nothing outside
+    ``server_settings``. Open transactions and listener callbacks are still cleared by asyncpg on release.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    # A startup parameter rather than SET in ``init``: a reset query would undo a SET on the first release.
     return await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        connection_class=PooledConnection,
+        server_settings={"timezone": "UTC"},
+        command_timeout=60,
     )
-
-
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.execute("SET TIME ZONE 'UTC'")
 
 
 class _Pending:
@@ -125,23 +143,30 @@ async def transaction(pool: asyncpg.Pool, queue: ArqRedis | None = None) -> Asyn
     async with pool.acquire() as proxy:
         # A pooled connection proxies every Connection method; domain code is typed against Connection.
         conn = cast(asyncpg.Connection, proxy)
-        pending = _Pending(queue)
-        _pending[id(conn)] = pending
-        kept: BaseException | None = None
-        try:
-            async with conn.transaction():
-                try:
-                    yield conn
-                except Exception as exc:
-                    # Some refusals must leave a trace (a revoked session): those errors commit first.
-                    if not getattr(exc, "commit_changes", False):
-                        raise
-                    kept = exc
-        finally:
-            _pending.pop(id(conn), None)
-        await _run_pending(pending)
-        if kept is not None:
-            raise kept
+        async with in_transaction(conn, queue):
+            yield conn
+
+
+@asynccontextmanager
+async def in_transaction(conn: asyncpg.Connection, queue: ArqRedis | None = None) -> AsyncIterator[None]:
+    """One transaction on ``conn``, committed at the end of the block unless it raised."""
+    pending = _Pending(queue)
+    _pending[id(conn)] = pending
+    kept: BaseException | None = None
+    try:
+        async with conn.transaction():
+            try:
+                yield
+            except Exception as exc:
+                # Some refusals must leave a trace (a revoked session): those errors commit first.
+                if not getattr(exc, "commit_changes", False):
+                    raise
+                kept = exc
+    finally:
+        _pending.pop(id(conn), None)
+    await _run_pending(pending)
+    if kept is not None:
+        raise kept
 
 
 async def _run_pending(pending: _Pending) -> None:
@@ -165,22 +190,104 @@ async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
         yield cast(asyncpg.Connection, proxy)
 
 
-async def provide_transaction(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+class _RequestConnection:
+    """A request's pooled connection: acquired by authentication, then taken over by the route."""
+
+    __slots__ = ("pool", "proxy")
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.proxy: PoolConnectionProxy | None = None
+
+    async def get(self) -> asyncpg.Connection:
+        if self.proxy is None:
+            self.proxy = await self.pool.acquire()
+        return cast(asyncpg.Connection, self.proxy)
+
+    def take(self) -> PoolConnectionProxy | None:
+        """The connection, now the caller's to release (None if there is none left to take)."""
+        proxy, self.proxy = self.proxy, None
+        return proxy
+
+    async def release(self) -> None:
+        if (proxy := self.take()) is not None:
+            await self.pool.release(proxy)
+
+
+_SCOPE_KEY = "hub.db.request_connection"
+
+
+def request_connection_middleware(app: ASGIApp) -> ASGIApp:
+    """Let authentication hand the connection it looked the session up with to the route.
+
+    A connection dependency takes it over (one acquire per request instead of two) and releases it when
+    the handler is done; this releases it in every other case (a refused session, a route without a
+    connection dependency, an error before the dependencies ran).
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        shared = _RequestConnection(scope["litestar_app"].state.db_pool)
+        scope.setdefault("state", {})[_SCOPE_KEY] = shared
+        try:
+            await app(scope, receive, send)
+        finally:
+            await shared.release()
+
+    return middleware
+
+
+async def fetchrow_for_request(
+    scope: Scope | None, pool: asyncpg.Pool, query: str, *args: Any
+) -> asyncpg.Record | None:
+    """One row through a connection left for the request's connection dependency to take over.
+
+    Only for code that runs before the dependencies are resolved (middleware): they may be resolved
+    concurrently, and a connection runs one statement at a time. Without ``scope``, a pooled connection
+    for this one statement.
+    """
+    state = scope.get("state") if scope is not None else None
+    shared: _RequestConnection | None = state.get(_SCOPE_KEY) if state else None
+    if shared is None:
+        return await pool.fetchrow(query, *args)
+    conn = await shared.get()
+    return await conn.fetchrow(query, *args)
+
+
+@asynccontextmanager
+async def _request_connection(scope: Scope, pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """The connection authentication left for this request, else a pooled one; released at the end."""
+    state = scope.get("state")
+    shared: _RequestConnection | None = state.get(_SCOPE_KEY) if state else None
+    proxy = shared.take() if shared is not None else None
+    if proxy is None:
+        proxy = await pool.acquire()
+    try:
+        yield cast(asyncpg.Connection, proxy)
+    finally:
+        # back to the pool before the response is serialised and sent, as before
+        await pool.release(proxy)
+
+
+async def provide_transaction(state: State, scope: Scope) -> AsyncGenerator[asyncpg.Connection, None]:
     """Litestar dependency: a connection inside one transaction, committed when the handler returns.
 
     A handler that raises rolls everything back, so a request never leaves half its changes behind.
-    Jobs to enqueue once it has committed are registered with ``enqueue_after_commit``.
+    Jobs to enqueue once it has committed are registered with ``enqueue_after_commit``. The connection
+    is the request's own, the one authentication looked the session up with.
     """
-    async with transaction(state.db_pool, state.arq) as conn:
+    async with _request_connection(scope, state.db_pool) as conn, in_transaction(conn, state.arq):
         yield conn
 
 
-async def provide_read_connection(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
-    """Litestar dependency for routes that only read: a pooled connection without BEGIN/COMMIT.
+async def provide_read_connection(state: State, scope: Scope) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Litestar dependency for routes that only read: the request's connection without BEGIN/COMMIT.
 
     Under READ COMMITTED every statement sees its own snapshot either way, so reads lose nothing; the
     request saves two round trips. Nothing may write through it, and ``enqueue_after_commit`` and
     ``after_commit`` refuse it (there is no commit to wait for).
     """
-    async with connection(state.db_pool) as conn:
+    async with _request_connection(scope, state.db_pool) as conn:
         yield conn
