@@ -57,6 +57,7 @@ from hub.pagination import decode_cursor, encode_cursor
 from hub.registry import UserData
 from i18n import N_
 from i18n.content import Bilingual, pick
+from messaging import service as messaging
 from messaging.models import Audience, Message, Priority
 from messaging.service import notify
 
@@ -537,6 +538,9 @@ async def remove_member(
     if moved is None:
         raise NotFound()
     await queries.withdraw_member_consent(conn, member_id, now)
+    if row.user_id is not None:
+        # Nothing still on its way about this circle reaches someone who is no longer in it.
+        await messaging.withdraw_recipient(conn, row.user_id, f"/care/circles/{circle_id}/")
     kind = "member_withdrew" if leaving else "member_removed"
     await queries.insert_event(conn, circle_id, kind, at=now, actor_id=user.id, subject_id=row.user_id)
 
@@ -552,6 +556,7 @@ async def withdraw_circle_consent(
     if await queries.close_circle(conn, circle_id, now):
         await queries.withdraw_consents(conn, circle_id, user_id=None, now=now)
         await queries.stop_open_escalations(conn, circle_id, now)
+        await messaging.cancel_under(conn, f"/care/circles/{circle_id}/")
         await queries.insert_event(conn, circle_id, "consent_withdrawn", at=now, actor_id=user.id)
     return await get_circle(conn, user, circle_id, log=False)
 

@@ -34,7 +34,7 @@ async def due_unplanned(
     rows = await conn.fetch(
         """
         SELECT id FROM notifications
-        WHERE planned_at IS NULL
+        WHERE planned_at IS NULL AND cancelled_at IS NULL
           AND coalesce(not_before, created_at) <= $1
           AND (enqueued_at IS NULL OR enqueued_at < $1 - make_interval(secs => $2))
         ORDER BY created_at
@@ -121,7 +121,7 @@ async def lock_unplanned(conn: asyncpg.Connection, notification_id: uuid.UUID) -
     """The notification, locked, if it still needs planning (a second job finds None)."""
     return await conn.fetchrow(
         "SELECT id, not_before, channels FROM notifications WHERE id = $1 AND planned_at IS NULL "
-        "FOR UPDATE SKIP LOCKED",
+        "AND cancelled_at IS NULL FOR UPDATE SKIP LOCKED",
         notification_id,
     )
 
@@ -571,4 +571,32 @@ async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     """What does not go with the account row by itself: the bounce record of the person's address."""
     await conn.execute(
         "DELETE FROM email_bounces WHERE address = (SELECT lower(email) FROM users WHERE id = $1)", user_id
+    )
+
+
+async def withdraw_recipient(conn: asyncpg.Connection, user_id: uuid.UUID, link_prefix: str) -> None:
+    await conn.execute(
+        """
+        UPDATE deliveries d SET status = 'skipped', skip_reason = 'withdrawn', updated_at = now()
+        FROM notifications n
+        WHERE d.notification_id = n.id AND d.user_id = $1 AND d.status IN ('pending', 'held')
+          AND d.channel <> 'inbox' AND starts_with(n.deep_link, $2)
+        """,
+        user_id,
+        link_prefix,
+    )
+    await conn.execute(
+        """
+        UPDATE notifications SET exclude_user_ids = array_append(exclude_user_ids, $1)
+        WHERE planned_at IS NULL AND starts_with(deep_link, $2) AND NOT ($1 = ANY (exclude_user_ids))
+        """,
+        user_id,
+        link_prefix,
+    )
+
+
+async def cancel_by_link_prefix(conn: asyncpg.Connection, link_prefix: str) -> None:
+    await conn.execute(
+        "UPDATE notifications SET cancelled_at = coalesce(cancelled_at, now()) WHERE starts_with(deep_link, $1)",
+        link_prefix,
     )

@@ -231,6 +231,18 @@ async def cancel(conn: asyncpg.Connection, kind: str, source_id: uuid.UUID) -> N
     await queries.cancel_notifications(conn, kind, source_id)
 
 
+async def withdraw_recipient(conn: asyncpg.Connection, user_id: uuid.UUID, link_prefix: str) -> None:
+    """Someone may no longer be told about something (they left a care circle): whatever of the
+    notifications under ``link_prefix`` is not yet sent to them is skipped, and they are left out of
+    those not yet planned. Others still get theirs."""
+    await queries.withdraw_recipient(conn, user_id, link_prefix)
+
+
+async def cancel_under(conn: asyncpg.Connection, link_prefix: str) -> None:
+    """Every notification under ``link_prefix`` is withdrawn for everyone (a closed care circle)."""
+    await queries.cancel_by_link_prefix(conn, link_prefix)
+
+
 # -- statistics ------------------------------------------------------------------------------------------------
 
 

@@ -607,3 +607,48 @@ async def test_quiet_hours_end_agrees_in_python_and_sql(
     want = datetime.fromisoformat(expected).replace(tzinfo=zone) if expected else None
     assert python == want
     assert sql == want
+
+
+async def test_withdrawn_recipient_gets_nothing_more_others_still_do(
+    client: AsyncTestClient[Litestar],
+    make_user: UserFactory,
+    pool: asyncpg.Pool,
+    fcm: FcmLocal,
+    channels: pipeline.Channels,
+) -> None:
+    from messaging.service import withdraw_recipient
+
+    (leaving, leaving_token), (staying, staying_token) = [
+        await member(client, make_user, "de") for _ in range(2)
+    ]
+    circle = f"/care/circles/{uuid.uuid4()}/"
+    audience = Audience(user_ids=(uuid.UUID(leaving.id), uuid.UUID(staying.id)))
+    planned = await publish(
+        pool,
+        None,
+        kind="care.test",
+        audience=audience,
+        title=ALERT_TITLE,
+        body=ALERT_BODY,
+        deep_link=f"{circle}escalations/1",
+        priority="urgent",
+    )
+    async with transaction(pool) as conn:
+        await pipeline.plan_notification(conn, planned, channels.clock())
+    later = await publish(
+        pool,
+        None,
+        kind="care.test",
+        audience=audience,
+        title=ALERT_TITLE,
+        body=ALERT_BODY,
+        deep_link=f"{circle}escalations/2",
+        priority="urgent",
+    )
+    async with transaction(pool) as conn:
+        await withdraw_recipient(conn, uuid.UUID(leaving.id), circle)
+        await pipeline.plan_notification(conn, later, channels.clock())
+    for notification_id in (planned, later):
+        await pipeline.dispatch(pool, channels, notification_id, "push")
+    assert fcm.messages(leaving_token) == []
+    assert len(fcm.messages(staying_token)) == 2
