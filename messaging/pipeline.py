@@ -118,7 +118,15 @@ async def sweep_deliveries(conn: asyncpg.Connection, now: datetime) -> int:
     work = await queries.due_work(conn, now, STALE_AFTER_S)
     for notification_id, channel in work:
         request_dispatch(conn, notification_id, channel, now)
-    return len(work)
+    direct = await queries.due_direct_emails(conn, now, STALE_AFTER_S)
+    for email_id in direct:
+        enqueue_after_commit(
+            conn,
+            "dispatch_direct_email",
+            str(email_id),
+            job_id=f"direct-email:{email_id}:{int(now.timestamp())}",
+        )
+    return len(work) + len(direct)
 
 
 # -- rendering -------------------------------------------------------------------------------------------
@@ -347,6 +355,66 @@ def _mailbox(mail_from: str) -> str:
 
 def _domain(mail_from: str) -> str:
     return _mailbox(mail_from).rpartition("@")[2] or "hub.localhost"
+
+
+# -- emails to addresses without an account --------------------------------------------------------------
+
+
+async def send_direct_email(pool: asyncpg.Pool, channels: Channels, email_id: uuid.UUID) -> str | None:
+    """Send one email to an address without an account; returns its new status (None: nothing to do)."""
+    now = channels.clock()
+    async with transaction(pool) as conn:
+        row = await queries.claim_direct_email(conn, email_id, now)
+        if row is None:
+            return None
+        if row["suppressed"]:
+            await queries.record_direct_outcome(
+                conn, email_id, (0, "skipped", None, "address_suppressed", None), now
+            )
+            return "skipped"
+        token = row["token"] or await queries.create_optout_token(
+            conn, row["address"], secrets.token_urlsafe(24), now + UNSUBSCRIBE_VALIDITY
+        )
+    if channels.mailer is None:
+        raise RuntimeError("email is not configured")
+    locale = row["locale"]
+    stored = msgspec.json.decode(row["message"])
+    rendered = render_notification(
+        locale,
+        EmailView(
+            title=_message_text(locale, stored["title"]),
+            body=_message_text(locale, stored["body"]),
+            sender=Localized(text=translate(locale, DEFAULT_SENDER), lang=locale, fallback=False),
+            sent_at=row["created_at"],
+            link_url=f"{channels.public_url}{row['deep_link']}",
+        ),
+    )
+    outgoing = rendered.for_recipient(
+        row["address"],
+        f"{channels.public_url}/v1/unsubscribe/{token}",
+        f"mailto:{_mailbox(channels.mail_from)}?subject=unsubscribe%20{token}",
+        message_id=f"<direct-{email_id}@{_domain(channels.mail_from)}>",
+    )
+    try:
+        [result] = await channels.mailer.send_many([outgoing])
+    except asyncio.CancelledError:
+        async with transaction(pool) as conn:
+            await asyncio.shield(
+                queries.record_direct_outcome(
+                    conn, email_id, (0, "pending", "worker stopped", None, None), now
+                )
+            )
+        raise
+    outcome = email_outcome(result.status, result.error, row["attempts"], channels.rng)
+    done = channels.clock()
+    due = done + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
+    async with transaction(pool) as conn:
+        await queries.record_direct_outcome(
+            conn, email_id, (0, outcome.status, outcome.error, None, due), done
+        )
+        if result.hard_bounce:
+            await queries.record_bounces(conn, [(row["address"], result.error or "hard bounce")], done)
+    return outcome.status
 
 
 # -- digests -------------------------------------------------------------------------------------------------

@@ -600,3 +600,132 @@ async def cancel_by_link_prefix(conn: asyncpg.Connection, link_prefix: str) -> N
         "UPDATE notifications SET cancelled_at = coalesce(cancelled_at, now()) WHERE starts_with(deep_link, $1)",
         link_prefix,
     )
+
+
+# -- emails to addresses without an account ---------------------------------------------------------------
+
+
+async def insert_direct_email(
+    conn: asyncpg.Connection, *, kind: str, address: str, locale: str, message: str, deep_link: str
+) -> uuid.UUID:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        """
+        INSERT INTO direct_emails (kind, address, locale, message, deep_link, enqueued_at)
+        VALUES ($1, $2, $3, $4::jsonb, $5, now()) RETURNING id
+        """,
+        kind,
+        address,
+        locale,
+        message,
+        deep_link,
+    )
+
+
+async def claim_direct_email(
+    conn: asyncpg.Connection, email_id: uuid.UUID, now: datetime
+) -> asyncpg.Record | None:
+    """The email, taken for sending if still pending and due, with whether its address opted out."""
+    return await conn.fetchrow(
+        f"""
+        UPDATE direct_emails e
+        SET status = 'sending', attempts = e.attempts + 1, lease_until = $2::timestamptz + interval '{LEASE_S} seconds'
+        WHERE e.id = $1 AND e.status = 'pending' AND e.due_at <= $2
+        RETURNING e.id, e.kind, e.address, e.locale, e.message::text AS message, e.deep_link, e.attempts,
+                  e.created_at,
+                  EXISTS (SELECT 1 FROM email_bounces b WHERE b.address = lower(e.address)
+                          AND b.suppressed_at IS NOT NULL) AS suppressed,
+                  (SELECT token FROM address_optout_tokens t WHERE t.address = lower(e.address)) AS token
+        """,
+        email_id,
+        now,
+    )
+
+
+async def create_optout_token(
+    conn: asyncpg.Connection, address: str, token: str, expires_at: datetime
+) -> str:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        """
+        INSERT INTO address_optout_tokens (token, address, expires_at) VALUES ($1, lower($2), $3)
+        ON CONFLICT (address) DO UPDATE SET expires_at = EXCLUDED.expires_at
+        RETURNING token
+        """,
+        token,
+        address,
+        expires_at,
+    )
+
+
+async def record_direct_outcome(
+    conn: asyncpg.Connection, email_id: uuid.UUID, outcome: OutcomeRow, now: datetime
+) -> None:
+    _, status, error, reason, due = outcome
+    await conn.execute(
+        """
+        UPDATE direct_emails SET status = $2::text, last_error = $3::text, skip_reason = $4::text,
+               due_at = coalesce($5::timestamptz, due_at),
+               sent_at = CASE WHEN $2::text = 'sent' THEN $6::timestamptz END, lease_until = NULL, enqueued_at = NULL
+        WHERE id = $1 AND status = 'sending'
+        """,
+        email_id,
+        status,
+        error,
+        reason,
+        due,
+        now,
+    )
+
+
+async def due_direct_emails(conn: asyncpg.Connection, now: datetime, stale_after_s: float) -> list[uuid.UUID]:
+    """Emails due and not handed to a job lately (or whose worker died: their lease ran out), marked."""
+    rows = await conn.fetch(
+        """
+        UPDATE direct_emails SET status = 'pending', lease_until = NULL, enqueued_at = $1
+        WHERE id IN (
+            SELECT id FROM direct_emails
+            WHERE (status = 'pending' AND due_at <= $1
+                   AND (enqueued_at IS NULL OR enqueued_at < $1 - make_interval(secs => $2)))
+               OR (status = 'sending' AND lease_until < $1)
+            LIMIT 1000
+            FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id
+        """,
+        now,
+        stale_after_s,
+    )
+    return [r["id"] for r in rows]
+
+
+async def optout_address(conn: asyncpg.Connection, token: str, now: datetime) -> str | None:
+    """Suppress the address a valid opt-out token names; its address, or None for an unknown token."""
+    address = await conn.fetchval(
+        "SELECT address FROM address_optout_tokens WHERE token = $1 AND expires_at > $2", token, now
+    )
+    if address is None:
+        return None
+    await conn.execute(
+        """
+        INSERT INTO email_bounces (address, last_error, suppressed_at) VALUES ($1, 'opted out', $2)
+        ON CONFLICT (address) DO UPDATE SET suppressed_at = coalesce(email_bounces.suppressed_at, $2),
+                                            last_error = 'opted out', updated_at = $2
+        """,
+        address,
+        now,
+    )
+    await conn.execute(
+        "UPDATE direct_emails SET status = 'skipped', skip_reason = 'unsubscribed' "
+        "WHERE lower(address) = $1 AND status = 'pending'",
+        address,
+    )
+    return str(address)
+
+
+async def optout_known(conn: asyncpg.Connection, token: str, now: datetime) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM address_optout_tokens WHERE token = $1 AND expires_at > $2)",
+            token,
+            now,
+        )
+    )

@@ -123,7 +123,9 @@ class UnsubscribeController(Controller):
     ) -> Response[str]:
         """A small confirmation page in the reader's language (a link preview never unsubscribes)."""
         owner_locale = await service.unsubscribe_locale(conn, token, utcnow())
-        locale = negotiate(request.query_params.get("lang"), owner_locale)
+        locale = negotiate(
+            request.query_params.get("lang"), owner_locale, request.headers.get("accept-language")
+        )
         return Response(_page(locale, done=False, action=request.url.path), media_type="text/html")
 
     @post(
@@ -137,7 +139,10 @@ class UnsubscribeController(Controller):
         self, conn: Conn, request: Request[None, None, State], token: FromPath[str]
     ) -> Response[str]:
         """Unsubscribe; repeating it changes nothing more."""
-        locale = await service.unsubscribe(conn, token, utcnow())
+        owner_locale = await service.unsubscribe(conn, token, utcnow())
+        locale = negotiate(
+            request.query_params.get("lang"), owner_locale, request.headers.get("accept-language")
+        )
         return Response(_page(locale, done=True, action=request.url.path), media_type="text/html")
 
 

@@ -108,6 +108,29 @@ async def notify(
     return notification_id
 
 
+async def email_address(
+    conn: asyncpg.Connection,
+    *,
+    kind: str,
+    address: str,
+    locale: str,
+    title: Message,
+    body: Message,
+    deep_link: str,
+) -> uuid.UUID:
+    """Email someone who has no account yet (an invitation), in the language the sender chose for them.
+
+    Recorded in the caller's transaction and sent after commit; an address that opted out or bounced
+    for good gets nothing. The texts are catalog messages: nothing a user wrote goes to a stranger.
+    """
+    message = msgspec.json.encode({"title": _message_json(title), "body": _message_json(body)}).decode()
+    email_id = await queries.insert_direct_email(
+        conn, kind=kind, address=address.strip(), locale=locale, message=message, deep_link=deep_link
+    )
+    enqueue_after_commit(conn, "dispatch_direct_email", str(email_id), job_id=f"direct-email:{email_id}")
+    return email_id
+
+
 # -- devices ---------------------------------------------------------------------------------------------------
 
 
@@ -290,21 +313,27 @@ async def stats(conn: asyncpg.Connection, user: CurrentUser, notification_id: uu
 # -- unsubscribe ---------------------------------------------------------------------------------------------------
 
 
-async def unsubscribe_locale(conn: asyncpg.Connection, token: str, now: datetime) -> str:
-    """The language of the person a valid token belongs to; a forged or expired token is a 404."""
+async def unsubscribe_locale(conn: asyncpg.Connection, token: str, now: datetime) -> str | None:
+    """The language of the person a valid token belongs to (None for an address without an account);
+    a forged or expired token is a 404."""
     target = await queries.unsubscribe_target(conn, token, now)
-    if target is None:
-        raise UnknownUnsubscribeLink()
-    return str(target["locale"])
+    if target is not None:
+        return str(target["locale"])
+    if await queries.optout_known(conn, token, now):
+        return None
+    raise UnknownUnsubscribeLink()
 
 
-async def unsubscribe(conn: asyncpg.Connection, token: str, now: datetime) -> str:
-    """One-click unsubscribe (RFC 8058): idempotent; returns the person's language for the answer page."""
+async def unsubscribe(conn: asyncpg.Connection, token: str, now: datetime) -> str | None:
+    """One-click unsubscribe (RFC 8058), idempotent: no more email from that community, or, for an
+    address without an account, no more email at all. Returns the person's language if known."""
     target = await queries.unsubscribe_target(conn, token, now)
-    if target is None:
+    if target is not None:
+        await queries.unsubscribe(conn, target["user_id"], target["community_id"])
+        return str(target["locale"])
+    if await queries.optout_address(conn, token, now) is None:
         raise UnknownUnsubscribeLink()
-    await queries.unsubscribe(conn, target["user_id"], target["community_id"])
-    return str(target["locale"])
+    return None
 
 
 # -- GDPR ------------------------------------------------------------------------------------------------------

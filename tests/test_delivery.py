@@ -652,3 +652,77 @@ async def test_withdrawn_recipient_gets_nothing_more_others_still_do(
         await pipeline.dispatch(pool, channels, notification_id, "push")
     assert fcm.messages(leaving_token) == []
     assert len(fcm.messages(staying_token)) == 2
+
+
+async def test_email_to_an_address_without_account_and_its_opt_out(
+    client: AsyncTestClient[Litestar],
+    pool: asyncpg.Pool,
+    arq: ArqRedis,
+    settings: Settings,
+    servers: Servers,
+    smtp: MailCatcher,
+    channels: pipeline.Channels,
+) -> None:
+    from messaging.service import email_address
+
+    address = f"tochter-{uuid.uuid4().hex[:8]}@example.test"
+    async with transaction(pool, arq) as conn:
+        await email_address(
+            conn,
+            kind="care.invitation",
+            address=address,
+            locale="de",
+            title=Message("Too many requests"),
+            body=Message("Conflict"),
+            deep_link="/care/invitations",
+        )
+    await drain(settings, servers)
+    [mail] = smtp.to(address)
+    assert "Zu viele Anfragen" in mail.subject
+    header = mail.header("List-Unsubscribe")
+    assert header is not None
+    path = header.split("<", 1)[1].split(">", 1)[0].split("hub.example.test", 1)[1]
+    page = await client.get(path, headers={"Accept-Language": "de"})
+    assert "Diese E-Mails abbestellen?" in page.text
+    assert (await client.post(path)).status_code == 200
+
+    async with transaction(pool) as conn:
+        second = await email_address(
+            conn,
+            kind="care.invitation",
+            address=address.upper(),
+            locale="de",
+            title=Message("Too many requests"),
+            body=Message("Conflict"),
+            deep_link="/care/invitations",
+        )
+    assert await pipeline.send_direct_email(pool, channels, second) == "skipped"
+    assert len(smtp.to(address)) == 1
+
+
+async def test_email_to_an_address_is_retried_after_a_temporary_failure(
+    pool: asyncpg.Pool, smtp: MailCatcher, channels: pipeline.Channels
+) -> None:
+    from messaging.service import email_address
+
+    address = f"voisin-{uuid.uuid4().hex[:8]}@example.test"
+    async with transaction(pool) as conn:
+        email_id = await email_address(
+            conn,
+            kind="care.invitation",
+            address=address,
+            locale="fr",
+            title=Message("Too many requests"),
+            body=Message("Conflict"),
+            deep_link="/care/invitations",
+        )
+    smtp.fail_next(1)
+    assert await pipeline.send_direct_email(pool, channels, email_id) == "pending"
+    assert await pipeline.send_direct_email(pool, channels, email_id) is None  # not due yet
+    assert isinstance(channels.clock, Clock)
+    channels.clock.advance(minutes=5)
+    async with transaction(pool) as conn:
+        await pipeline.sweep_deliveries(conn, channels.clock())
+    assert await pipeline.send_direct_email(pool, channels, email_id) == "sent"
+    [mail] = smtp.to(address)
+    assert "Trop de requêtes" in mail.subject

@@ -25,6 +25,7 @@ JOBS: tuple[str, ...] = (
     "workers.tasks:plan_notification",
     "workers.tasks:dispatch_push",
     "workers.tasks:dispatch_email",
+    "workers.tasks:dispatch_direct_email",
 )
 
 #: ("module:function", seconds) of periodic jobs: they run on every worker's schedule, and ARQ gives each

@@ -34,3 +34,7 @@ async def sweep_deliveries(ctx: dict[str, Any]) -> int:
 
 async def send_digests(ctx: dict[str, Any]) -> int:
     return await pipeline.send_digests(ctx["pool"], ctx["channels"], pipeline.utcnow())
+
+
+async def dispatch_direct_email(ctx: dict[str, Any], email_id: str) -> str | None:
+    return await pipeline.send_direct_email(ctx["pool"], ctx["channels"], uuid.UUID(email_id))
