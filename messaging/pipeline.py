@@ -78,17 +78,18 @@ async def plan_notification(
     if row is None or (row["not_before"] is not None and row["not_before"] > now):
         return None
     recipients = await queries.plan(conn, notification_id, now)
-    for channel in row["channels"]:
-        # A job that finds nothing due (everyone deferred, or nobody on that channel) ends at once.
-        request_dispatch(conn, notification_id, channel, now)
+    for channel, due in (await queries.due_counts(conn, notification_id, now)).items():
+        request_dispatch(conn, notification_id, channel, now, shards=-(-due // BATCH_SIZE))
     return recipients
 
 
 def request_dispatch(
-    conn: asyncpg.Connection, notification_id: uuid.UUID, channel: str, now: datetime
+    conn: asyncpg.Connection, notification_id: uuid.UUID, channel: str, now: datetime, shards: int = 1
 ) -> None:
+    """Enqueue (after commit) jobs that drain the channel's due deliveries: one per batch, at most
+    DISPATCH_PARALLELISM, each claiming batches until none is left."""
     stamp = int(now.timestamp())
-    for shard in range(DISPATCH_PARALLELISM):
+    for shard in range(max(1, min(shards, DISPATCH_PARALLELISM))):
         enqueue_after_commit(
             conn,
             f"dispatch_{channel}",
@@ -117,7 +118,7 @@ async def sweep_deliveries(conn: asyncpg.Connection, now: datetime) -> int:
     await queries.expire_leases(conn, now)
     work = await queries.due_work(conn, now, STALE_AFTER_S)
     for notification_id, channel in work:
-        request_dispatch(conn, notification_id, channel, now)
+        request_dispatch(conn, notification_id, channel, now, shards=DISPATCH_PARALLELISM)
     direct = await queries.due_direct_emails(conn, now, STALE_AFTER_S)
     for email_id in direct:
         enqueue_after_commit(

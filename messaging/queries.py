@@ -140,6 +140,17 @@ async def plan(conn: asyncpg.Connection, notification_id: uuid.UUID, now: dateti
     return int(recipients)
 
 
+async def due_counts(conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime) -> dict[str, int]:
+    """How many deliveries of each channel planning found due now (they were marked enqueued at ``now``)."""
+    rows = await conn.fetch(
+        "SELECT channel, count(*) AS n FROM deliveries WHERE notification_id = $1 AND status = 'pending' "
+        "AND enqueued_at = $2 GROUP BY channel",
+        notification_id,
+        now,
+    )
+    return {r["channel"]: r["n"] for r in rows}
+
+
 async def claim(
     conn: asyncpg.Connection, notification_id: uuid.UUID, channel: str, now: datetime, limit: int
 ) -> list[asyncpg.Record]:
