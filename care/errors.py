@@ -11,6 +11,10 @@ REASON_PROVIDER_REQUIRED = N_("a provider invitation names the provider.")
 REASON_NOT_STAFF = N_("this address is not a staff member of that verified provider.")
 REASON_SELF = N_("you cannot invite yourself.")
 REASON_NO_ACCOUNT = N_("no account uses this address.")
+REASON_OWN_ADDRESS = N_("this is your own address: create your own circle instead.")
+REASON_NO_SET_UP = N_(
+    "no circle can be set up for this address: it needs an account that has never had a care circle."
+)
 
 
 class ProviderNotVerified(HubError):

@@ -137,6 +137,42 @@ class CircleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     consent: ConsentIn
 
 
+ConsentMethod = Literal["in_person", "phone", "paper"]
+CaregiverRole = Literal["family", "neighbour", "friend"]
+
+
+class ObtainedConsentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A senior's consent as the person setting up their circle obtained it: how, and the consent text the
+    senior was shown (its version and the language it was shown in)."""
+
+    method: ConsentMethod
+    text_version: TextVersion
+    locale: LocaleCode
+
+
+class ProxyCircleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Setting up the circle of a senior who has an account, with their consent; the person doing it joins
+    the circle as a caregiver (``role``), with their own consent (``my_consent``)."""
+
+    senior_email: Email
+    senior_consent: ObtainedConsentIn
+    my_consent: ConsentIn
+    role: CaregiverRole = "family"
+
+
+class CircleConsent(msgspec.Struct, frozen=True):
+    """The senior's consent to their circle as recorded (shown to the senior and to who recorded it)."""
+
+    #: "app" when the senior gave it in the app, else how the person who recorded it obtained it
+    method: str
+    #: who recorded it (None when the senior gave it in the app)
+    recorded_by: str | None
+    text_version: str
+    locale: str
+    given_at: datetime
+    withdrawn_at: datetime | None
+
+
 class Member(msgspec.Struct, frozen=True):
     id: uuid.UUID
     role: str
@@ -147,6 +183,8 @@ class Member(msgspec.Struct, frozen=True):
     invited_email: str | None
     invited_at: datetime
     responded_at: datetime | None
+    #: the member who set the circle up for the senior
+    proxy: bool = False
 
 
 class Circle(msgspec.Struct, frozen=True):
@@ -156,12 +194,18 @@ class Circle(msgspec.Struct, frozen=True):
     closed_at: datetime | None
     my_role: Literal["senior", "member"]
     members: list[Member]
+    #: who set the circle up for the senior (while still a member); None when the senior did
+    proxy: Person | None = None
+    consent: CircleConsent | None = None
 
 
 class InvitationIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     email: Email
     role: Role
     provider_id: uuid.UUID | None = None
+    #: the language of the email sent to an address without an account (the senior's by default);
+    #: a registered invitee is always told in their own language
+    locale: Literal["fr", "de"] | None = None
 
 
 class Invitation(msgspec.Struct, frozen=True):

@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 
 from care.models import (
+    CircleConsent,
     ClientRegistration,
     Contact,
     Event,
@@ -49,6 +50,7 @@ class MemberRow(msgspec.Struct, frozen=True):
     provider_id: uuid.UUID | None
     role: str
     state: str
+    proxy: bool
 
 
 class AlertRow(msgspec.Struct, frozen=True):
@@ -491,11 +493,16 @@ async def insert_consent(
     text_version: str,
     locale: str,
     now: datetime,
+    method: str = "app",
+    recorded_by: uuid.UUID | None = None,
 ) -> None:
+    """Record a consent; ``recorded_by`` is the person who obtained it (``method``), None when given in the
+    app by the person themselves."""
     await conn.execute(
         """
-        INSERT INTO care_consents (circle_id, user_id, member_id, purpose, text_version, locale, given_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        INSERT INTO care_consents (circle_id, user_id, member_id, purpose, text_version, locale, given_at,
+                                   method, recorded_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         """,
         circle_id,
         user_id,
@@ -504,7 +511,27 @@ async def insert_consent(
         text_version,
         locale,
         now,
+        method,
+        recorded_by,
     )
+
+
+async def circle_consent(conn: asyncpg.Connection, circle_id: uuid.UUID) -> CircleConsent | None:
+    """The senior's consent to the circle as recorded: how, by whom, which text, when, and its withdrawal."""
+    record = await conn.fetchrow(
+        """
+        SELECT k.method, r.display_name AS recorded_by, k.text_version, k.locale, k.given_at, k.withdrawn_at
+        FROM care_consents k LEFT JOIN users r ON r.id = k.recorded_by
+        WHERE k.circle_id = $1 AND k.purpose = 'senior_circle'
+        ORDER BY k.given_at DESC LIMIT 1
+        """,
+        circle_id,
+    )
+    return _row(CircleConsent, record)  # type: ignore[no-any-return]
+
+
+async def ever_had_circle(conn: asyncpg.Connection, senior_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM care_circles WHERE senior_id = $1 LIMIT 1", senior_id))
 
 
 async def withdraw_consents(
@@ -557,7 +584,47 @@ async def insert_member(
     )
 
 
-_MEMBER = "SELECT id, circle_id, invited_email, user_id, provider_id, role, state FROM care_circle_members"
+async def insert_proxy_member(
+    conn: asyncpg.Connection,
+    *,
+    circle_id: uuid.UUID,
+    email: str,
+    user_id: uuid.UUID,
+    role: str,
+    now: datetime,
+) -> uuid.UUID:
+    """The person who set the circle up, a member from the start (no invitation to answer)."""
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        """
+        INSERT INTO care_circle_members (circle_id, invited_email, user_id, role, state, invited_by,
+                                         invited_at, responded_at, proxy)
+        VALUES ($1, $2, $3, $4, 'accepted', $3, $5, $5, true)
+        RETURNING id
+        """,
+        circle_id,
+        email,
+        user_id,
+        role,
+        now,
+    )
+
+
+async def proxy_of(conn: asyncpg.Connection, circle_id: uuid.UUID) -> Person | None:
+    """The person who set the circle up for the senior, while they are still a member."""
+    record = await conn.fetchrow(
+        """
+        SELECT u.id AS user_id, u.display_name
+        FROM care_circle_members m JOIN users u ON u.id = m.user_id
+        WHERE m.circle_id = $1 AND m.proxy AND m.state = 'accepted'
+        """,
+        circle_id,
+    )
+    return _row(Person, record)  # type: ignore[no-any-return]
+
+
+_MEMBER = (
+    "SELECT id, circle_id, invited_email, user_id, provider_id, role, state, proxy FROM care_circle_members"
+)
 
 
 async def member(conn: asyncpg.Connection, member_id: uuid.UUID) -> MemberRow | None:
@@ -577,7 +644,7 @@ async def members(conn: asyncpg.Connection, circle_id: uuid.UUID, *, with_email:
     rows = await conn.fetch(
         """
         SELECT m.id, m.role, m.state, u.display_name, m.provider_id, m.invited_email, m.invited_at,
-               m.responded_at
+               m.responded_at, m.proxy
         FROM care_circle_members m LEFT JOIN users u ON u.id = m.user_id
         WHERE m.circle_id = $1 AND m.state IN ('invited', 'accepted')
         ORDER BY m.invited_at, m.id
@@ -594,6 +661,7 @@ async def members(conn: asyncpg.Connection, circle_id: uuid.UUID, *, with_email:
             invited_email=r["invited_email"] if with_email else None,
             invited_at=r["invited_at"],
             responded_at=r["responded_at"],
+            proxy=r["proxy"],
         )
         for r in rows
     ]
@@ -617,7 +685,7 @@ async def set_member_state(
             responded_at = CASE WHEN $5 THEN responded_at ELSE $6 END,
             ended_at = CASE WHEN $5 THEN $6 ELSE ended_at END
         WHERE id = $1 AND state = ANY($2::text[])
-        RETURNING id, circle_id, invited_email, user_id, provider_id, role, state
+        RETURNING id, circle_id, invited_email, user_id, provider_id, role, state, proxy
         """,
         member_id,
         list(expected),
@@ -810,16 +878,18 @@ async def pauses(conn: asyncpg.Connection, plan_id: uuid.UUID) -> list[PauseIn]:
     return [PauseIn(first_day=r["first_day"], last_day=r["last_day"]) for r in rows]
 
 
-async def lock_plans(conn: asyncpg.Connection, limit: int) -> list[PlanRow]:
-    """Plans of open circles, locked for this run; plans another run holds are skipped, not waited for."""
+async def lock_plans(conn: asyncpg.Connection, limit: int, after: uuid.UUID | None = None) -> list[PlanRow]:
+    """Up to ``limit`` plans of open circles after ``after`` in id order, locked for this run; plans
+    another run holds are skipped, not waited for."""
     rows = await conn.fetch(
         f"""
         {_PLAN}
-        WHERE c.closed_at IS NULL
+        WHERE c.closed_at IS NULL AND ($2::uuid IS NULL OR p.id > $2)
         ORDER BY p.id LIMIT $1
         FOR UPDATE OF p SKIP LOCKED
         """,
         limit,
+        after,
     )
     return [_plan_row(r) for r in rows]
 
@@ -959,8 +1029,12 @@ async def export_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str,
         "circles": "SELECT id, created_at, closed_at FROM care_circles WHERE senior_id = $1",
         "memberships": """SELECT id, circle_id, role, state, invited_at, responded_at, ended_at
                           FROM care_circle_members WHERE user_id = $1""",
-        "consents": """SELECT circle_id, purpose, text_version, locale, given_at, withdrawn_at
-                       FROM care_consents WHERE user_id = $1 ORDER BY given_at""",
+        "consents": """SELECT k.circle_id, k.purpose, k.text_version, k.locale, k.given_at, k.withdrawn_at,
+                              k.method, r.display_name AS recorded_by
+                       FROM care_consents k LEFT JOIN users r ON r.id = k.recorded_by
+                       WHERE k.user_id = $1 ORDER BY k.given_at""",
+        "consents_recorded": """SELECT circle_id, purpose, text_version, locale, given_at, method
+                                FROM care_consents WHERE recorded_by = $1 ORDER BY given_at""",
         "checkin_plan": """SELECT days, window_start, window_end, zone, grace_minutes, caregiver_ack_minutes,
                                   active_from FROM care_checkin_plans WHERE senior_id = $1""",
         "checkins": "SELECT local_date, at FROM care_checkins WHERE senior_id = $1 ORDER BY at",
@@ -998,6 +1072,7 @@ async def erase_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
         """,
         user_id,
     )
+    await conn.execute("UPDATE care_consents SET recorded_by = NULL WHERE recorded_by = $1", user_id)
     await conn.execute("UPDATE care_events SET actor_id = NULL WHERE actor_id = $1", user_id)
     await conn.execute("UPDATE care_escalations SET claimed_by = NULL WHERE claimed_by = $1", user_id)
     await conn.execute("UPDATE care_access_log SET reader_id = NULL WHERE reader_id = $1", user_id)

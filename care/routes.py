@@ -31,6 +31,7 @@ from care.models import (
     Provider,
     ProviderIn,
     ProviderKind,
+    ProxyCircleIn,
     ServicePage,
     StaffIn,
 )
@@ -146,6 +147,13 @@ class CirclesController(Controller):
     async def create(self, conn: Conn, request: AuthRequest, data: JSONBody[CircleIn]) -> Circle:
         return await service.create_circle(conn, request.user, data)
 
+    @post("/on-behalf", responses=problems(422))
+    async def create_on_behalf(
+        self, conn: Conn, request: AuthRequest, data: JSONBody[ProxyCircleIn]
+    ) -> Circle:
+        """Set up the circle of a senior who has an account, with the consent you obtained from them."""
+        return await service.create_circle_for(conn, request.user, data)
+
     @get("/{circle_id:uuid}", responses=problems(404))
     async def get_circle(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Circle:
         return await service.get_circle(conn, request.user, circle_id)
@@ -171,6 +179,17 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]
     ) -> Circle:
         return await service.withdraw_circle_consent(conn, request.user, circle_id)
+
+    @put("/{circle_id:uuid}/checkin-plan", responses=problems(403, 404, 409, 422))
+    async def put_plan(
+        self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[PlanIn]
+    ) -> Plan:
+        """The senior's check-in plan, set by the senior or by who set the circle up for them."""
+        return await service.put_circle_plan(conn, request.user, circle_id, data)
+
+    @get("/{circle_id:uuid}/checkin-plan", responses=problems(403, 404))
+    async def get_plan(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Plan:
+        return await service.get_circle_plan(conn, request.user, circle_id)
 
     @get("/{circle_id:uuid}/events", responses=problems(404, 422))
     async def events(

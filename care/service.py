@@ -13,7 +13,9 @@ import msgspec
 from care import ladder, queries
 from care.errors import (
     REASON_NO_ACCOUNT,
+    REASON_NO_SET_UP,
     REASON_NOT_STAFF,
+    REASON_OWN_ADDRESS,
     REASON_PAUSE_ORDER,
     REASON_PROVIDER_REQUIRED,
     REASON_SELF,
@@ -21,6 +23,7 @@ from care.errors import (
     AlreadyClaimed,
     AlreadyInvited,
     AlreadyStaff,
+    CircleClosed,
     CircleExists,
     EscalationOver,
     InvitationNotOpen,
@@ -46,6 +49,7 @@ from care.models import (
     PlanIn,
     Provider,
     ProviderIn,
+    ProxyCircleIn,
     Service,
     ServicePage,
     StaffIn,
@@ -75,6 +79,34 @@ CLAIMED_BODY = N_("{caregiver} is checking on {name}. You do not need to do anyt
 RESOLVED_TITLE = N_("{name} has checked in")
 RESOLVED_BODY = N_("{name} has checked in after all. You do not need to do anything.")
 ALERT_REMINDER_BODY = N_("Please confirm that you have read this message from {provider}.")
+INVITATION_EMAIL_TITLE = N_("{senior} invites you to join their circle of caregivers")
+INVITATION_EMAIL_BODY = N_(
+    "{senior} invites you to join their circle of caregivers in the app. To accept, create an account "
+    "in the app with this email address: the invitation will be waiting for you there."
+)
+SET_UP_TITLE = N_("{proxy} has set up your care circle")
+SET_UP_BODY = N_(
+    "{proxy} has set up your care circle with your agreement. In the app you can see it, remove members "
+    "or withdraw your agreement at any time."
+)
+
+#: the catalog texts (title, body) of every care notification and email; their parameters are names only
+TEXTS: dict[str, tuple[str, str]] = {
+    "invitation": (INVITATION_TITLE, INVITATION_BODY),
+    "invitation_email": (INVITATION_EMAIL_TITLE, INVITATION_EMAIL_BODY),
+    "circle_set_up": (SET_UP_TITLE, SET_UP_BODY),
+    "checkin_reminder": (REMINDER_TITLE, REMINDER_BODY),
+    "checkin_missed": (MISSED_TITLE, MISSED_BODY),
+    "checkin_missed_provider": (MISSED_TITLE, PROVIDER_BODY),
+    "escalation_claimed": (CLAIMED_TITLE, CLAIMED_BODY),
+    "checkin_resolved": (RESOLVED_TITLE, RESOLVED_BODY),
+}
+
+
+def _texts(which: str, /, **params: str | datetime) -> tuple[Message, Message]:
+    title, body = TEXTS[which]
+    return Message(title, params), Message(body, params)
+
 
 # -- what the circle's log shows -----------------------------------------------------------------------------
 
@@ -109,17 +141,26 @@ def _now() -> datetime:
 class CircleAccess(msgspec.Struct, frozen=True):
     circle: queries.CircleRow
     role: Literal["senior", "member"]
+    #: a member who set the circle up for the senior (and so may also set their check-in plan)
+    proxy: bool = False
 
 
 async def access_circle(conn: asyncpg.Connection, user_id: uuid.UUID, circle_id: uuid.UUID) -> CircleAccess:
-    """The senior, or an accepted member of an open circle; everyone else gets 404."""
+    """The senior, or an accepted member of an open circle; everyone else gets 404.
+
+    The senior keeps access to their circle at all times, closed or not. The person who set the circle up
+    for the senior is a member like the others (``proxy`` True): their extra right (the check-in plan)
+    ends with their membership, and the senior can remove them like anyone else.
+    """
     circle = await queries.circle(conn, circle_id)
     if circle is None:
         raise NotFound()
     if circle.senior_id == user_id:
         return CircleAccess(circle=circle, role="senior")
-    if circle.closed_at is None and await queries.accepted_member(conn, circle_id, user_id) is not None:
-        return CircleAccess(circle=circle, role="member")
+    if circle.closed_at is None:
+        member = await queries.accepted_member(conn, circle_id, user_id)
+        if member is not None:
+            return CircleAccess(circle=circle, role="member", proxy=member.proxy)
     raise NotFound()
 
 
@@ -354,6 +395,8 @@ async def _circle_view(conn: asyncpg.Connection, access: CircleAccess) -> Circle
         closed_at=c.closed_at,
         my_role=access.role,
         members=await queries.members(conn, c.id, with_email=access.role == "senior"),
+        proxy=await queries.proxy_of(conn, c.id),
+        consent=await queries.circle_consent(conn, c.id) if access.role == "senior" or access.proxy else None,
     )
 
 
@@ -379,6 +422,79 @@ async def create_circle(
     return await get_circle(conn, user, circle_id, log=False)
 
 
+async def create_circle_for(
+    conn: asyncpg.Connection, user: CurrentUser, data: ProxyCircleIn, now: datetime | None = None
+) -> Circle:
+    """Someone (a daughter, a neighbour) sets up the circle of a senior who has an account, with the
+    senior's consent as they obtained it.
+
+    The rules:
+    - the senior is named by the email address of their account, and must never have had a circle: a
+      senior who closed their circle (withdrew consent) decides alone to open a new one. Both refusals
+      give the same answer, so the answer does not tell whether someone has or had a circle;
+    - the senior's consent is recorded as theirs, with who recorded it, how it was obtained (in person,
+      by phone, on paper), the text version and language shown, and when it was recorded;
+    - the person setting it up joins as a caregiver with their own consent, never as the senior; they may
+      set the senior's check-in plan while they remain a member;
+    - the senior is told at once, in their language, and can see the circle, remove any member (the
+      person who set it up included) and withdraw their consent at any time.
+    """
+    now = now or _now()
+    address = data.senior_email.strip()
+    if address.lower() == user.email.lower():
+        raise InvalidField("senior_email", REASON_OWN_ADDRESS)
+    senior = await queries.user_by_email(conn, address)
+    if senior is None or await queries.ever_had_circle(conn, senior.id):
+        raise InvalidField("senior_email", REASON_NO_SET_UP)
+    circle_id = await queries.insert_circle(conn, senior.id)
+    if circle_id is None:
+        raise InvalidField("senior_email", REASON_NO_SET_UP)
+    consent = data.senior_consent
+    await queries.insert_consent(
+        conn,
+        circle_id=circle_id,
+        user_id=senior.id,
+        member_id=None,
+        purpose="senior_circle",
+        text_version=consent.text_version,
+        locale=consent.locale,
+        now=now,
+        method=consent.method,
+        recorded_by=user.id,
+    )
+    member_id = await queries.insert_proxy_member(
+        conn, circle_id=circle_id, email=user.email, user_id=user.id, role=data.role, now=now
+    )
+    await queries.insert_consent(
+        conn,
+        circle_id=circle_id,
+        user_id=user.id,
+        member_id=member_id,
+        purpose="caregiver_membership",
+        text_version=data.my_consent.text_version,
+        locale=data.my_consent.locale,
+        now=now,
+    )
+    await queries.insert_event(
+        conn, circle_id, "circle_created", at=now, actor_id=user.id, subject_id=senior.id
+    )
+    title, body = _texts("circle_set_up", proxy=user.display_name)
+    await notify(
+        conn,
+        kind="care.circle_set_up",
+        audience=Audience(user_ids=(senior.id,)),
+        title=title,
+        body=body,
+        deep_link=f"/care/circles/{circle_id}",
+        priority="important",
+        source_id=circle_id,
+        sender_id=user.id,
+        respect_preferences=False,
+        channels=("push", "email"),
+    )
+    return await get_circle(conn, user, circle_id, log=False)
+
+
 async def get_circle(
     conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, *, log: bool = True
 ) -> Circle:
@@ -395,8 +511,13 @@ async def invite(
     data: InvitationIn,
     now: datetime | None = None,
 ) -> Circle:
-    """The senior invites a caregiver by email; registered people are notified in their language, other
-    addresses wait until someone signs up with them (the invitation shows in their list then)."""
+    """The senior invites a caregiver by email.
+
+    A registered person is notified in their own language. An address without an account is sent one
+    email, in the language chosen for the invitee (``data.locale``; the senior's own by default), that
+    names the senior and says how to accept: create an account with that address. The invitation then
+    shows in that account's list. The email is recorded in this transaction and sent after it commits.
+    """
     now = now or _now()
     access = await access_circle(conn, user.id, circle_id)
     if access.role != "senior":
@@ -439,13 +560,27 @@ async def invite(
         actor_id=user.id,
         subject_id=invitee.id if invitee else None,
     )
-    if invitee is not None:
+    if invitee is None:
+        senior = await queries.user(conn, access.circle.senior_id)
+        locale = data.locale or (senior.locale if senior else user.locale)
+        title, body = _texts("invitation_email", senior=access.circle.senior_name)
+        await messaging.email_address(
+            conn,
+            kind="care.invitation",
+            address=email,
+            locale=locale,
+            title=title,
+            body=body,
+            deep_link="/care/invitations",
+        )
+    else:
+        title, body = _texts("invitation", senior=access.circle.senior_name)
         await notify(
             conn,
             kind="care.invitation",
             audience=Audience(user_ids=(invitee.id,)),
-            title=Message(INVITATION_TITLE),
-            body=Message(INVITATION_BODY, {"senior": access.circle.senior_name}),
+            title=title,
+            body=body,
             deep_link=f"/care/invitations/{member_id}",
             priority="important",
             source_id=member_id,
@@ -579,11 +714,60 @@ async def circle_events(
 async def put_plan(
     conn: asyncpg.Connection, user: CurrentUser, data: PlanIn, now: datetime | None = None
 ) -> Plan:
-    """Set the senior's plan; it applies from the next window that opens after now."""
-    now = now or _now()
+    """The senior sets their own plan; it applies from the next window that opens after now."""
     circle = await queries.open_circle_of(conn, user.id)
     if circle is None:
         raise NoCircle()
+    return await _set_plan(conn, circle, user.id, data, now or _now())
+
+
+async def get_plan(conn: asyncpg.Connection, user: CurrentUser) -> Plan:
+    plan = await queries.plan_of(conn, user.id)
+    if plan is None:
+        raise NotFound()
+    return plan
+
+
+async def _plan_access(conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID) -> CircleAccess:
+    """The senior, or the member who set the circle up for them; other members get 403, others 404."""
+    access = await access_circle(conn, user.id, circle_id)
+    if access.role != "senior" and not access.proxy:
+        raise Forbidden()
+    return access
+
+
+async def put_circle_plan(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    circle_id: uuid.UUID,
+    data: PlanIn,
+    now: datetime | None = None,
+) -> Plan:
+    """The plan of the circle's senior, set by the senior or by the person who set the circle up for them
+    (while a member); the circle's log records who set it. A closed circle takes no plan."""
+    access = await _plan_access(conn, user, circle_id)
+    if access.circle.closed_at is not None:
+        raise CircleClosed()
+    return await _set_plan(conn, access.circle, user.id, data, now or _now())
+
+
+async def get_circle_plan(conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID) -> Plan:
+    """The senior's plan, for the senior or the person who set the circle up for them."""
+    access = await _plan_access(conn, user, circle_id)
+    plan = await queries.plan_of(conn, access.circle.senior_id)
+    if plan is None or plan.circle_id != circle_id:
+        raise NotFound()
+    return plan
+
+
+async def _set_plan(
+    conn: asyncpg.Connection,
+    circle: queries.CircleRow,
+    actor_id: uuid.UUID,
+    data: PlanIn,
+    now: datetime,
+) -> Plan:
+    """Store the senior's plan (in their zone unless one is given) and log who set it."""
     if data.window_start >= data.window_end:
         raise InvalidField("window_end", REASON_WINDOW_ORDER)
     for pause in data.pauses:
@@ -591,11 +775,11 @@ async def put_plan(
             raise InvalidField("pauses", REASON_PAUSE_ORDER)
     zone = data.zone
     if zone is None:
-        person = await queries.user(conn, user.id)
+        person = await queries.user(conn, circle.senior_id)
         zone = "Europe/Berlin" if person and person.time_zone == "Europe/Berlin" else "Europe/Paris"
     await queries.upsert_plan(
         conn,
-        senior_id=user.id,
+        senior_id=circle.senior_id,
         circle_id=circle.id,
         days=sorted(set(data.days)),
         window_start=data.window_start.replace(tzinfo=None),
@@ -606,14 +790,11 @@ async def put_plan(
         pauses=data.pauses,
         now=now,
     )
-    await queries.insert_event(conn, circle.id, "plan_updated", at=now, actor_id=user.id)
-    return await get_plan(conn, user)
-
-
-async def get_plan(conn: asyncpg.Connection, user: CurrentUser) -> Plan:
-    plan = await queries.plan_of(conn, user.id)
-    if plan is None:
-        raise NotFound()
+    await queries.insert_event(
+        conn, circle.id, "plan_updated", at=now, actor_id=actor_id, subject_id=circle.senior_id
+    )
+    plan = await queries.plan_of(conn, circle.senior_id)
+    assert plan is not None
     return plan
 
 
@@ -706,17 +887,44 @@ async def _resolve(
     told = await queries.recipients(
         conn, escalation.circle_id, providers=None if escalation.state == "provider_alerted" else False
     )
-    params: dict[str, str | datetime] = {"name": senior_name}
     await _tell(
         conn,
         "care.checkin_resolved",
         told,
-        Message(RESOLVED_TITLE, params),
-        Message(RESOLVED_BODY, params),
+        *_texts("checkin_resolved", name=senior_name),
         deep_link=f"/care/circles/{escalation.circle_id}",
         source_id=escalation.id,
         priority="important",
     )
+
+
+class _Alert(msgspec.Struct, frozen=True, kw_only=True):
+    """A ladder step that alerts part of the circle: the state it moves from and to (also the event's
+    kind), who is told, with which notification kind and texts."""
+
+    expected: str
+    state: str
+    providers: bool
+    kind: str
+    texts: str
+
+
+_ALERTS: dict[ladder.Action, _Alert] = {
+    "alert_circle": _Alert(
+        expected="reminded",
+        state="circle_alerted",
+        providers=False,
+        kind="care.checkin_missed",
+        texts="checkin_missed",
+    ),
+    "alert_provider": _Alert(
+        expected="circle_alerted",
+        state="provider_alerted",
+        providers=True,
+        kind="care.checkin_missed_provider",
+        texts="checkin_missed_provider",
+    ),
+}
 
 
 async def _step(
@@ -728,7 +936,6 @@ async def _step(
     now: datetime,
 ) -> bool:
     """Carry out one ladder step; False when another run did it first (nothing is sent twice)."""
-    params: dict[str, str | datetime] = {"name": plan.senior_name}
     circle_id = plan.circle_id
     if action == "remind_senior":
         escalation_id = await queries.start_escalation(conn, plan.id, circle_id, day, now)
@@ -747,62 +954,36 @@ async def _step(
             conn,
             "care.checkin_reminder",
             [plan.senior_id],
-            Message(REMINDER_TITLE),
-            Message(REMINDER_BODY),
+            *_texts("checkin_reminder"),
             deep_link="/care/checkin",
             source_id=escalation_id,
             priority="urgent",
         )
         return True
     assert escalation is not None
-    link = f"/care/circles/{circle_id}/escalations/{escalation.id}"
-    if action == "alert_circle":
+    alert = _ALERTS.get(action)
+    if alert is not None:
         if not await queries.advance_escalation(
-            conn, escalation.id, expected=("reminded",), state="circle_alerted", now=now
+            conn, escalation.id, expected=(alert.expected,), state=alert.state, now=now
         ):
             return False
         await queries.insert_event(
             conn,
             circle_id,
-            "circle_alerted",
+            alert.state,
             at=now,
             subject_id=plan.senior_id,
             escalation_id=escalation.id,
             local_date=day,
         )
+        title, body = _texts(alert.texts, name=plan.senior_name)
         await _tell(
             conn,
-            "care.checkin_missed",
-            await queries.recipients(conn, circle_id, providers=False),
-            Message(MISSED_TITLE, params),
-            Message(MISSED_BODY, params),
-            deep_link=link,
-            source_id=escalation.id,
-            priority="urgent",
-            ack_requested=True,
-        )
-        return True
-    if action == "alert_provider":
-        if not await queries.advance_escalation(
-            conn, escalation.id, expected=("circle_alerted",), state="provider_alerted", now=now
-        ):
-            return False
-        await queries.insert_event(
-            conn,
-            circle_id,
-            "provider_alerted",
-            at=now,
-            subject_id=plan.senior_id,
-            escalation_id=escalation.id,
-            local_date=day,
-        )
-        await _tell(
-            conn,
-            "care.checkin_missed_provider",
-            await queries.recipients(conn, circle_id, providers=True),
-            Message(MISSED_TITLE, params),
-            Message(PROVIDER_BODY, params),
-            deep_link=link,
+            alert.kind,
+            await queries.recipients(conn, circle_id, providers=alert.providers),
+            title,
+            body,
+            deep_link=f"/care/circles/{circle_id}/escalations/{escalation.id}",
             source_id=escalation.id,
             priority="urgent",
             ack_requested=True,
@@ -814,14 +995,22 @@ async def _step(
     return False
 
 
-async def advance_checkins(conn: asyncpg.Connection, now: datetime, limit: int = 500) -> int:
-    """Take every due ladder step at ``now``; the number of steps taken.
+#: plans handled per batch (and per transaction in the worker job)
+PLAN_BATCH = 500
 
-    Plans are locked for the run with SKIP LOCKED, and every step moves its row only from the state it
-    expects, so two runs at once (or a run repeated) take each step exactly once.
+
+async def advance_checkin_batch(
+    conn: asyncpg.Connection, now: datetime, *, after: uuid.UUID | None = None, limit: int = PLAN_BATCH
+) -> tuple[int, uuid.UUID | None]:
+    """Take every due ladder step at ``now`` for one batch of plans (those after ``after``, in id order).
+
+    Returns the steps taken and where the next batch starts (None when this was the last one). Plans are
+    locked with SKIP LOCKED, and every step moves its row only from the state it expects, so two runs at
+    once (or a run repeated) take each step exactly once.
     """
+    plans = await queries.lock_plans(conn, limit, after)
     steps = 0
-    for plan in await queries.lock_plans(conn, limit):
+    for plan in plans:
         view = _view(
             plan, await queries.pauses(conn, plan.id), await queries.has_provider(conn, plan.circle_id)
         )
@@ -836,7 +1025,18 @@ async def advance_checkins(conn: asyncpg.Connection, now: datetime, limit: int =
             action = ladder.next_action(view, day, now, state)
             if action != "none" and await _step(conn, plan, day, escalation, action, now):
                 steps += 1
-    return steps
+    return steps, plans[-1].id if len(plans) == limit else None
+
+
+async def advance_checkins(conn: asyncpg.Connection, now: datetime, *, batch: int = PLAN_BATCH) -> int:
+    """Take every due ladder step at ``now`` for all plans, a batch at a time, in the caller's
+    transaction; the number of steps taken."""
+    steps, after = 0, None
+    while True:
+        taken, after = await advance_checkin_batch(conn, now, after=after, limit=batch)
+        steps += taken
+        if after is None:
+            return steps
 
 
 async def claim(
@@ -870,13 +1070,11 @@ async def claim(
         local_date=escalation.local_date,
     )
     others = [u for u in await queries.recipients(conn, circle_id, providers=None) if u != user.id]
-    params: dict[str, str | datetime] = {"caregiver": user.display_name, "name": access.circle.senior_name}
     await _tell(
         conn,
         "care.escalation_claimed",
         others,
-        Message(CLAIMED_TITLE, params),
-        Message(CLAIMED_BODY, params),
+        *_texts("escalation_claimed", caregiver=user.display_name, name=access.circle.senior_name),
         deep_link=f"/care/circles/{circle_id}",
         source_id=escalation_id,
         priority="urgent",
