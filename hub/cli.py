@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import importlib
 import logging
-import os
 import secrets
 import signal
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hub.settings import Settings, SettingsError, _console_locale, load_settings
+from hub.settings import Settings, SettingsError, console_locale, environment, load_settings
 from i18n import gettext_for, ngettext_for
 
 logger = logging.getLogger("hub.cli")
@@ -119,7 +118,7 @@ def build_parser(locale: str) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hub` console script; returns the exit code."""
-    locale = _console_locale(os.environ)
+    locale = console_locale(environment())
     args = build_parser(locale).parse_args(argv)
     try:
         code = _run(args)
@@ -133,12 +132,12 @@ def _run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        env = dict(os.environ)
+        env = environment()
         if args.command in NO_SECRET_NEEDED and not env.get("HUB_SECRET_KEY"):
             env["HUB_SECRET_KEY"] = secrets.token_urlsafe(48)  # never used: these commands sign nothing
         settings = load_settings(env, dev=args.command == "dev")
     except SettingsError as exc:
-        _ = gettext_for(_console_locale(os.environ))
+        _ = gettext_for(console_locale(env))
         print(
             _("Invalid configuration: {variable}: {message}").format(
                 variable=exc.variable, message=exc.message

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from asyncpg.pool import PoolConnectionProxy
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
+
+from hub.settings import environment
 
 logger = logging.getLogger("hub.db")
 
@@ -59,7 +60,8 @@ def run_dbmate(database_url: str, *args: str) -> str:
     for folder in migration_dirs():
         command += ["--migrations-dir", str(folder)]
     command += list(args)
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    # The URL is passed as an argument; dbmate would also read DATABASE_URL from the environment.
+    env = {k: v for k, v in environment().items() if k != "DATABASE_URL"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
     if result.returncode != 0:
         raise MigrationError((result.stdout + result.stderr).strip())

@@ -54,7 +54,13 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def _console_locale(env: Mapping[str, str]) -> str:
+def environment() -> dict[str, str]:
+    """A copy of the process environment: the one place the hub reads it (the CLI passes it on)."""
+    return dict(os.environ)
+
+
+def console_locale(env: Mapping[str, str]) -> str:
+    """The language of console messages: HUB_LANG, else the usual locale variables, else French."""
     raw = env.get("HUB_LANG") or env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG") or "fr"
     code = raw.split(".")[0].split("_")[0].lower()
     return code if code in {"fr", "de", "en"} else "fr"
@@ -63,7 +69,7 @@ def _console_locale(env: Mapping[str, str]) -> str:
 def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
     """Build the settings from the environment; ``dev`` allows generated secrets kept in the data dir."""
     env = os.environ if env is None else env
-    locale = _console_locale(env)
+    locale = console_locale(env)
     _ = gettext_for(locale)
 
     def fail(variable: str, message: str) -> SettingsError:
