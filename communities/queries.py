@@ -12,12 +12,13 @@ from communities.models import (
     CommunityRow,
     Member,
     Membership,
+    Post,
     PostRow,
     QueuedReportRow,
     Report,
     StoredPost,
 )
-from i18n.content import Bilingual
+from i18n.content import Bilingual, localize
 
 # -- communities -----------------------------------------------------------------------------------------
 
@@ -300,6 +301,12 @@ _POST_COLUMNS = """
     p.body_de_simple, p.priority, p.publish_at, p.published_at, p.expires_at, p.hidden_at IS NOT NULL AS hidden,
     p.created_at, p.updated_at
 """
+#: lists show only visible posts (``_VISIBLE``), so they need no ``hidden`` column; ``_listed`` reads this order
+_LISTED_COLUMNS = """
+    p.id, p.community_id, c.name_fr, c.name_de, p.author_id, u.display_name, p.title_fr, p.title_de, p.body_fr,
+    p.body_de, p.body_fr_simple, p.body_de_simple, p.priority, p.publish_at, p.published_at, p.expires_at,
+    p.created_at, p.updated_at
+"""
 
 
 def _post(row: asyncpg.Record) -> PostRow:
@@ -323,6 +330,46 @@ def _post(row: asyncpg.Record) -> PostRow:
         hidden=row["hidden"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+def _listed(row: asyncpg.Record, lang: str) -> Post:
+    """A visible post of a list, rendered for the reader straight from its row (lists render every row)."""
+    (
+        id_,
+        community_id,
+        name_fr,
+        name_de,
+        author_id,
+        author_name,
+        title_fr,
+        title_de,
+        body_fr,
+        body_de,
+        body_fr_simple,
+        body_de_simple,
+        priority,
+        publish_at,
+        published_at,
+        expires_at,
+        created_at,
+        updated_at,
+    ) = row
+    return Post(
+        id=id_,
+        community_id=community_id,
+        community_name=localize(lang, name_fr, name_de),
+        author_id=author_id,
+        author_name=author_name,
+        title=localize(lang, title_fr, title_de),
+        body=localize(lang, body_fr, body_de, body_fr_simple, body_de_simple),
+        priority=priority,
+        publish_at=publish_at,
+        published_at=published_at,
+        expires_at=expires_at,
+        hidden=False,
+        created_at=created_at,
+        updated_at=updated_at,
     )
 
 
@@ -421,13 +468,14 @@ async def community_posts(
     *,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[PostRow]:
-    """Published, unhidden, unexpired posts of one community, newest first."""
+    lang: str,
+) -> list[Post]:
+    """Published, unhidden, unexpired posts of one community, newest first, in the reader's language."""
     keyset = "AND (p.published_at, p.id) < ($3, $4)" if after else ""
     args: list[Any] = [community_id, limit, *(after or ())]
     rows = await conn.fetch(
         f"""
-        SELECT {_POST_COLUMNS}
+        SELECT {_LISTED_COLUMNS}
         FROM posts p JOIN communities c ON c.id = p.community_id LEFT JOIN users u ON u.id = p.author_id
         WHERE p.community_id = $1 AND {_VISIBLE} {keyset}
         ORDER BY p.published_at DESC, p.id DESC
@@ -435,7 +483,7 @@ async def community_posts(
         """,
         *args,
     )
-    return [_post(r) for r in rows]
+    return [_listed(r, lang) for r in rows]
 
 
 async def feed(
@@ -444,13 +492,17 @@ async def feed(
     *,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[PostRow]:
-    """The newest posts across a member's communities: each community's top ``limit`` merged (LATERAL)."""
+    lang: str,
+) -> list[Post]:
+    """The newest posts across a member's communities, in the reader's language.
+
+    Each community's top ``limit`` (LATERAL over ``posts_feed_idx``), merged.
+    """
     keyset = "AND (p.published_at, p.id) < ($3, $4)" if after else ""
     args: list[Any] = [user_id, limit, *(after or ())]
     rows = await conn.fetch(
         f"""
-        SELECT {_POST_COLUMNS}
+        SELECT {_LISTED_COLUMNS}
         FROM (
             SELECT top.id FROM memberships m
             CROSS JOIN LATERAL (
@@ -470,7 +522,7 @@ async def feed(
         """,
         *args,
     )
-    return [_post(r) for r in rows]
+    return [_listed(r, lang) for r in rows]
 
 
 async def claim_due_posts(conn: asyncpg.Connection, limit: int) -> list[uuid.UUID]:

@@ -392,6 +392,7 @@ async def update_member(
 
 
 def _post_out(row: PostRow, lang: str) -> Post:
+    # lists are rendered by queries._listed, straight from their rows: the two must agree
     return Post(
         id=row.id,
         community_id=row.community_id,
@@ -524,8 +525,8 @@ async def community_posts(
 ) -> PostPage:
     await access_community(conn, user, community_id, "read")
     after = _position(secret, "posts", cursor)
-    rows = await queries.community_posts(conn, community_id, after=after, limit=limit + 1)
-    return _post_page(secret, rows, limit, lang)
+    rows = await queries.community_posts(conn, community_id, after=after, limit=limit + 1, lang=lang)
+    return _post_page(secret, rows, limit)
 
 
 async def feed(
@@ -533,17 +534,17 @@ async def feed(
 ) -> PostPage:
     """Posts of all my active memberships, newest first."""
     after = _position(secret, "posts", cursor)
-    rows = await queries.feed(conn, user.id, after=after, limit=limit + 1)
-    return _post_page(secret, rows, limit, lang)
+    rows = await queries.feed(conn, user.id, after=after, limit=limit + 1, lang=lang)
+    return _post_page(secret, rows, limit)
 
 
-def _post_page(secret: str, rows: list[PostRow], limit: int, lang: str) -> PostPage:
+def _post_page(secret: str, rows: list[Post], limit: int) -> PostPage:
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
         assert last.published_at is not None
         next_cursor = encode_cursor(secret, ["posts", last.published_at, last.id])
-    return PostPage(items=[_post_out(r, lang) for r in rows[:limit]], next_cursor=next_cursor)
+    return PostPage(items=rows[:limit], next_cursor=next_cursor)
 
 
 async def publish_due(conn: asyncpg.Connection, limit: int = PUBLISH_BATCH) -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import msgspec
 
-from i18n import CONTENT_LANGUAGES
-
 
 class Bilingual(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """Text written in French, German or both (at least one is checked by ``require_text``)."""
@@ -47,15 +45,27 @@ class Localized(msgspec.Struct, frozen=True):
 
 def pick(content: Bilingual, lang: str) -> Localized:
     """The reader's language if written, else the other one marked as a fallback."""
-    wanted = lang if lang in CONTENT_LANGUAGES else None
-    order = [wanted] if wanted else []
-    order += [code for code in CONTENT_LANGUAGES if code != wanted]
-    for code in order:
-        text = getattr(content, code)
-        if text:
-            simple = getattr(content, f"{code}_simple")
-            return Localized(text=text, lang=code, fallback=code != lang, simple=simple)
-    return Localized(text="", lang=lang, fallback=False)
+    return localize(lang, content.fr, content.de, content.fr_simple, content.de_simple)
+
+
+def localize(
+    lang: str, fr: str | None, de: str | None, fr_simple: str | None = None, de_simple: str | None = None
+) -> Localized:
+    """``pick`` straight from the stored columns, for lists that render every row without a ``Bilingual``.
+
+    French comes first for a reader of neither content language (and is then a fallback too).
+    """
+    if lang == "de":
+        if de:
+            return Localized(de, "de", False, de_simple)
+        if fr:
+            return Localized(fr, "fr", True, fr_simple)
+    else:
+        if fr:
+            return Localized(fr, "fr", lang != "fr", fr_simple)
+        if de:
+            return Localized(de, "de", True, de_simple)
+    return Localized("", lang, False)
 
 
 def from_columns(
