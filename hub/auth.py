@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
 
 import msgspec
 from argon2 import PasswordHasher
@@ -118,9 +120,74 @@ async def _session_user(
     )
 
 
+#: access tokens whose signature and claims were verified, oldest first, at most ``_VERIFIED_MAX``
+_verified: dict[tuple[object, ...], Token] = {}
+_VERIFIED_MAX = 10_000
+
+
+def _frozen(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
+@dataclasses.dataclass
+class AccessToken(Token):
+    """An access token verified once per process: later uses of the same token only check its expiry.
+
+    Signature, audience, issuer and claims are properties of the token's exact text, so checking them again
+    changes nothing; only ``exp`` depends on the time (``nbf`` and ``iat`` only ever become valid). The
+    session behind the token is still looked up on every request, so a revoked session is refused at once.
+    """
+
+    @classmethod
+    def decode(
+        cls,
+        encoded_token: str,
+        secret: str,
+        algorithm: str,
+        audience: str | Sequence[str] | None = None,
+        issuer: str | Sequence[str] | None = None,
+        require_claims: Sequence[str] | None = None,
+        verify_exp: bool = True,
+        verify_nbf: bool = True,
+        strict_audience: bool = False,
+    ) -> Self:
+        key = (
+            encoded_token,
+            secret,
+            algorithm,
+            _frozen(audience),
+            _frozen(issuer),
+            tuple(require_claims or ()),
+            verify_exp,
+            verify_nbf,
+            strict_audience,
+        )
+        known = _verified.get(key)
+        if isinstance(known, cls) and known.exp > datetime.now(UTC):
+            return known
+        _verified.pop(key, None)
+        token = super().decode(
+            encoded_token,
+            secret,
+            algorithm,
+            audience=audience,
+            issuer=issuer,
+            require_claims=require_claims,
+            verify_exp=verify_exp,
+            verify_nbf=verify_nbf,
+            strict_audience=strict_audience,
+        )
+        if verify_exp:
+            if len(_verified) >= _VERIFIED_MAX:
+                del _verified[next(iter(_verified))]
+            _verified[key] = token
+        return token
+
+
 def build_jwt_auth(settings: Settings) -> JWTAuth[CurrentUser, Token]:
     return JWTAuth[CurrentUser, Token](
         token_secret=settings.secret_key,
+        token_cls=AccessToken,
         retrieve_user_handler=_retrieve_user,
         default_token_expiration=timedelta(minutes=settings.access_token_minutes),
         accepted_issuers=[ISSUER],
@@ -164,7 +231,7 @@ async def optional_user(connection: ASGIConnection[Any, Any, Any, Any]) -> Curre
         return None
     jwt_auth: JWTAuth[CurrentUser, Token] = connection.app.state.jwt_auth
     try:
-        token = Token.decode(
+        token = AccessToken.decode(
             encoded,
             secret=jwt_auth.token_secret,
             algorithm=jwt_auth.algorithm,
