@@ -63,6 +63,8 @@ class EmailView(msgspec.Struct, frozen=True, kw_only=True):
     sent_at: datetime
     link_url: str
     priority: Priority = "info"
+    #: why this address gets email: its owner's settings, or someone invited an address without an account
+    reason: Literal["settings", "invited"] = "settings"
 
 
 class DigestPeriod(msgspec.Struct, frozen=True, kw_only=True):
@@ -285,7 +287,13 @@ def render_notification(locale: str, view: EmailView) -> RenderedEmail:
     locale = _reader_locale(locale)
     env = _environment(locale)
     item = _item(locale, view)
-    context = {"locale": locale, "item": item, "priority": view.priority, "title": item.title}
+    context = {
+        "locale": locale,
+        "item": item,
+        "priority": view.priority,
+        "title": item.title,
+        "reason": view.reason,
+    }
     subject = _one_line(env.get_template("notification_subject.txt.j2").render(context))
     context |= {"subject": subject, "unsubscribe_url": _UNSUBSCRIBE_MARK}
     return RenderedEmail.build(
@@ -309,7 +317,13 @@ def render_digest(locale: str, items: Sequence[EmailView], period: DigestPeriod)
             end=format_date(period.end, locale, "long"),
         )
     )
-    context = {"locale": locale, "items": shown, "subject": subject, "unsubscribe_url": _UNSUBSCRIBE_MARK}
+    context = {
+        "locale": locale,
+        "items": shown,
+        "subject": subject,
+        "unsubscribe_url": _UNSUBSCRIBE_MARK,
+        "reason": "settings",
+    }
     return RenderedEmail.build(
         locale=locale,
         subject=subject,

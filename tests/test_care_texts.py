@@ -127,6 +127,8 @@ def test_care_email_text_matches_golden(case: str, locale: str) -> None:
             sent_at=SENT_AT,
             link_url=f"{PUBLIC_URL}{stored['deep_link']}",
             priority=stored["priority"],
+            # sent to an address without an account, as messaging.pipeline.send_direct_email does
+            reason="invited" if case == "invitation_email" else "settings",
         ),
     )
     parsed = rendered.for_recipient(
