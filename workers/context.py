@@ -36,12 +36,13 @@ async def open_context(settings: Settings, database_url: str) -> dict[str, Any]:
 
 
 async def close_context(ctx: dict[str, Any]) -> None:
-    channels: Channels | None = ctx.get("channels")
+    """Close what open_context opened; a second call finds nothing left to close."""
+    channels: Channels | None = ctx.pop("channels", None)
     if channels is not None:
         if channels.push is not None:
             await channels.push.close()
         if channels.mailer is not None:
             await channels.mailer.close()
-    pool = ctx.get("pool")
+    pool = ctx.pop("pool", None)
     if pool is not None:
         await pool.close()

@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub.queue import deserialize, redis_settings, serialize
 from hub.settings import Settings
+from workers.context import close_context
 
 logger = logging.getLogger("workers")
 
@@ -142,6 +143,11 @@ async def run_worker(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            # Closing talks to Redis (it removes the health-check key); with Redis gone that fails too.
+            # Closing talks to Redis (it removes the health-check key); with Redis gone that fails before
+            # the worker's own shutdown ran, so its connections are closed here as well.
             with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
                 await worker.close()
+            await close_context(worker.ctx)
+            if worker._pool is not None:
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    await worker._pool.aclose()
