@@ -51,7 +51,8 @@ async def due_unplanned(
 # One statement per notification: recipients (named people and the community's active members, minus
 # exclusions), their language and municipality, an inbox row each, and one delivery per channel they get,
 # honouring preferences, devices, suppressed addresses, digests and quiet hours (see planning.plan_channels
-# for the same rules as a pure function). Idempotent: the unique keys absorb a second run.
+# for the same rules as a pure function). It runs once per notification: the notification row is locked
+# and marked planned in the same transaction (the unique key would refuse a second run's rows anyway).
 PLAN_SQL = """
 WITH n AS (
     SELECT * FROM notifications WHERE id = $1
@@ -65,55 +66,50 @@ recipients AS (
     ) r, n
     WHERE r.user_id IS NOT NULL AND NOT (r.user_id = ANY (n.exclude_user_ids))
 ),
-people AS (
-    SELECT u.id AS user_id, u.locale, u.municipality_code, u.time_zone,
-           u.quiet_hours_start, u.quiet_hours_end,
-           p.push AS pref_push, p.email AS pref_email, coalesce(p.digest, 'off') AS digest,
-           EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id) AS has_device,
-           EXISTS (SELECT 1 FROM email_bounces b WHERE b.address = lower(u.email) AND b.suppressed_at IS NOT NULL)
-               AS email_suppressed
+inserted AS (
+    INSERT INTO deliveries (notification_id, user_id, channel, locale, municipality_code, status, skip_reason,
+                            due_at, quiet_override, deferred_by_quiet_hours, digest, sent_at, enqueued_at)
+    SELECT $1, u.id, c.channel, u.locale, u.municipality_code, c.status, c.skip_reason, c.due_at,
+           c.quiet_override, c.deferred, c.digest,
+           CASE WHEN c.channel = 'inbox' THEN $2::timestamptz END,
+           -- what is due now is handed to dispatch jobs right after planning commits
+           CASE WHEN c.status = 'pending' AND c.due_at <= $2 THEN $2::timestamptz END
     FROM recipients r
     JOIN users u ON u.id = r.user_id
-    LEFT JOIN notification_preferences p
-           ON p.user_id = u.id AND p.community_id = (SELECT community_id FROM n)
-),
-choices AS (
-    SELECT p.*, n.priority, n.respect_preferences, n.channels,
-           quiet_hours_end($2, p.quiet_hours_start, p.quiet_hours_end, p.time_zone) AS quiet_until,
-           (NOT n.respect_preferences OR coalesce(p.pref_push, true)) AS wants_push,
-           (NOT n.respect_preferences OR coalesce(p.pref_email, NOT p.has_device)) AS wants_email,
-           (n.respect_preferences AND p.digest <> 'off' AND n.priority <> 'urgent') AS to_digest
-    FROM people p CROSS JOIN n
-),
-planned AS (
-    SELECT user_id, 'inbox' AS channel, locale, municipality_code, 'sent' AS status, NULL::text AS skip_reason,
-           $2::timestamptz AS due_at, false AS quiet_override, false AS deferred, NULL::text AS digest
-    FROM people
-    UNION ALL
-    SELECT user_id, 'push', locale, municipality_code,
-           CASE WHEN has_device THEN 'pending' ELSE 'skipped' END AS status,
-           CASE WHEN has_device THEN NULL ELSE 'no_device' END AS skip_reason,
-           CASE WHEN quiet_until IS NOT NULL AND priority <> 'urgent' THEN quiet_until ELSE $2 END AS due_at,
-           (quiet_until IS NOT NULL AND priority = 'urgent') AS quiet_override,
-           (quiet_until IS NOT NULL AND priority <> 'urgent') AS deferred,
-           NULL::text AS digest
-    FROM choices WHERE 'push' = ANY (channels) AND wants_push
-    UNION ALL
-    SELECT user_id, 'email', locale, municipality_code,
-           CASE WHEN email_suppressed THEN 'skipped' WHEN to_digest THEN 'held' ELSE 'pending' END,
-           CASE WHEN email_suppressed THEN 'address_suppressed' END,
-           $2, false, false,
-           CASE WHEN to_digest AND NOT email_suppressed THEN digest END
-    FROM choices WHERE 'email' = ANY (channels) AND (wants_email OR to_digest)
+    CROSS JOIN n
+    LEFT JOIN notification_preferences p ON p.user_id = u.id AND p.community_id = n.community_id
+    CROSS JOIN LATERAL (
+        SELECT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id) AS has_device,
+               EXISTS (SELECT 1 FROM email_bounces b WHERE b.address = lower(u.email) AND b.suppressed_at IS NOT NULL)
+                   AS suppressed,
+               quiet_hours_end($2, u.quiet_hours_start, u.quiet_hours_end, u.time_zone) AS quiet_until,
+               (n.respect_preferences AND coalesce(p.digest, 'off') <> 'off' AND n.priority <> 'urgent')
+                   AS to_digest
+    ) f
+    CROSS JOIN LATERAL (
+        VALUES
+        ('inbox', 'sent', NULL, $2::timestamptz, false, false, NULL, true),
+        ('push',
+         CASE WHEN f.has_device THEN 'pending' ELSE 'skipped' END,
+         CASE WHEN f.has_device THEN NULL ELSE 'no_device' END,
+         CASE WHEN f.quiet_until IS NOT NULL AND n.priority <> 'urgent' THEN f.quiet_until ELSE $2 END,
+         f.quiet_until IS NOT NULL AND n.priority = 'urgent',
+         f.quiet_until IS NOT NULL AND n.priority <> 'urgent',
+         NULL,
+         'push' = ANY (n.channels) AND (NOT n.respect_preferences OR coalesce(p.push, true))),
+        ('email',
+         CASE WHEN f.suppressed THEN 'skipped' WHEN f.to_digest THEN 'held' ELSE 'pending' END,
+         CASE WHEN f.suppressed THEN 'address_suppressed' END,
+         $2,
+         false,
+         false,
+         CASE WHEN f.to_digest AND NOT f.suppressed THEN p.digest END,
+         'email' = ANY (n.channels)
+           AND (NOT n.respect_preferences OR coalesce(p.email, NOT f.has_device) OR f.to_digest))
+    ) AS c(channel, status, skip_reason, due_at, quiet_override, deferred, digest, wanted)
+    WHERE c.wanted
 )
-INSERT INTO deliveries (notification_id, user_id, channel, locale, municipality_code, status, skip_reason,
-                        due_at, quiet_override, deferred_by_quiet_hours, digest, sent_at, enqueued_at)
-SELECT $1, user_id, channel, locale, municipality_code, status, skip_reason, due_at, quiet_override, deferred,
-       digest, CASE WHEN channel = 'inbox' THEN $2::timestamptz END,
-       -- what is due now is handed to dispatch jobs right after planning commits
-       CASE WHEN status = 'pending' AND due_at <= $2 THEN $2::timestamptz END
-FROM planned
-ON CONFLICT (notification_id, user_id, channel) DO NOTHING
+SELECT count(*) FROM recipients
 """
 
 
@@ -127,10 +123,7 @@ async def lock_unplanned(conn: asyncpg.Connection, notification_id: uuid.UUID) -
 
 
 async def plan(conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime) -> int:
-    await conn.execute(PLAN_SQL, notification_id, now)
-    recipients = await conn.fetchval(
-        "SELECT count(*) FROM deliveries WHERE notification_id = $1 AND channel = 'inbox'", notification_id
-    )
+    recipients = await conn.fetchval(PLAN_SQL, notification_id, now)
     await conn.execute(
         "UPDATE notifications SET planned_at = $2, recipients = $3 WHERE id = $1",
         notification_id,
