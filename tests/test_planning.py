@@ -248,10 +248,8 @@ PARIS = ZoneInfo("Europe/Paris")
             datetime(2026, 11, 21, 18, 30, tzinfo=PARIS),
             [("daily", date(2026, 11, 21)), ("weekly", date(2026, 11, 21))],
         ),
-        (
-            datetime(2026, 11, 21, 23, 59, tzinfo=UTC),
-            [("daily", date(2026, 11, 22))],
-        ),  # already Sunday in Paris
+        # 00:59 on Sunday in Paris: Saturday's digests were due last evening, Sunday's not before 17:00
+        (datetime(2026, 11, 21, 23, 59, tzinfo=UTC), []),
     ],
 )
 def test_digest_periods_due(local: datetime, expected: list[tuple[str, date]]) -> None:
