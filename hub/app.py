@@ -22,6 +22,7 @@ from litestar.types import ControllerRouterHandler, Message, Middleware, OnAppIn
 from hub import db
 from hub.auth import TokenIssuer, build_jwt_auth
 from hub.errors import EXCEPTION_HANDLERS, scope_request_id
+from hub.idempotency import idempotency_middleware
 from hub.openapi import document_problems
 from hub.queue import queue_pool
 from hub.settings import Settings
@@ -100,6 +101,7 @@ def create_app(
         },
         exception_handlers=EXCEPTION_HANDLERS,
         on_app_init=[jwt_auth.on_app_init, _outermost(db.request_connection_middleware)],
+        middleware=[idempotency_middleware],
         before_send=[add_request_id],
         stores={
             "rate_limit": RedisStore.with_client(url=redis_url, namespace=f"{settings.queue_name}:ratelimit")
