@@ -94,6 +94,14 @@ async def publish(pool: asyncpg.Pool, queue: ArqRedis | None, **kwargs: object) 
         return await notify(conn, **kwargs)  # type: ignore[arg-type]
 
 
+async def publish_and_plan(pool: asyncpg.Pool, channels: pipeline.Channels, **kwargs: object) -> uuid.UUID:
+    """Record a notification and plan it at the channels' clock, as the worker's first job would."""
+    notification_id = await publish(pool, None, **kwargs)
+    async with transaction(pool) as conn:
+        await pipeline.plan_notification(conn, notification_id, channels.clock())
+    return notification_id
+
+
 async def statuses(pool: asyncpg.Pool, notification_id: uuid.UUID) -> Counter[tuple[str, str]]:
     """Push and email deliveries by channel and status (every recipient also has an inbox row)."""
     rows = await pool.fetch(
@@ -312,9 +320,9 @@ async def test_smtp_down_mid_fanout_then_back_sends_each_once(
 ) -> None:
     community = uuid.uuid4()
     users = [(await member(client, make_user, "fr", device=False, community=community))[0] for _ in range(12)]
-    notification_id = await publish(
+    notification_id = await publish_and_plan(
         pool,
-        None,
+        channels,
         kind="post",
         audience=Audience(user_ids=tuple(uuid.UUID(u.id) for u in users)),
         community_id=community,
@@ -323,8 +331,6 @@ async def test_smtp_down_mid_fanout_then_back_sends_each_once(
         deep_link="/m",
         priority="important",
     )
-    async with transaction(pool) as conn:
-        await pipeline.plan_notification(conn, notification_id, channels.clock())
     smtp.go_down_after(5)
     await pipeline.dispatch(pool, channels, notification_id, "email")
     counts = await statuses(pool, notification_id)
@@ -347,9 +353,9 @@ async def test_fcm_503_with_retry_after_is_retried_later_once(
     channels: pipeline.Channels,
 ) -> None:
     users = [await member(client, make_user, "de") for _ in range(4)]
-    notification_id = await publish(
+    notification_id = await publish_and_plan(
         pool,
-        None,
+        channels,
         kind="post",
         audience=Audience(user_ids=tuple(uuid.UUID(u.id) for u, _ in users)),
         title=ALERT_TITLE,
@@ -357,8 +363,6 @@ async def test_fcm_503_with_retry_after_is_retried_later_once(
         deep_link="/f",
         priority="urgent",
     )
-    async with transaction(pool) as conn:
-        await pipeline.plan_notification(conn, notification_id, channels.clock())
     fcm.fail_next(2, 503, retry_after="120")
     await pipeline.dispatch(pool, channels, notification_id, "push")
     waiting = await pool.fetch(
@@ -385,9 +389,9 @@ async def test_worker_dying_mid_batch_resends_at_most_that_batch(
     channels: pipeline.Channels,
 ) -> None:
     users = [await member(client, make_user, "fr") for _ in range(3)]
-    notification_id = await publish(
+    notification_id = await publish_and_plan(
         pool,
-        None,
+        channels,
         kind="post",
         audience=Audience(user_ids=tuple(uuid.UUID(u.id) for u, _ in users)),
         title=ALERT_TITLE,
@@ -395,7 +399,6 @@ async def test_worker_dying_mid_batch_resends_at_most_that_batch(
         deep_link="/k",
     )
     async with transaction(pool) as conn:
-        await pipeline.plan_notification(conn, notification_id, channels.clock())
         # A worker claims the batch and dies before recording anything.
         claimed = await queries.claim(conn, notification_id, "push", channels.clock(), 500)
     assert len(claimed) == 3
@@ -419,17 +422,15 @@ async def test_stopping_worker_releases_its_batch(
     channels: pipeline.Channels,
 ) -> None:
     users = [await member(client, make_user, "fr") for _ in range(3)]
-    notification_id = await publish(
+    notification_id = await publish_and_plan(
         pool,
-        None,
+        channels,
         kind="post",
         audience=Audience(user_ids=tuple(uuid.UUID(u.id) for u, _ in users)),
         title=ALERT_TITLE,
         body=ALERT_BODY,
         deep_link="/s",
     )
-    async with transaction(pool) as conn:
-        await pipeline.plan_notification(conn, notification_id, channels.clock())
     fcm.fail_next(3, None, delay=5.0)  # the endpoint hangs; SIGTERM arrives meanwhile
     task = asyncio.create_task(pipeline.dispatch(pool, channels, notification_id, "push"))
     await asyncio.sleep(0.5)
@@ -538,17 +539,15 @@ async def test_hard_bounces_suppress_the_address(
             await pipeline.plan_notification(conn, notification_id, channels.clock())
         await pipeline.dispatch(pool, channels, notification_id, "email")
         assert (await statuses(pool, notification_id))[("email", "failed")] == 1
-    third = await publish(
+    third = await publish_and_plan(
         pool,
-        None,
+        channels,
         kind="post",
         audience=Audience(user_ids=(uuid.UUID(user.id),)),
         title=ALERT_TITLE,
         body=ALERT_BODY,
         deep_link="/h",
     )
-    async with transaction(pool) as conn:
-        await pipeline.plan_notification(conn, third, channels.clock())
     assert (await statuses(pool, third))[("email", "skipped")] == 1
     reason = await pool.fetchval(
         "SELECT skip_reason FROM deliveries WHERE notification_id = $1 AND channel = 'email'", third
@@ -623,9 +622,9 @@ async def test_withdrawn_recipient_gets_nothing_more_others_still_do(
     ]
     circle = f"/care/circles/{uuid.uuid4()}/"
     audience = Audience(user_ids=(uuid.UUID(leaving.id), uuid.UUID(staying.id)))
-    planned = await publish(
+    planned = await publish_and_plan(
         pool,
-        None,
+        channels,
         kind="care.test",
         audience=audience,
         title=ALERT_TITLE,
@@ -633,8 +632,6 @@ async def test_withdrawn_recipient_gets_nothing_more_others_still_do(
         deep_link=f"{circle}escalations/1",
         priority="urgent",
     )
-    async with transaction(pool) as conn:
-        await pipeline.plan_notification(conn, planned, channels.clock())
     later = await publish(
         pool,
         None,
