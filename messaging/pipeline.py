@@ -184,53 +184,47 @@ def push_text(texts: _Texts, locale: str) -> tuple[str, str]:
 
 async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid.UUID, channel: str) -> int:
     """Send every due delivery of one notification on one channel, a batch at a time; returns how many
-    deliveries this call handled.
-
-    Each batch is locked (``FOR UPDATE SKIP LOCKED``) in a transaction held while it is sent, and its
-    outcomes are written in that same transaction: parallel or repeated calls skip what another holds, and
-    a worker that stops or dies mid-batch rolls back, leaving the batch pending for the next one (at most
-    that batch is sent again). One write per delivery and attempt.
-    """
+    deliveries this call handled. Claims are atomic, so parallel or repeated calls never send twice."""
     handled = 0
     async with connection(pool) as conn:
         content = await queries.notification_content(conn, notification_id)
     if content is None:
         return 0
     while True:
-        ids: list[int] = []
+        now = channels.clock()
+        async with transaction(pool) as conn:
+            claimed = await queries.claim(conn, notification_id, channel, now, BATCH_SIZE)
+        if not claimed:
+            return handled
         try:
-            async with transaction(pool) as conn:
-                claimed = await queries.lock_due(conn, notification_id, channel, channels.clock(), BATCH_SIZE)
-                if not claimed:
-                    return handled
-                ids = [r["id"] for r in claimed]
-                if content["cancelled_at"] is not None:
-                    outcomes: list[queries.OutcomeRow] = [
-                        (i, "skipped", None, "cancelled", None) for i in ids
-                    ]
-                    await queries.record_outcomes(conn, outcomes, channels.clock(), locked=True)
-                elif channel == "push":
-                    await _send_push(conn, channels, content, claimed)
-                else:
-                    await _send_email(conn, channels, content, claimed)
-        except Exception:
-            # Rolled back: the batch is pending again. The attempt still counts, so that a batch failing
-            # the same way every time ends as failed instead of being retried for ever.
-            logger.exception("dispatch batch failed; its deliveries stay pending")
-            if ids:
+            if content["cancelled_at"] is not None:
+                outcomes: list[queries.OutcomeRow] = [
+                    (r["id"], "skipped", None, "cancelled", None) for r in claimed
+                ]
                 async with transaction(pool) as conn:
-                    await queries.count_failed_attempt(conn, ids, channels.clock())
+                    await queries.record_outcomes(conn, outcomes, channels.clock())
+            elif channel == "push":
+                await _send_push(pool, channels, content, claimed)
+            else:
+                await _send_email(pool, channels, content, claimed)
+        except asyncio.CancelledError:
+            # The worker is stopping: give the batch back so another worker sends it.
+            async with transaction(pool) as conn:
+                await asyncio.shield(queries.release(conn, [r["id"] for r in claimed]))
+            raise
+        except Exception:
+            logger.exception("dispatch batch failed; its deliveries return to pending when the lease ends")
             raise
         handled += len(claimed)
 
 
 async def _send_push(
-    conn: asyncpg.Connection, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
+    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
 ) -> None:
-    """Send a locked batch by push and write its outcomes on the batch's connection."""
     if channels.push is None:
         raise RuntimeError("push is not configured")
-    devices = await queries.device_tokens(conn, [r["user_id"] for r in claimed])
+    async with connection(pool) as conn:
+        devices = await queries.device_tokens(conn, [r["user_id"] for r in claimed])
     tokens: dict[uuid.UUID, list[str]] = defaultdict(list)
     for device in devices:
         tokens[device["user_id"]].append(device["token"])
@@ -273,22 +267,23 @@ async def _send_push(
         outcome = push_outcome(per_delivery.get(row["id"], []), row["attempts"], channels.rng)
         due = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
         outcomes.append((row["id"], outcome.status, outcome.error, outcome.skip_reason, due))
-    await queries.record_outcomes(conn, outcomes, now, locked=True)
-    if invalid:
-        await queries.delete_tokens(conn, invalid)
+    async with transaction(pool) as conn:
+        await queries.record_outcomes(conn, outcomes, now)
+        if invalid:
+            await queries.delete_tokens(conn, invalid)
 
 
 async def _send_email(
-    conn: asyncpg.Connection, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
+    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
 ) -> None:
-    """Send a locked batch by email and write its outcomes on the batch's connection."""
     if channels.mailer is None:
         raise RuntimeError("email is not configured")
     community_id = content["community_id"] or uuid.UUID(int=0)
-    people = {
-        r["user_id"]: r
-        for r in await queries.email_recipients(conn, [r["user_id"] for r in claimed], community_id)
-    }
+    async with connection(pool) as conn:
+        people = {
+            r["user_id"]: r
+            for r in await queries.email_recipients(conn, [r["user_id"] for r in claimed], community_id)
+        }
     new_tokens = [
         (secrets.token_urlsafe(24), user_id, community_id)
         for user_id, person in people.items()
@@ -297,7 +292,8 @@ async def _send_email(
     tokens = {user_id: person["token"] for user_id, person in people.items() if person["token"]}
     tokens.update({user_id: token for token, user_id, _ in new_tokens})
     if new_tokens:
-        await queries.create_unsubscribe_tokens(conn, new_tokens, channels.clock() + UNSUBSCRIBE_VALIDITY)
+        async with transaction(pool) as conn:
+            await queries.create_unsubscribe_tokens(conn, new_tokens, channels.clock() + UNSUBSCRIBE_VALIDITY)
     rendered: dict[str, RenderedEmail] = {}
     outgoing: list[OutgoingEmail] = []
     owners: list[asyncpg.Record] = []
@@ -344,11 +340,12 @@ async def _send_email(
             bounces.append((item.recipient, result.error or "hard bounce"))
         elif result.status == "sent":
             delivered.append(item.recipient)
-    await queries.record_outcomes(conn, outcomes, now, locked=True)
-    if bounces:
-        await queries.record_bounces(conn, bounces, now)
-    if delivered:
-        await queries.clear_bounces(conn, delivered)
+    async with transaction(pool) as conn:
+        await queries.record_outcomes(conn, outcomes, now)
+        if bounces:
+            await queries.record_bounces(conn, bounces, now)
+        if delivered:
+            await queries.clear_bounces(conn, delivered)
 
 
 def _mailbox(mail_from: str) -> str:

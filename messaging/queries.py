@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from messaging.planning import HARD_BOUNCE_LIMIT, LEASE_S, MAX_ATTEMPTS
+from messaging.planning import HARD_BOUNCE_LIMIT, LEASE_S
 
 
 async def insert_notification(conn: asyncpg.Connection, values: dict[str, Any]) -> uuid.UUID:
@@ -144,18 +144,24 @@ async def due_counts(conn: asyncpg.Connection, notification_id: uuid.UUID, now: 
     return {r["channel"]: r["n"] for r in rows}
 
 
-async def lock_due(
+async def claim(
     conn: asyncpg.Connection, notification_id: uuid.UUID, channel: str, now: datetime, limit: int
 ) -> list[asyncpg.Record]:
-    """Lock up to ``limit`` due deliveries for the caller's transaction (others skip them); ``attempts``
-    is the number this attempt will have."""
+    """Atomically take up to ``limit`` due deliveries: only rows still pending are taken, so a job that
+    runs twice (or two workers) never take the same row; the lease returns rows of a dead worker."""
     return await conn.fetch(
-        """
-        SELECT id, user_id, locale, attempts + 1 AS attempts, quiet_override FROM deliveries
-        WHERE notification_id = $1 AND channel = $2 AND status = 'pending' AND due_at <= $3
-        ORDER BY id
-        LIMIT $4
-        FOR UPDATE SKIP LOCKED
+        f"""
+        UPDATE deliveries d
+        SET status = 'sending', attempts = d.attempts + 1, lease_until = $3::timestamptz + interval '{LEASE_S} seconds',
+            updated_at = $3
+        WHERE d.id IN (
+            SELECT id FROM deliveries
+            WHERE notification_id = $1 AND channel = $2 AND status = 'pending' AND due_at <= $3
+            ORDER BY id
+            LIMIT $4
+            FOR UPDATE SKIP LOCKED
+        )
+        RETURNING d.id, d.user_id, d.locale, d.attempts, d.quiet_override
         """,
         notification_id,
         channel,
@@ -221,22 +227,18 @@ OutcomeRow = tuple[int, str, str | None, str | None, datetime | None]
 
 
 async def record_outcomes(
-    conn: asyncpg.Connection, outcomes: Sequence[OutcomeRow], now: datetime, *, locked: bool = False
+    conn: asyncpg.Connection,
+    outcomes: Sequence[OutcomeRow],
+    now: datetime,
 ) -> None:
-    """Write many outcomes at once: (delivery id, status, error, skip reason, next due time).
-
-    ``locked``: the deliveries were locked while pending (dispatch), and this write counts the attempt;
-    otherwise they were taken as ``sending`` with the attempt already counted (digests).
-    """
+    """Write many outcomes at once: (delivery id, status, error, skip reason, next due time)."""
     if not outcomes:
         return
     ids, statuses, errors, reasons, dues = (list(column) for column in zip(*outcomes, strict=True))
-    taken = "pending" if locked else "sending"
     await conn.execute(
         """
         UPDATE deliveries d
         SET status = v.status,
-            attempts = d.attempts + $7::int,
             last_error = coalesce(v.error, CASE WHEN v.status = 'sent' THEN NULL ELSE d.last_error END),
             skip_reason = v.reason,
             due_at = coalesce(v.due_at, d.due_at),
@@ -246,7 +248,7 @@ async def record_outcomes(
             updated_at = $6
         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
              AS v(id, status, error, reason, due_at)
-        WHERE d.id = v.id AND d.status = $8
+        WHERE d.id = v.id AND d.status = 'sending'
         """,
         ids,
         statuses,
@@ -254,22 +256,18 @@ async def record_outcomes(
         reasons,
         dues,
         now,
-        1 if locked else 0,
-        taken,
     )
 
 
-async def count_failed_attempt(conn: asyncpg.Connection, delivery_ids: list[int], now: datetime) -> None:
-    """A batch failed unexpectedly and rolled back: count the attempt, and give up after the last one."""
+async def release(conn: asyncpg.Connection, delivery_ids: list[int]) -> None:
+    """Give claimed deliveries back (the worker is stopping): they are pending again, attempt not counted."""
     await conn.execute(
-        f"""
-        UPDATE deliveries SET attempts = attempts + 1, updated_at = $2,
-               status = CASE WHEN attempts + 1 >= {MAX_ATTEMPTS} THEN 'failed' ELSE status END,
-               last_error = CASE WHEN attempts + 1 >= {MAX_ATTEMPTS} THEN 'gave up after errors' ELSE last_error END
-        WHERE id = ANY ($1::bigint[]) AND status = 'pending'
+        """
+        UPDATE deliveries SET status = 'pending', attempts = greatest(attempts - 1, 0), lease_until = NULL,
+               enqueued_at = NULL
+        WHERE id = ANY ($1::bigint[]) AND status = 'sending'
         """,
         delivery_ids,
-        now,
     )
 
 

@@ -385,7 +385,6 @@ async def test_worker_dying_mid_batch_resends_at_most_that_batch(
     client: AsyncTestClient[Litestar],
     make_user: UserFactory,
     pool: asyncpg.Pool,
-    servers: Servers,
     fcm: FcmLocal,
     channels: pipeline.Channels,
 ) -> None:
@@ -399,22 +398,20 @@ async def test_worker_dying_mid_batch_resends_at_most_that_batch(
         body=ALERT_BODY,
         deep_link="/k",
     )
-    # A worker locks the batch and, while it is sending, dies: its connection is gone without a word.
-    dying = await asyncpg.connect(servers.database_url)
-    await dying.execute("BEGIN")
-    locked = await queries.lock_due(dying, notification_id, "push", channels.clock(), 500)
-    assert len(locked) == 3
-    await pipeline.dispatch(pool, channels, notification_id, "push")  # another worker skips what is held
-    assert await statuses(pool, notification_id) == Counter({("push", "pending"): 3})
-    dying.terminate()
+    async with transaction(pool) as conn:
+        # A worker claims the batch and dies before recording anything.
+        claimed = await queries.claim(conn, notification_id, "push", channels.clock(), 500)
+    assert len(claimed) == 3
+    await pipeline.dispatch(pool, channels, notification_id, "push")
+    assert await statuses(pool, notification_id) == Counter({("push", "sending"): 3})  # leased: nobody sends
+    assert isinstance(channels.clock, Clock)
+    channels.clock.advance(seconds=pipeline.queries.LEASE_S + 1)
+    async with transaction(pool) as conn:
+        await pipeline.sweep_deliveries(conn, channels.clock())
     await pipeline.dispatch(pool, channels, notification_id, "push")
     assert await statuses(pool, notification_id) == Counter({("push", "sent"): 3})
     for _, token in users:
         assert len(fcm.messages(token)) == 1
-    attempts = await pool.fetch(
-        "SELECT attempts FROM deliveries WHERE notification_id = $1 AND channel = 'push'", notification_id
-    )
-    assert [a["attempts"] for a in attempts] == [1, 1, 1]
 
 
 async def test_stopping_worker_releases_its_batch(

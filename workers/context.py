@@ -12,8 +12,7 @@ from messaging.push import PushSender
 
 
 async def open_context(settings: Settings, database_url: str) -> dict[str, Any]:
-    # Each dispatch job holds a connection for the batch it is sending (up to 4 per channel), plus crons.
-    pool = await create_pool(database_url, min_size=2, max_size=20)
+    pool = await create_pool(database_url, min_size=2, max_size=10)
     push = None
     if settings.fcm_credentials_file is not None:
         push = PushSender(settings.fcm_credentials_file, settings.fcm_endpoint, concurrency=128)
