@@ -387,3 +387,30 @@ async def test_event_on_a_moselle_holiday_lists_the_conflict(client: Client, own
     assert ("57089", "Saint-Étienne") in conflicts
     assert ("10045114", "Second Day of Christmas") not in conflicts  # names are in the reader's language
     assert ("10045114", "Deuxième jour de Noël") in conflicts
+
+
+async def test_erasing_an_attendee_frees_the_place_for_the_waiting_list(
+    client: Client, owner: SignedIn, make_user: UserFactory, db: asyncpg.Pool
+) -> None:
+    community_id = await community(client, owner)
+    created = await client.post(
+        f"/v1/communities/{community_id}/events", json=event_body(capacity=1), headers=owner.headers
+    )
+    assert created.status_code == 201, created.text
+    event_id = created.json()["id"]
+    attending = await joined(client, make_user, community_id)
+    waiting = await joined(client, make_user, community_id, locale="de")
+    assert (await client.post(f"/v1/events/{event_id}/rsvp", headers=attending.headers)).json()[
+        "status"
+    ] == "attending"
+    assert (await client.post(f"/v1/events/{event_id}/rsvp", headers=waiting.headers)).json()[
+        "status"
+    ] == "waiting"
+    export = (await client.get("/v1/me/export", headers=attending.headers)).json()
+    assert any(event_id in str(section) for section in export["sections"].values())
+
+    assert (await client.delete("/v1/me", headers=attending.headers)).status_code == 204
+    left = await db.fetchval("SELECT count(*) FROM event_rsvps WHERE user_id = $1", uuid.UUID(attending.id))
+    assert left == 0
+    mine = await client.post(f"/v1/events/{event_id}/rsvp", headers=waiting.headers)
+    assert mine.json()["status"] == "attending"  # promoted when the place was freed

@@ -319,3 +319,28 @@ async def test_cross_border_story_end_to_end(
         assert str(item["SUMMARY"]) == title
         assert str(item["UID"]) == f"{event['id']}@hub"
         assert icalendar.Calendar.from_ical(feed.content).walk("VTIMEZONE")
+
+
+async def test_partner_requests_are_rate_limited_per_key(client: Client) -> None:
+    """A key that floods the partner routes gets 429 with Retry-After; another key is not affected."""
+    from communities.partners.routes import PARTNER_RATE_PER_MINUTE
+
+    flooding = bearer(f"hubp_{uuid.uuid4().hex}")
+    statuses = [
+        (
+            await client.post("/v1/partner/posts", json=post_body(str(uuid.uuid4())), headers=flooding)
+        ).status_code
+        for _ in range(PARTNER_RATE_PER_MINUTE + 1)
+    ]
+    assert set(statuses[:-1]) == {401}  # an unknown key, answered until the limit
+    assert statuses[-1] == 429
+    limited = await client.post(
+        "/v1/partner/posts", json=post_body(str(uuid.uuid4())), headers={**flooding, "Accept-Language": "de"}
+    )
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["code"] == "rate_limited"
+    other = await client.post(
+        "/v1/partner/posts", json=post_body(str(uuid.uuid4())), headers=bearer("hubp_other")
+    )
+    assert other.status_code == 401
