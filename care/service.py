@@ -90,11 +90,18 @@ SET_UP_BODY = N_(
     "or withdraw your agreement at any time."
 )
 
+PLAN_CHANGED_TITLE = N_("{proxy} has changed your daily check-in")
+PLAN_CHANGED_BODY = N_(
+    "{proxy} has changed the days or the time of your daily check-in. You can see the new plan in the app "
+    "and change it yourself at any time."
+)
+
 #: the catalog texts (title, body) of every care notification and email; their parameters are names only
 TEXTS: dict[str, tuple[str, str]] = {
     "invitation": (INVITATION_TITLE, INVITATION_BODY),
     "invitation_email": (INVITATION_EMAIL_TITLE, INVITATION_EMAIL_BODY),
     "circle_set_up": (SET_UP_TITLE, SET_UP_BODY),
+    "plan_changed": (PLAN_CHANGED_TITLE, PLAN_CHANGED_BODY),
     "checkin_reminder": (REMINDER_TITLE, REMINDER_BODY),
     "checkin_missed": (MISSED_TITLE, MISSED_BODY),
     "checkin_missed_provider": (MISSED_TITLE, PROVIDER_BODY),
@@ -793,6 +800,23 @@ async def _set_plan(
     await queries.insert_event(
         conn, circle.id, "plan_updated", at=now, actor_id=actor_id, subject_id=circle.senior_id
     )
+    if actor_id != circle.senior_id:
+        # Someone else changed when the senior is expected to check in: the senior hears of it at once.
+        actor = await queries.user(conn, actor_id)
+        title, body = _texts("plan_changed", proxy=actor.display_name if actor else "")
+        await notify(
+            conn,
+            kind="care.plan_changed",
+            audience=Audience(user_ids=(circle.senior_id,)),
+            title=title,
+            body=body,
+            deep_link=f"/care/circles/{circle.id}",
+            priority="important",
+            source_id=circle.id,
+            sender_id=actor_id,
+            respect_preferences=False,
+            channels=("push", "email"),
+        )
     plan = await queries.plan_of(conn, circle.senior_id)
     assert plan is not None
     return plan

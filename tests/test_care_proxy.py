@@ -95,10 +95,14 @@ async def test_daughter_sets_up_her_mothers_circle_with_consent_obtained_by_phon
     assert plan.status_code == 200, plan.text
     assert plan.json()["zone"] == "Europe/Paris"
     assert (await client.get("/v1/care/checkin-plan", headers=senior.headers)).json() == plan.json()
+    # … and the senior hears of it at once, in French; her own change tells nobody.
+    [changed] = await care_notifications(db, senior, "care.plan_changed")
+    assert rendered(changed, "title", "fr") == "Anna Muller a modifié votre appel quotidien"
     own = await client.put(
         f"/v1/care/circles/{circle_id}/checkin-plan", json={**PLAN, "days": [1, 3]}, headers=senior.headers
     )
     assert own.status_code == 200
+    assert len(await care_notifications(db, senior, "care.plan_changed")) == 1
     events = (await client.get(f"/v1/care/circles/{circle_id}/events", headers=senior.headers)).json()
     logged = [(e["kind"], e["actor"], e["subject"]) for e in events["items"]]
     assert logged == [

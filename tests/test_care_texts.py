@@ -29,6 +29,7 @@ CASES: dict[str, tuple[str, dict[str, str], str, str]] = {
     "invitation": ("invitation", {"senior": "Marie Muller"}, "important", "/care/invitations/1"),
     "invitation_email": ("invitation_email", {"senior": "Marie Muller"}, "info", "/care/invitations"),
     "circle_set_up": ("circle_set_up", {"proxy": "Anna Muller"}, "important", CIRCLE),
+    "plan_changed": ("plan_changed", {"proxy": "Anna Muller"}, "important", CIRCLE),
     "checkin_reminder": ("checkin_reminder", {}, "urgent", "/care/checkin"),
     "checkin_missed": ("checkin_missed", {"name": "Marie Muller"}, "urgent", ESCALATION),
     "checkin_missed_provider": ("checkin_missed_provider", {"name": "Marie Muller"}, "urgent", ESCALATION),
