@@ -18,6 +18,7 @@ from communities.models import (
     Report,
     StoredPost,
 )
+from hub.db import update_set
 from i18n.content import Bilingual, localize
 
 # -- communities -----------------------------------------------------------------------------------------
@@ -77,10 +78,8 @@ async def insert_community(
     )
 
 
-async def update_community(
-    conn: asyncpg.Connection, community_id: uuid.UUID, changes: dict[str, Any]
-) -> None:
-    allowed = {
+_COMMUNITIES_UPDATABLE = frozenset(
+    {
         "name_fr",
         "name_de",
         "description_fr",
@@ -90,15 +89,14 @@ async def update_community(
         "join_policy",
         "search_key",
     }
-    assignments = []
-    values: list[Any] = [community_id]
-    for column, value in changes.items():
-        if column not in allowed:
-            raise ValueError(column)
-        values.append(value)
-        assignments.append(f"{column} = ${len(values)}")
-    assignments.append("updated_at = now()")
-    await conn.execute(f"UPDATE communities SET {', '.join(assignments)} WHERE id = $1", *values)
+)
+
+
+async def update_community(
+    conn: asyncpg.Connection, community_id: uuid.UUID, changes: dict[str, Any]
+) -> None:
+    sql, values = update_set("communities", _COMMUNITIES_UPDATABLE, changes)
+    await conn.execute(sql, community_id, *values)
 
 
 async def set_municipalities(conn: asyncpg.Connection, community_id: uuid.UUID, codes: list[str]) -> None:
@@ -420,8 +418,8 @@ async def post_by_id(conn: asyncpg.Connection, post_id: uuid.UUID) -> PostRow | 
     return _post(row) if row else None
 
 
-async def update_post(conn: asyncpg.Connection, post_id: uuid.UUID, changes: dict[str, Any]) -> None:
-    allowed = {
+_POSTS_UPDATABLE = frozenset(
+    {
         "title_fr",
         "title_de",
         "body_fr",
@@ -432,15 +430,12 @@ async def update_post(conn: asyncpg.Connection, post_id: uuid.UUID, changes: dic
         "publish_at",
         "expires_at",
     }
-    assignments = []
-    values: list[Any] = [post_id]
-    for column, value in changes.items():
-        if column not in allowed:
-            raise ValueError(column)
-        values.append(value)
-        assignments.append(f"{column} = ${len(values)}")
-    assignments.append("updated_at = now()")
-    await conn.execute(f"UPDATE posts SET {', '.join(assignments)} WHERE id = $1", *values)
+)
+
+
+async def update_post(conn: asyncpg.Connection, post_id: uuid.UUID, changes: dict[str, Any]) -> None:
+    sql, values = update_set("posts", _POSTS_UPDATABLE, changes)
+    await conn.execute(sql, post_id, *values)
 
 
 async def delete_post(conn: asyncpg.Connection, post_id: uuid.UUID) -> None:

@@ -98,6 +98,22 @@ async def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 1
     )
 
 
+def update_set(
+    table: str, allowed: frozenset[str], changes: dict[str, Any], *, key: str = "id"
+) -> tuple[str, list[Any]]:
+    """``UPDATE <table> SET …`` for the changed columns (each one in ``allowed``; the names come from code,
+    the values are parameters) and ``updated_at``; the row's key is ``$1``, then the values in order."""
+    assignments = []
+    values: list[Any] = []
+    for column, value in changes.items():
+        if column not in allowed:
+            raise ValueError(column)
+        values.append(value)
+        assignments.append(f"{column} = ${len(values) + 1}")
+    assignments.append("updated_at = now()")
+    return f"UPDATE {table} SET {', '.join(assignments)} WHERE {key} = $1", values
+
+
 class _Pending:
     """Work waiting for a transaction to commit: jobs to enqueue and callbacks to run."""
 

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from hub.accounts.models import QuietHours, SessionInfo, User
+from hub.db import update_set
 
 _USER_COLUMNS = "id, email, display_name, locale, municipality_code, quiet_hours_start, quiet_hours_end, time_zone, created_at"
 
@@ -71,26 +72,14 @@ async def update_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, pas
     await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash)
 
 
+_USERS_UPDATABLE = frozenset(
+    {"display_name", "locale", "municipality_code", "quiet_hours_start", "quiet_hours_end", "time_zone"}
+)
+
+
 async def update_profile(conn: asyncpg.Connection, user_id: uuid.UUID, changes: dict[str, Any]) -> User:
-    allowed = {
-        "display_name",
-        "locale",
-        "municipality_code",
-        "quiet_hours_start",
-        "quiet_hours_end",
-        "time_zone",
-    }
-    assignments = []
-    values: list[Any] = [user_id]
-    for column, value in changes.items():
-        if column not in allowed:
-            raise ValueError(column)
-        values.append(value)
-        assignments.append(f"{column} = ${len(values)}")
-    assignments.append("updated_at = now()")
-    row = await conn.fetchrow(
-        f"UPDATE users SET {', '.join(assignments)} WHERE id = $1 RETURNING {_USER_COLUMNS}", *values
-    )
+    sql, values = update_set("users", _USERS_UPDATABLE, changes)
+    row = await conn.fetchrow(f"{sql} RETURNING {_USER_COLUMNS}", user_id, *values)
     assert row is not None, "the signed-in user exists"
     return _user(row)
 
