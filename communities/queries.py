@@ -375,7 +375,7 @@ async def insert_post(
     conn: asyncpg.Connection,
     *,
     community_id: uuid.UUID,
-    author_id: uuid.UUID,
+    author_id: uuid.UUID | None,
     title: Bilingual,
     body: Bilingual,
     priority: str,

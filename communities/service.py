@@ -435,13 +435,10 @@ def _check_times(publish_at: datetime | None, expires_at: datetime | None) -> No
         raise InvalidField("expires_at", REASON_EXPIRES_BEFORE_PUBLISH)
 
 
-async def create_post(
-    conn: asyncpg.Connection, user: CurrentUser, community_id: uuid.UUID, data: PostIn, lang: str
+async def _new_post(
+    conn: asyncpg.Connection, community_id: uuid.UUID, author_id: uuid.UUID | None, data: PostIn, lang: str
 ) -> Post:
-    """Publish now (and notify the community), or schedule for ``publish_at``."""
-    access = await access_community(conn, user, community_id, "publish")
-    if data.priority == "urgent" and access.active_rank < _RANK["moderator"]:
-        raise UrgentNotAllowed()
+    """Check and store a post; published now (and notified in the same transaction) or at ``publish_at``."""
     title = _plain(_text("title", data.title, TITLE_MAX))
     body = _text("body", data.body, BODY_MAX)
     _check_times(data.publish_at, data.expires_at)
@@ -449,7 +446,7 @@ async def create_post(
     post_id = await queries.insert_post(
         conn,
         community_id=community_id,
-        author_id=user.id,
+        author_id=author_id,
         title=title,
         body=body,
         priority=data.priority,
@@ -462,6 +459,16 @@ async def create_post(
     if now:
         await _notify_published(conn, post)
     return _post_out(post, lang)
+
+
+async def create_post(
+    conn: asyncpg.Connection, user: CurrentUser, community_id: uuid.UUID, data: PostIn, lang: str
+) -> Post:
+    """Publish now (and notify the community), or schedule for ``publish_at``."""
+    access = await access_community(conn, user, community_id, "publish")
+    if data.priority == "urgent" and access.active_rank < _RANK["moderator"]:
+        raise UrgentNotAllowed()
+    return await _new_post(conn, community_id, user.id, data, lang)
 
 
 async def get_post(conn: asyncpg.Connection, user: CurrentUser | None, post_id: uuid.UUID, lang: str) -> Post:
@@ -657,23 +664,4 @@ async def publish_partner_post(
     notified like any post) or scheduled for ``publish_at``."""
     if data.priority == "urgent":
         raise UrgentNotAllowed()
-    title = _plain(_text("title", data.title, TITLE_MAX))
-    body = _text("body", data.body, BODY_MAX)
-    _check_times(data.publish_at, data.expires_at)
-    now = data.publish_at is None or data.publish_at <= datetime.now(UTC)
-    post_id = await queries.insert_post(
-        conn,
-        community_id=community_id,
-        author_id=None,  # type: ignore[arg-type]  # posts.author_id is nullable: a partner post has no author
-        title=title,
-        body=body,
-        priority=data.priority,
-        publish_at=data.publish_at,
-        expires_at=data.expires_at,
-        publish_now=now,
-    )
-    post = await queries.post_by_id(conn, post_id)
-    assert post is not None
-    if now:
-        await _notify_published(conn, post)
-    return _post_out(post, lang)
+    return await _new_post(conn, community_id, None, data, lang)
