@@ -56,7 +56,7 @@ from care.models import (
 )
 from communities.municipalities import service as municipalities
 from hub.auth import CurrentUser
-from hub.errors import REASON_EMPTY_TEXT, REASON_UNKNOWN_MUNICIPALITIES, Forbidden, InvalidField, NotFound
+from hub.errors import REASON_UNKNOWN_MUNICIPALITIES, Forbidden, InvalidField, NotFound, checked_text
 from hub.pagination import decode_cursor, encode_cursor
 from hub.registry import UserData
 from i18n import N_
@@ -183,9 +183,7 @@ async def access_provider(conn: asyncpg.Connection, user: CurrentUser, provider_
 
 
 async def register_provider(conn: asyncpg.Connection, user: CurrentUser, data: ProviderIn) -> Provider:
-    description = data.description.stripped()
-    if description.is_empty():
-        raise InvalidField("description", REASON_EMPTY_TEXT)
+    description = checked_text("description", data.description)
     codes = list(dict.fromkeys(data.municipality_codes))
     unknown = await municipalities.unknown_codes(conn, codes)
     if unknown:
@@ -300,10 +298,7 @@ async def send_alert(
         raise NotFound()
     if not provider.verified:
         raise ProviderNotVerified()
-    title, body = data.title.stripped(), data.body.stripped()
-    for field, text in (("title", title), ("body", body)):
-        if text.is_empty():
-            raise InvalidField(field, REASON_EMPTY_TEXT)
+    title, body = checked_text("title", data.title), checked_text("body", data.body)
     alert_id, recipients = await queries.insert_alert(
         conn,
         provider_id=provider_id,

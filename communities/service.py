@@ -41,7 +41,7 @@ from communities.models import (
 )
 from communities.municipalities import service as municipalities
 from hub.auth import CurrentUser
-from hub.errors import REASON_BAD_CURSOR, REASON_EMPTY_TEXT, REASON_TOO_LONG, InvalidField, NotFound
+from hub.errors import REASON_BAD_CURSOR, InvalidField, NotFound, checked_text
 from hub.pagination import decode_cursor, encode_cursor
 from hub.registry import UserData
 from i18n.content import Bilingual, fold, pick
@@ -154,15 +154,6 @@ async def access_post(
 # -- text checks -----------------------------------------------------------------------------------------
 
 
-def _text(field: str, content: Bilingual, limit: int, *, required: bool = True) -> Bilingual:
-    content = content.stripped()
-    if required and content.is_empty():
-        raise InvalidField(field, REASON_EMPTY_TEXT)
-    if content.longest() > limit:
-        raise InvalidField(field, REASON_TOO_LONG, max=limit)
-    return content
-
-
 def _plain(content: Bilingual) -> Bilingual:
     """Names, descriptions and titles have no easy-to-read variants."""
     return Bilingual(fr=content.fr, de=content.de)
@@ -204,8 +195,8 @@ async def create_community(
     conn: asyncpg.Connection, user: CurrentUser, data: CommunityIn, lang: str
 ) -> Community:
     """A new community; its creator is its first admin."""
-    name = _plain(_text("name", data.name, NAME_MAX))
-    description = _plain(_text("description", data.description, DESCRIPTION_MAX, required=False))
+    name = _plain(checked_text("name", data.name, NAME_MAX))
+    description = _plain(checked_text("description", data.description, DESCRIPTION_MAX, required=False))
     codes = await _check_codes(conn, data.municipality_codes)
     community_id = await queries.insert_community(
         conn,
@@ -237,12 +228,12 @@ async def update_community(
     name = (
         current.name
         if isinstance(data.name, msgspec.UnsetType)
-        else _plain(_text("name", data.name, NAME_MAX))
+        else _plain(checked_text("name", data.name, NAME_MAX))
     )
     description = (
         current.description
         if isinstance(data.description, msgspec.UnsetType)
-        else _plain(_text("description", data.description, DESCRIPTION_MAX, required=False))
+        else _plain(checked_text("description", data.description, DESCRIPTION_MAX, required=False))
     )
     changes: dict[str, object] = {
         "name_fr": name.fr,
@@ -439,8 +430,8 @@ async def _new_post(
     conn: asyncpg.Connection, community_id: uuid.UUID, author_id: uuid.UUID | None, data: PostIn, lang: str
 ) -> Post:
     """Check and store a post; published now (and notified in the same transaction) or at ``publish_at``."""
-    title = _plain(_text("title", data.title, TITLE_MAX))
-    body = _text("body", data.body, BODY_MAX)
+    title = _plain(checked_text("title", data.title, TITLE_MAX))
+    body = checked_text("body", data.body, BODY_MAX)
     _check_times(data.publish_at, data.expires_at)
     now = data.publish_at is None or data.publish_at <= datetime.now(UTC)
     post_id = await queries.insert_post(
@@ -483,10 +474,10 @@ async def update_post(
     access, post = await access_post(conn, user, post_id, "edit")
     changes: dict[str, object] = {}
     if not isinstance(data.title, msgspec.UnsetType):
-        title = _plain(_text("title", data.title, TITLE_MAX))
+        title = _plain(checked_text("title", data.title, TITLE_MAX))
         changes.update(title_fr=title.fr, title_de=title.de)
     if not isinstance(data.body, msgspec.UnsetType):
-        body = _text("body", data.body, BODY_MAX)
+        body = checked_text("body", data.body, BODY_MAX)
         changes.update(
             body_fr=body.fr, body_de=body.de, body_fr_simple=body.fr_simple, body_de_simple=body.de_simple
         )

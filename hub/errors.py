@@ -22,6 +22,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import ExceptionHandlersMap
 
 from i18n import N_, negotiate, translate
+from i18n.content import Bilingual
 
 logger = logging.getLogger("hub.errors")
 
@@ -110,6 +111,19 @@ REASON_EMPTY_TEXT = N_("write it in French, in German, or in both.")
 REASON_TOO_LONG = N_("it is longer than {max} characters.")
 REASON_UNKNOWN_MUNICIPALITIES = N_("unknown municipality codes: {codes}.")
 REASON_BAD_CURSOR = N_("this page cursor was not issued by the hub.")
+
+
+def checked_text(
+    field: str, content: Bilingual, limit: int | None = None, *, required: bool = True
+) -> Bilingual:
+    """Bilingual content with blanks trimmed: written in at least one language (unless optional) and no
+    variant longer than ``limit``; otherwise a 422 naming ``field``."""
+    content = content.stripped()
+    if required and content.is_empty():
+        raise InvalidField(field, REASON_EMPTY_TEXT)
+    if limit is not None and content.longest() > limit:
+        raise InvalidField(field, REASON_TOO_LONG, max=limit)
+    return content
 
 
 # -- rendering -------------------------------------------------------------------------------------------

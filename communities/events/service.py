@@ -44,7 +44,7 @@ from communities.events.models import (
 )
 from communities.municipalities import service as municipalities
 from hub.auth import CurrentUser
-from hub.errors import REASON_BAD_CURSOR, REASON_EMPTY_TEXT, REASON_TOO_LONG, InvalidField, NotFound
+from hub.errors import REASON_BAD_CURSOR, InvalidField, NotFound, checked_text
 from hub.pagination import decode_cursor, encode_cursor
 from hub.registry import UserData
 from i18n import N_
@@ -105,13 +105,9 @@ async def access_event(
 # -- checks ----------------------------------------------------------------------------------------------
 
 
-def _text(field: str, content: Bilingual, limit: int, *, required: bool) -> Bilingual:
-    content = Bilingual(fr=content.fr, de=content.de).stripped()
-    if required and content.is_empty():
-        raise InvalidField(field, REASON_EMPTY_TEXT)
-    if content.longest() > limit:
-        raise InvalidField(field, REASON_TOO_LONG, max=limit)
-    return content
+def _plain(content: Bilingual) -> Bilingual:
+    """Event titles and descriptions have no easy-to-read variants."""
+    return Bilingual(fr=content.fr, de=content.de)
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -140,8 +136,8 @@ async def _check_code(conn: asyncpg.Connection, code: str | None) -> None:
 
 async def validated(conn: asyncpg.Connection, data: EventIn) -> dict[str, object]:
     """The columns of a new event, or the first field that is not acceptable."""
-    title = _text("title", data.title, TITLE_MAX, required=True)
-    description = _text("description", data.description, DESCRIPTION_MAX, required=False)
+    title = checked_text("title", _plain(data.title), TITLE_MAX, required=True)
+    description = checked_text("description", _plain(data.description), DESCRIPTION_MAX, required=False)
     _zone(data.time_zone)
     _check_times(data.starts_at, data.ends_at)
     _check_capacity(data.capacity)
@@ -325,10 +321,10 @@ async def update_event(
     event = locked
     changes: dict[str, object] = {}
     if not isinstance(data.title, msgspec.UnsetType):
-        title = _text("title", data.title, TITLE_MAX, required=True)
+        title = checked_text("title", _plain(data.title), TITLE_MAX, required=True)
         changes.update(title_fr=title.fr, title_de=title.de)
     if not isinstance(data.description, msgspec.UnsetType):
-        description = _text("description", data.description, DESCRIPTION_MAX, required=False)
+        description = checked_text("description", _plain(data.description), DESCRIPTION_MAX, required=False)
         changes.update(description_fr=description.fr, description_de=description.de)
     if not isinstance(data.time_zone, msgspec.UnsetType):
         _zone(data.time_zone)

@@ -42,7 +42,7 @@ from communities.partners.models import (
     SubmissionPage,
 )
 from hub.auth import CurrentUser
-from hub.errors import REASON_EMPTY_TEXT, InvalidField, NotFound
+from hub.errors import REASON_EMPTY_TEXT, InvalidField, NotFound, checked_text
 from i18n.content import Bilingual
 
 KEY_PREFIX = "hubp_"
@@ -250,10 +250,8 @@ async def partner_post(
 ) -> PartnerPostResult:
     """Publish a post in the community's name (members are told), or queue it for approval."""
     await _reach(conn, key, data.community_id, "posts:write", "post")
-    if data.title.is_empty():
-        raise InvalidField("title", REASON_EMPTY_TEXT)
-    if data.body.is_empty():
-        raise InvalidField("body", REASON_EMPTY_TEXT)
+    checked_text("title", data.title)
+    checked_text("body", data.body)
     if await queries.requires_approval(conn, data.community_id):
         submission_id = await _submit(conn, key, data.community_id, "post", msgspec.json.encode(data))
         return PartnerPostResult(status="pending", submission_id=submission_id)
