@@ -1,0 +1,56 @@
+"""The descriptor each domain package exports as ``DOMAIN`` in its ``domain.py``; the shell lists them once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from litestar.types import ControllerRouterHandler
+
+
+@dataclass(frozen=True)
+class UserData:
+    """One domain's share of a person's data: what export shows and what erasure removes."""
+
+    name: str
+    export: Callable[[asyncpg.Connection, uuid.UUID], Awaitable[Any]]
+    erase: Callable[[asyncpg.Connection, uuid.UUID], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A periodic job: ARQ gives each tick a unique id, so with several workers each tick runs once."""
+
+    function: Callable[..., Awaitable[Any]]
+    seconds: frozenset[int]
+    timeout: float = 120
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Everything a domain plugs into the hub, in one place.
+
+    ``routes`` are mounted under ``/v1``; ``pages`` at the root (public pages, ``/open311``, ``/console``).
+    ``jobs`` are ARQ functions taking ``(ctx, *ids)``; every job may run twice. ``migrations`` is the
+    folder of plain-SQL migrations, applied with every other domain's in timestamp order. ``catalog`` is
+    the gettext domain of its user-facing strings. ``user_data`` is its part of GDPR export and erasure
+    (export in listing order, erasure in reverse). ``demo`` seeds demo data in ``hub dev`` (idempotent).
+    ``worker_startup`` / ``worker_shutdown`` run in each worker with its context (long-lived listeners).
+    """
+
+    name: str
+    routes: Sequence[ControllerRouterHandler] = ()
+    pages: Sequence[ControllerRouterHandler] = ()
+    jobs: Sequence[Callable[..., Awaitable[Any]]] = ()
+    crons: Sequence[Cron] = ()
+    migrations: Path | None = None
+    catalog: str | None = None
+    user_data: Sequence[UserData] = ()
+    demo: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
+    worker_startup: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    worker_shutdown: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
