@@ -29,20 +29,21 @@ import aiohttp
 import aiosmtplib
 import asyncpg
 
+from devtools.embedded import EmbeddedPostgres, EmbeddedRedis
 from hub.db import migrate, transaction
-from hub.embedded import EmbeddedPostgres, EmbeddedRedis
 from hub.queue import queue_pool
 from i18n.content import Bilingual
 from messaging.models import Audience
 from messaging.push import PushMessage, PushSender
 from messaging.service import notify
+from server.domains import MIGRATIONS
 
 # The loopback FCM endpoint and the SMTP server each get a process of their own, so that neither slows the
 # other down (both are Python servers) and the worker under test is measured alone.
 FCM_SCRIPT = """
 import asyncio, json, sys
 from pathlib import Path
-from messaging.fcm_local import FcmLocal
+from devtools.fcm_local import FcmLocal
 
 async def main():
     fcm = FcmLocal(Path(sys.argv[1]), record_limit=10)
@@ -59,7 +60,7 @@ except ImportError:
 
 SMTP_SCRIPT = """
 import json, threading
-from messaging.smtp_local import MailCatcher
+from devtools.smtp_local import MailCatcher
 
 smtp = MailCatcher()
 smtp.start()
@@ -230,7 +231,7 @@ async def run(recipients: int) -> dict[str, Any]:
             redis = EmbeddedRedis(workdir, persistent=False)
             redis_url = redis.start()
             stoppers.append(redis.stop)
-        migrate(database_url)
+        migrate(database_url, MIGRATIONS)
         endpoints: dict[str, Any] = {}
         for script in (FCM_SCRIPT, SMTP_SCRIPT):
             server = subprocess.Popen(

@@ -29,16 +29,17 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import asyncpg
 
-from communities.municipalities.loader import load_pilot_region
+from devtools.embedded import EmbeddedPostgres, EmbeddedRedis
 from hub.db import migrate
-from hub.embedded import EmbeddedPostgres, EmbeddedRedis
+from server.domains import MIGRATIONS
+from territory.loader import load_pilot_region
 
 SERVER_SCRIPT = """
 import json, sys
 import msgspec, uvicorn
 from litestar import get
 from litestar.datastructures import State
-from hub.app import create_app
+from server.app import create_app
 from hub.settings import load_settings
 
 args = json.loads(sys.argv[1])
@@ -280,7 +281,7 @@ def main() -> None:
             redis = EmbeddedRedis(workdir, persistent=False)
             redis_url = redis.start()
             stoppers.append(redis.stop)
-        migrate(database_url)
+        migrate(database_url, MIGRATIONS)
         loaded = asyncio.run(load(database_url, args.posts, args.communities))
 
         port = _free_port()

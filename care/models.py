@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 import msgspec
 
 from i18n.content import Bilingual, Localized
+from territory.models import MunicipalityCode
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-MunicipalityCode = Annotated[str, msgspec.Meta(pattern=r"^(([0-9]{2}|2A|2B)[0-9]{3}|[0-9]{8})$")]
 LanguageCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}$")]
 LocaleCode = Literal["fr", "de", "en"]
 ProviderKind = Literal[

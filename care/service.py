@@ -54,16 +54,16 @@ from care.models import (
     ServicePage,
     StaffIn,
 )
-from communities.municipalities import service as municipalities
 from hub.auth import CurrentUser
-from hub.errors import REASON_UNKNOWN_MUNICIPALITIES, Forbidden, InvalidField, NotFound, checked_text
+from hub.domain import UserData
+from hub.errors import Forbidden, InvalidField, NotFound, checked_text
 from hub.pagination import decode_cursor, encode_cursor
-from hub.registry import UserData
 from i18n import N_
 from i18n.content import Bilingual, pick
 from messaging import service as messaging
 from messaging.models import Audience, Message, Priority
 from messaging.service import notify
+from territory import service as municipalities
 
 # -- texts sent to people (names and actions only, never health details) -----------------------------------
 
@@ -185,9 +185,7 @@ async def access_provider(conn: asyncpg.Connection, user: CurrentUser, provider_
 async def register_provider(conn: asyncpg.Connection, user: CurrentUser, data: ProviderIn) -> Provider:
     description = checked_text("description", data.description)
     codes = list(dict.fromkeys(data.municipality_codes))
-    unknown = await municipalities.unknown_codes(conn, codes)
-    if unknown:
-        raise InvalidField("municipality_codes", REASON_UNKNOWN_MUNICIPALITIES, codes=", ".join(unknown))
+    await municipalities.check_known(conn, codes)
     provider_id = await queries.insert_provider(
         conn,
         kind=data.kind,
@@ -232,8 +230,8 @@ async def directory(
     limit: int,
 ) -> ServicePage:
     """Verified providers serving a municipality, of a kind, speaking a language; in the reader's language."""
-    if municipality and await municipalities.unknown_codes(conn, [municipality]):
-        raise InvalidField("municipality", REASON_UNKNOWN_MUNICIPALITIES, codes=municipality)
+    if municipality:
+        await municipalities.check_known(conn, [municipality], "municipality")
     after = None
     if cursor:
         name, provider_id = decode_cursor(_SERVICES_CURSOR, cursor, tuple[str, uuid.UUID])

@@ -11,6 +11,7 @@ from communities import queries, service
 from communities.models import CommunityIn, PostIn
 from hub.auth import CurrentUser, hash_password
 from i18n.content import Bilingual
+from territory import service as territory
 
 #: sign in to the dev server with these to administer the demo communities
 DEMO_EMAIL = "demo-admin@hub.localhost"
@@ -125,6 +126,7 @@ async def seed(conn: asyncpg.Connection) -> None:
         display_name="Démo Admin",
         locale="fr",
         municipality="57089",
+        time_zone=await territory.time_zone_of(conn, "57089"),
     )
     admin = CurrentUser(
         id=admin_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.errors import REASON_UNKNOWN_MUNICIPALITIES, Conflict, Forbidden, HubError, InvalidField
+from hub.errors import Conflict, Forbidden
 from i18n import N_
 
 REASON_EXPIRES_BEFORE_PUBLISH = N_("it must be later than the publication time.")
@@ -29,16 +29,3 @@ class LastAdmin(Conflict):
     detail = N_(
         "You are the last administrator of this community. Give the administrator role to another member first."
     )
-
-
-class UnknownMunicipalities(InvalidField):
-    """Municipality codes that exist in neither country's list, named in the message and in ``unknown_codes``."""
-
-    def __init__(self, codes: list[str]) -> None:
-        HubError.__init__(
-            self,
-            extra={"unknown_codes": codes},
-            field="municipality_codes",
-            reason=REASON_UNKNOWN_MUNICIPALITIES,
-            codes=", ".join(codes),
-        )

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from i18n.content import Bilingual, Localized
+from territory.models import MunicipalityCode
 
 Kind = Literal[
     "association",
@@ -26,7 +27,6 @@ JoinPolicy = Literal["open", "approval"]
 Role = Literal["member", "publisher", "moderator", "admin"]
 Status = Literal["pending", "active", "banned"]
 Priority = Literal["info", "important", "urgent"]
-MunicipalityCode = Annotated[str, msgspec.Meta(pattern=r"^(([0-9]{2}|2A|2B)[0-9]{3}|[0-9]{8})$")]
 Codes = Annotated[list[MunicipalityCode], msgspec.Meta(min_length=1, max_length=100)]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 

@@ -656,12 +656,12 @@ async def ensure_user(
     display_name: str,
     locale: str,
     municipality: str,
+    time_zone: str,
 ) -> uuid.UUID:
     """A demo account by email, created if missing."""
     existing = await conn.fetchval("SELECT id FROM users WHERE lower(email) = lower($1)", email)
     if existing is not None:
         return existing  # type: ignore[no-any-return]
-    time_zone = "Europe/Berlin" if len(municipality) == 8 else "Europe/Paris"
     return await conn.fetchval(  # type: ignore[no-any-return]
         "INSERT INTO users (email, password_hash, display_name, locale, municipality_code, time_zone) "
         "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

@@ -23,7 +23,6 @@ from communities.models import (
     MemberPage,
     Membership,
     MemberUpdate,
-    MunicipalityCode,
     Post,
     PostIn,
     PostPage,
@@ -37,6 +36,7 @@ from hub.deps import Config, Conn, ReadConn
 from hub.errors import request_locale
 from hub.openapi import problems
 from hub.settings import Settings
+from territory.models import MunicipalityCode
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (at most 100)")]
 Cursor = Annotated[str | None, QueryParameter(max_length=300, description="next_cursor of the previous page")]

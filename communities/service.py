@@ -15,7 +15,6 @@ from communities.errors import (
     REASON_EXPIRES_BEFORE_PUBLISH,
     LastAdmin,
     NotAllowed,
-    UnknownMunicipalities,
     UrgentNotAllowed,
 )
 from communities.models import (
@@ -39,14 +38,14 @@ from communities.models import (
     ReportIn,
     ReportPage,
 )
-from communities.municipalities import service as municipalities
 from hub.auth import CurrentUser
+from hub.domain import UserData
 from hub.errors import REASON_BAD_CURSOR, InvalidField, NotFound, checked_text
 from hub.pagination import decode_cursor, encode_cursor
-from hub.registry import UserData
 from i18n.content import Bilingual, fold, pick
 from messaging import service as messaging
 from messaging.models import Audience
+from territory import service as municipalities
 
 Need = Literal["view", "read", "join", "member", "publish", "moderate", "admin"]
 PostNeed = Literal["read", "report", "edit", "moderate"]
@@ -165,9 +164,7 @@ def _search_key(name: Bilingual, description: Bilingual) -> str:
 
 async def _check_codes(conn: asyncpg.Connection, codes: list[str]) -> list[str]:
     unique = list(dict.fromkeys(codes))
-    unknown = await municipalities.unknown_codes(conn, unique)
-    if unknown:
-        raise UnknownMunicipalities(unknown)
+    await municipalities.check_known(conn, unique)
     return unique
 
 

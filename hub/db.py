@@ -6,7 +6,7 @@ import logging
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -22,15 +22,7 @@ from hub.settings import environment
 
 logger = logging.getLogger("hub.db")
 
-#: the packages whose ``migrations/`` folders hold the schema, applied together in timestamp order.
-MIGRATION_PACKAGES = ("hub", "communities", "messaging", "care")
-
 Connection = asyncpg.Connection  # re-exported so domain code annotates without importing asyncpg everywhere
-
-
-def migration_dirs() -> list[Path]:
-    root = Path(__file__).resolve().parent.parent
-    return [root / pkg / "migrations" for pkg in MIGRATION_PACKAGES if (root / pkg / "migrations").is_dir()]
 
 
 def _dbmate() -> str:
@@ -54,10 +46,10 @@ def _dbmate_url(database_url: str) -> str:
     return database_url + ("&" if "?" in database_url else "?") + "sslmode=disable"
 
 
-def run_dbmate(database_url: str, *args: str) -> str:
-    """Run a dbmate command (``up``, ``status``…) with the migration lock held."""
+def run_dbmate(database_url: str, migrations: Sequence[Path], *args: str) -> str:
+    """Run a dbmate command (``up``, ``status``…) over the given migration folders, with the lock held."""
     command = [_dbmate(), "--url", _dbmate_url(database_url), "--no-dump-schema", "--migration-lock"]
-    for folder in migration_dirs():
+    for folder in migrations:
         command += ["--migrations-dir", str(folder)]
     command += list(args)
     # The URL is passed as an argument; dbmate would also read DATABASE_URL from the environment.
@@ -68,9 +60,10 @@ def run_dbmate(database_url: str, *args: str) -> str:
     return result.stdout
 
 
-def migrate(database_url: str) -> str:
-    """Create the database if needed and apply pending migrations; a no-op when up to date."""
-    return run_dbmate(database_url, "up")
+def migrate(database_url: str, migrations: Sequence[Path]) -> str:
+    """Create the database if needed and apply pending migrations of ``migrations`` (folders, applied
+    together in timestamp order); a no-op when up to date."""
+    return run_dbmate(database_url, migrations, "up")
 
 
 class PooledConnection(asyncpg.Connection):
@@ -115,29 +108,15 @@ def update_set(
 
 
 class _Pending:
-    """Work waiting for a transaction to commit: jobs to enqueue and callbacks to run."""
+    """Work waiting for a transaction to commit: jobs to enqueue."""
 
     def __init__(self, queue: ArqRedis | None) -> None:
         self.queue = queue
         self.jobs: list[tuple[str, tuple[Any, ...], str | None]] = []
-        self.hooks: list[Callable[[], Awaitable[None]]] = []
 
 
 #: keyed by the identity of the connection whose transaction the work waits for
 _pending: dict[int, _Pending] = {}
-
-
-def after_commit(conn: asyncpg.Connection, hook: Callable[[], Awaitable[None]]) -> bool:
-    """Run ``hook`` after the transaction that ``conn`` is in commits; dropped if it rolls back.
-
-    Returns False when ``conn`` is not in a transaction opened by ``transaction`` (nothing will run;
-    the periodic sweeps exist for exactly this kind of miss).
-    """
-    pending = _pending.get(id(conn))
-    if pending is None:
-        return False
-    pending.hooks.append(hook)
-    return True
 
 
 def enqueue_after_commit(
@@ -194,11 +173,6 @@ async def _run_pending(pending: _Pending) -> None:
                 await pending.queue.enqueue_job(function, *args, _job_id=job_id)
             except Exception as exc:
                 logger.warning("could not enqueue %s after commit (a sweep will): %s", function, exc)
-    for hook in pending.hooks:
-        try:
-            await hook()
-        except Exception:
-            logger.exception("after-commit hook failed")
 
 
 @asynccontextmanager
@@ -304,8 +278,8 @@ async def provide_read_connection(state: State, scope: Scope) -> AsyncGenerator[
     """Litestar dependency for routes that only read: the request's connection without BEGIN/COMMIT.
 
     Under READ COMMITTED every statement sees its own snapshot either way, so reads lose nothing; the
-    request saves two round trips. Nothing may write through it, and ``enqueue_after_commit`` and
-    ``after_commit`` refuse it (there is no commit to wait for).
+    request saves two round trips. Nothing may write through it, and ``enqueue_after_commit`` refuses
+    it (there is no commit to wait for).
     """
     async with _request_connection(scope, state.db_pool) as conn:
         yield conn

@@ -109,7 +109,6 @@ class BadRequest(HubError):
 # Reasons for InvalidField, translated inside the detail sentence.
 REASON_EMPTY_TEXT = N_("write it in French, in German, or in both.")
 REASON_TOO_LONG = N_("it is longer than {max} characters.")
-REASON_UNKNOWN_MUNICIPALITIES = N_("unknown municipality codes: {codes}.")
 REASON_BAD_CURSOR = N_("this page cursor was not issued by the hub.")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from litestar import Litestar
 from litestar.openapi.datastructures import ResponseSpec
@@ -57,11 +55,6 @@ def problems(*statuses: int, public: bool = False) -> dict[int, ResponseSpec]:
         )
         for status in sorted(wanted)
     }
-
-
-def responses_for(*statuses: int, public: bool = False) -> dict[str, Any]:
-    """Keyword arguments for a route decorator: its documented problem responses."""
-    return {"responses": problems(*statuses, public=public)}
 
 
 def document_problems(app: Litestar) -> None:

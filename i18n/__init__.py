@@ -17,18 +17,6 @@ CONTENT_LANGUAGES: tuple[str, ...] = ("fr", "de")
 DEFAULT_LOCALE = "fr"
 LOCALE_DIR = Path(__file__).parent / "locale"
 
-#: gettext domains and the source paths whose strings they hold; a file belongs to the domain with the
-#: longest matching path (one catalog per area keeps unrelated changes out of each other's files).
-DOMAINS: dict[str, tuple[str, ...]] = {
-    "hub": ("hub", "i18n", "workers"),
-    "console": ("hub/cli.py", "hub/devserver.py"),
-    "communities": ("communities",),
-    "events": ("communities/events", "communities/partners", "communities/calendar"),
-    "messaging": ("messaging",),
-    "care": ("care",),
-}
-
-
 #: the time zone in which a reader of each language is shown times (both are the same offset today,
 #: but the choice belongs to the reader, not to the server).
 TIME_ZONES: dict[str, str] = {"fr": "Europe/Paris", "de": "Europe/Berlin", "en": "Europe/Paris"}
@@ -41,12 +29,13 @@ def N_(message: str) -> str:
 
 @functools.cache
 def translations(locale: str) -> Translations:
-    """All domains of one locale merged, compiled in memory from the .po files (no .mo to drift)."""
+    """Every catalog of one locale merged, compiled in memory from the .po files (no .mo to drift).
+
+    Every ``.po`` file present is loaded, so a new domain adds its catalog file and nothing else here.
+    """
     merged = Translations()
-    for domain in DOMAINS:
-        po_path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{domain}.po"
-        if not po_path.exists():
-            continue
+    for po_path in sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po")):
+        domain = po_path.stem
         with po_path.open("rb") as f:
             catalog = read_po(f, locale=locale, domain=domain)
         buffer = io.BytesIO()

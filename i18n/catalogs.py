@@ -15,10 +15,20 @@ from pathlib import Path
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
-from i18n import DOMAINS, LOCALE_DIR, LOCALES
+from i18n import LOCALE_DIR, LOCALES
 
 ROOT = Path(__file__).resolve().parent.parent
 I18N = Path(__file__).resolve().parent
+
+#: source paths whose strings live in a catalog other than their package's name; a file belongs to the
+#: longest matching path. Any other package's catalog is its own name (``care/`` → ``care.po``), so a new
+#: domain needs nothing here. One catalog per area keeps unrelated changes out of each other's files.
+DECLARED: dict[str, tuple[str, ...]] = {
+    "hub": ("hub", "i18n", "workers", "accounts"),
+    "console": ("server", "devtools"),
+    "communities": ("territory",),
+    "events": ("communities/events", "communities/partners", "territory/calendar"),
+}
 
 
 def _pybabel(*args: str) -> None:
@@ -26,26 +36,40 @@ def _pybabel(*args: str) -> None:
 
 
 def domain_of(relative: str) -> str | None:
-    """The domain whose path is the longest prefix of ``relative`` (a path from the project root)."""
+    """The catalog of ``relative`` (a path from the project root): the longest declared path that
+    matches it, else its top-level package's name (None for a file at the root)."""
     best: tuple[int, str] | None = None
-    for domain, paths in DOMAINS.items():
+    for domain, paths in DECLARED.items():
         for prefix in paths:
             matches = relative == prefix or relative.startswith(prefix.rstrip("/") + "/")
             if matches and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), domain)
-    return best[1] if best else None
+    if best is not None:
+        return best[1]
+    package, _, rest = relative.partition("/")
+    return package if rest else None
 
 
-def sources(domain: str) -> list[str]:
+def _source_files() -> list[str]:
     files = []
     for pattern in ("**/*.py", "**/templates/**/*.j2"):
         for path in ROOT.glob(pattern):
             relative = path.relative_to(ROOT).as_posix()
             if relative.startswith((".", "tests/", "bench/")) or "/." in relative:
                 continue
-            if domain_of(relative) == domain:
-                files.append(relative)
+            files.append(relative)
     return sorted(set(files))
+
+
+def sources(domain: str) -> list[str]:
+    return [relative for relative in _source_files() if domain_of(relative) == domain]
+
+
+def domains() -> list[str]:
+    """Every catalog: those of the source files, and those with a .po file in any locale."""
+    found = {domain for relative in _source_files() if (domain := domain_of(relative)) is not None}
+    found.update(po.stem for locale in LOCALES for po in (LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po"))
+    return sorted(found)
 
 
 def extract(domain: str, output: Path) -> None:
@@ -69,9 +93,11 @@ def extract(domain: str, output: Path) -> None:
 
 
 def update(only: str | None = None) -> None:
-    for domain in [only] if only else list(DOMAINS):
+    for domain in [only] if only else domains():
         pot = I18N / f"{domain}.pot"
         extract(domain, pot)
+        with pot.open("rb") as f:
+            has_messages = any(m.id for m in read_po(f))
         for locale in LOCALES:
             po = LOCALE_DIR / locale / "LC_MESSAGES" / f"{domain}.po"
             if po.exists():
@@ -88,14 +114,14 @@ def update(only: str | None = None) -> None:
                     "--no-fuzzy-matching",
                     "--ignore-obsolete",
                 )
-            else:
+            elif has_messages:
                 _pybabel("init", "-i", str(pot), "-d", str(LOCALE_DIR), "-l", locale, "-D", domain)
 
 
 def check(only: str | None = None) -> list[str]:
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for domain in [only] if only else list(DOMAINS):
+        for domain in [only] if only else domains():
             pot_path = Path(tmp) / f"{domain}.pot"
             extract(domain, pot_path)
             with pot_path.open("rb") as f:
@@ -147,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "check"
     only = args[args.index("--domain") + 1] if "--domain" in args else None
-    if only is not None and only not in DOMAINS:
-        print(f"unknown domain {only}; one of {', '.join(DOMAINS)}")
+    if only is not None and only not in domains():
+        print(f"unknown domain {only}; one of {', '.join(domains())}")
         return 2
     if command == "update":
         update(only)

@@ -68,13 +68,6 @@ def localize(
     return Localized("", lang, False)
 
 
-def from_columns(
-    fr: str | None, de: str | None, fr_simple: str | None = None, de_simple: str | None = None
-) -> Bilingual:
-    """Rebuild bilingual content from its database columns."""
-    return Bilingual(fr=fr, de=de, fr_simple=fr_simple, de_simple=de_simple)
-
-
 _FOLD_SPECIAL = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d"})
 
 

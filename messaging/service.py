@@ -12,9 +12,9 @@ import msgspec
 
 from hub.auth import CurrentUser
 from hub.db import enqueue_after_commit
+from hub.domain import UserData
 from hub.errors import NotFound
 from hub.pagination import decode_cursor, encode_cursor
-from hub.registry import UserData
 from i18n.content import Bilingual
 from messaging import queries
 from messaging.errors import NotAcknowledgeable, UnknownUnsubscribeLink

@@ -1,1 +1,1 @@
-"""Tests of the hub, against real PostgreSQL, Redis, SMTP and an FCM-protocol endpoint."""
+"""Tests of one domain package each (tests/<package>/), and what spans them (the access matrix)."""

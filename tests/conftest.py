@@ -18,16 +18,17 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from communities.municipalities.loader import load_pilot_region
-from hub.app import create_app
+from devtools.embedded import EmbeddedPostgres, EmbeddedRedis
+from devtools.fcm_local import FcmLocal
+from devtools.smtp_local import MailCatcher
 from hub.db import migrate
-from hub.embedded import EmbeddedPostgres, EmbeddedRedis
 from hub.settings import Settings, load_settings
 from messaging import pipeline
 from messaging.email import Mailer
-from messaging.fcm_local import FcmLocal
 from messaging.push import PushSender
-from messaging.smtp_local import MailCatcher
+from server.app import create_app
+from server.domains import MIGRATIONS
+from territory.loader import load_pilot_region
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def servers(data_dir: Path) -> Iterator[Servers]:
         redis = EmbeddedRedis(data_dir, persistent=False)
         redis_url = redis.start()
         stoppers.append(redis.stop)
-    migrate(database_url)
+    migrate(database_url, MIGRATIONS)
     asyncio.run(_seed(database_url))
     try:
         yield Servers(database_url=database_url, redis_url=redis_url)

@@ -10,7 +10,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.communities_helpers import create_community, create_post
+from tests.communities.helpers import create_community, create_post
 from tests.conftest import SignedIn
 
 ROLES = ("anonymous", "non_member", "pending", "member", "publisher", "moderator", "admin", "banned")

@@ -1,71 +1,54 @@
-"""The ARQ worker: one registry of jobs and crons, msgpack payloads, supervised across Redis restarts."""
+"""The ARQ worker: the domains' jobs and crons, msgpack payloads, supervised across Redis restarts."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from arq import cron
 from arq.cron import CronJob
+from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker, func
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from hub.domain import Domain
 from hub.queue import deserialize, redis_settings, serialize
 from hub.settings import Settings
+from server.domains import DOMAINS
 from workers.context import close_context
 
 logger = logging.getLogger("workers")
 
-#: "module:function" of every job; a job takes (ctx, *ids) and calls a service. Jobs may run twice.
-JOBS: tuple[str, ...] = (
-    "workers.tasks:plan_notification",
-    "workers.tasks:dispatch_push",
-    "workers.tasks:dispatch_email",
-    "workers.tasks:dispatch_direct_email",
-)
 
-#: ("module:function", seconds) of periodic jobs: they run on every worker's schedule, and ARQ gives each
-#: tick a unique job id, so with several workers each tick runs once.
-CRONS: tuple[tuple[str, frozenset[int]], ...] = (
-    ("workers.tasks:relay_outbox", frozenset(range(0, 60, 5))),
-    ("workers.tasks:sweep_deliveries", frozenset(range(2, 60, 5))),
-    ("workers.tasks:send_digests", frozenset({30})),
-    ("communities.jobs:publish_due_posts", frozenset(range(1, 60, 5))),
-    ("care.jobs:advance_checkins", frozenset({15, 45})),
-    ("care.jobs:remind_care_alerts", frozenset({40})),
-    ("communities.events.jobs:send_event_reminders", frozenset({20, 50})),
-)
+def job_functions(domains: Sequence[Domain], job_timeout: float = 300) -> list[Function]:
+    """Every domain's jobs, by function name; a job takes (ctx, *ids) and calls a service. Jobs may run twice."""
+    return [
+        func(cast(WorkerCoroutine, function), name=function.__name__, timeout=job_timeout)
+        for domain in domains
+        for function in domain.jobs
+    ]
 
 
-def _load(path: str) -> Any:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def job_functions(job_timeout: float = 300) -> list[Function]:
-    return [func(_load(path), name=path.partition(":")[2], timeout=job_timeout) for path in JOBS]
-
-
-def cron_jobs() -> list[CronJob]:
-    jobs = []
-    for path, seconds in CRONS:
-        name = path.partition(":")[2]
-        jobs.append(
-            cron(
-                _load(path),
-                name=f"cron:{name}",
-                second=set(seconds),
-                run_at_startup=False,
-                unique=True,
-                timeout=120,
-            )
+def cron_jobs(domains: Sequence[Domain]) -> list[CronJob]:
+    """Every domain's periodic jobs: they run on every worker's schedule, and ARQ gives each tick a unique
+    job id, so with several workers each tick runs once."""
+    return [
+        cron(
+            cast(WorkerCoroutine, job.function),
+            name=f"cron:{job.function.__name__}",
+            second=set(job.seconds),
+            run_at_startup=False,
+            unique=True,
+            timeout=job.timeout,
         )
-    return jobs
+        for domain in domains
+        for job in domain.crons
+    ]
 
 
 def build_worker(
@@ -77,8 +60,10 @@ def build_worker(
     handle_signals: bool = True,
     max_jobs: int = 8,
     with_crons: bool = True,
+    domains: Sequence[Domain] = DOMAINS,
 ) -> Worker:
-    """An ARQ worker whose context holds the database pool and the delivery channels."""
+    """An ARQ worker for the jobs and crons of ``domains``; its context holds the database pool and the
+    delivery channels."""
 
     async def startup(ctx: dict[str, Any]) -> None:
         from workers.context import open_context
@@ -91,8 +76,8 @@ def build_worker(
         await close_context(ctx)
 
     return Worker(
-        functions=job_functions(),
-        cron_jobs=cron_jobs() if with_crons else [],
+        functions=job_functions(domains),
+        cron_jobs=cron_jobs(domains) if with_crons else [],
         redis_settings=redis_settings(redis_url),
         queue_name=settings.queue_name,
         on_startup=startup,

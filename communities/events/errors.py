@@ -10,7 +10,6 @@ REASON_TOO_LONG_EVENT = N_("an event may last at most {days} days.")
 REASON_CAPACITY = N_("it must be at least 1, or null for no limit.")
 REASON_CAPACITY_BELOW_ATTENDING = N_("{attending} people already attend; the capacity cannot be lower.")
 REASON_UNKNOWN_ZONE = N_("{zone} is not a known time zone (use a name such as Europe/Paris).")
-REASON_UNKNOWN_MUNICIPALITY = N_("{code} is not a known municipality code.")
 
 
 class EventCancelled(Conflict):

@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from communities.calendar.models import HolidayConflict
-from communities.models import AwareTime, MunicipalityCode
+from communities.models import AwareTime
 from i18n.content import Bilingual, Localized
+from territory.calendar.models import HolidayConflict
+from territory.models import MunicipalityCode
 
 EventStatus = Literal["scheduled", "cancelled"]
 RsvpStatus = Literal["attending", "waiting"]

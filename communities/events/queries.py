@@ -110,13 +110,6 @@ async def community_events(
 # -- RSVPs -----------------------------------------------------------------------------------------------
 
 
-async def rsvp_of(conn: asyncpg.Connection, event_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
-    status: str | None = await conn.fetchval(
-        "SELECT status FROM event_rsvps WHERE event_id = $1 AND user_id = $2", event_id, user_id
-    )
-    return status
-
-
 async def insert_rsvp(conn: asyncpg.Connection, event_id: uuid.UUID, user_id: uuid.UUID, status: str) -> None:
     await conn.execute(
         "INSERT INTO event_rsvps (event_id, user_id, status) VALUES ($1, $2, $3)", event_id, user_id, status

@@ -15,7 +15,6 @@ import icalendar
 import msgspec
 
 from communities import service as communities
-from communities.calendar import service as calendar
 from communities.errors import NotAllowed
 from communities.events import queries
 from communities.events.errors import (
@@ -23,7 +22,6 @@ from communities.events.errors import (
     REASON_CAPACITY_BELOW_ATTENDING,
     REASON_ENDS_BEFORE_STARTS,
     REASON_TOO_LONG_EVENT,
-    REASON_UNKNOWN_MUNICIPALITY,
     REASON_UNKNOWN_ZONE,
     EventCancelled,
     EventOver,
@@ -42,15 +40,16 @@ from communities.events.models import (
     PersonEvents,
     Rsvp,
 )
-from communities.municipalities import service as municipalities
 from hub.auth import CurrentUser
+from hub.domain import UserData
 from hub.errors import REASON_BAD_CURSOR, InvalidField, NotFound, checked_text
 from hub.pagination import decode_cursor, encode_cursor
-from hub.registry import UserData
 from i18n import N_
 from i18n.content import Bilingual, pick
 from messaging import service as messaging
 from messaging.models import Audience, Message
+from territory import service as municipalities
+from territory.calendar import service as calendar
 
 EventNeed = Literal["read", "rsvp", "manage"]
 
@@ -130,8 +129,8 @@ def _check_capacity(capacity: int | None) -> None:
 
 
 async def _check_code(conn: asyncpg.Connection, code: str | None) -> None:
-    if code is not None and await municipalities.country_of(conn, code) is None:
-        raise InvalidField("municipality_code", REASON_UNKNOWN_MUNICIPALITY, code=code)
+    if code is not None:
+        await municipalities.check_known(conn, [code], "municipality_code")
 
 
 async def validated(conn: asyncpg.Connection, data: EventIn) -> dict[str, object]:

@@ -1,0 +1,85 @@
+"""Account routes: /v1/auth/* and /v1/me."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.params import JSONBody
+from litestar.security.jwt import Token
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from accounts import service
+from accounts.models import (
+    AuthResponse,
+    Export,
+    LoginRequest,
+    ProfileUpdate,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    User,
+)
+from hub.auth import CurrentUser
+from hub.deps import Config, Conn, Issuer
+from hub.domain import UserData
+from hub.openapi import problems
+
+
+class AuthController(Controller):
+    """Sign-up and sign-in; rate-limited per client address (see create_app)."""
+
+    path = "/auth"
+    tags = ["accounts"]
+
+    @post("/register", opt={"public": True}, responses=problems(409, 422, 429, public=True))
+    async def register(
+        self, conn: Conn, issuer: Issuer, settings: Config, data: JSONBody[RegisterRequest]
+    ) -> AuthResponse:
+        return await service.register(conn, issuer, settings, data)
+
+    @post("/login", opt={"public": True}, status_code=HTTP_200_OK, responses=problems(401, 429, public=True))
+    async def login(
+        self, conn: Conn, issuer: Issuer, settings: Config, data: JSONBody[LoginRequest]
+    ) -> AuthResponse:
+        return await service.login(conn, issuer, settings, data)
+
+    @post(
+        "/refresh", opt={"public": True}, status_code=HTTP_200_OK, responses=problems(401, 429, public=True)
+    )
+    async def refresh(
+        self, conn: Conn, issuer: Issuer, settings: Config, data: JSONBody[RefreshRequest]
+    ) -> TokenPair:
+        return await service.refresh(conn, issuer, settings, data.refresh_token)
+
+    @post("/logout", status_code=HTTP_204_NO_CONTENT, responses=problems(429))
+    async def logout(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> None:
+        await service.logout(conn, request.user)
+
+
+class MeController(Controller):
+    """The signed-in person's profile, export and erasure."""
+
+    path = "/me"
+    tags = ["accounts"]
+
+    @get("/", responses=problems(404))
+    async def me(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> User:
+        return await service.profile(conn, request.user.id)
+
+    @patch("/", responses=problems(404, 422))
+    async def update(
+        self, conn: Conn, request: Request[CurrentUser, Token, State], data: JSONBody[ProfileUpdate]
+    ) -> User:
+        return await service.update_profile(conn, request.user.id, data)
+
+    @get("/export", responses=problems(404))
+    async def export(
+        self, conn: Conn, request: Request[CurrentUser, Token, State], user_data: list[UserData]
+    ) -> Export:
+        return await service.export(conn, request.user.id, user_data)
+
+    @delete("/", status_code=HTTP_204_NO_CONTENT, responses=problems(404))
+    async def erase(
+        self, conn: Conn, request: Request[CurrentUser, Token, State], user_data: list[UserData]
+    ) -> None:
+        await service.erase(conn, request.user.id, user_data)

@@ -1,1 +1,0 @@
-"""Municipalities of France and Germany: official codes, names in both languages, search."""

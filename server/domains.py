@@ -1,0 +1,27 @@
+"""The domains the hub is made of: the one place that lists them (a new domain is one line here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import accounts.domain
+import care.domain
+import communities.domain
+import hub
+import messaging.domain
+import territory.domain
+from hub.domain import Domain
+
+DOMAINS: tuple[Domain, ...] = (
+    accounts.domain.DOMAIN,
+    territory.domain.DOMAIN,
+    messaging.domain.DOMAIN,
+    communities.domain.DOMAIN,
+    care.domain.DOMAIN,
+)
+
+#: the kernel's own migrations (idempotency keys) and every domain's, applied together in timestamp order
+MIGRATIONS: tuple[Path, ...] = (
+    Path(hub.__file__).parent / "migrations",
+    *(domain.migrations for domain in DOMAINS if domain.migrations is not None),
+)
