@@ -20,8 +20,7 @@ from accounts.models import (
     User,
 )
 from hub.auth import CurrentUser
-from hub.deps import Config, Conn, Issuer
-from hub.domain import UserData
+from hub.deps import Config, Conn, Issuer, UserDataSections
 from hub.openapi import problems
 
 
@@ -74,12 +73,12 @@ class MeController(Controller):
 
     @get("/export", responses=problems(404))
     async def export(
-        self, conn: Conn, request: Request[CurrentUser, Token, State], user_data: list[UserData]
+        self, conn: Conn, request: Request[CurrentUser, Token, State], user_data: UserDataSections
     ) -> Export:
         return await service.export(conn, request.user.id, user_data)
 
     @delete("/", status_code=HTTP_204_NO_CONTENT, responses=problems(404))
     async def erase(
-        self, conn: Conn, request: Request[CurrentUser, Token, State], user_data: list[UserData]
+        self, conn: Conn, request: Request[CurrentUser, Token, State], user_data: UserDataSections
     ) -> None:
         await service.erase(conn, request.user.id, user_data)

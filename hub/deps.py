@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from litestar.di import NamedDependency
 
 from hub.auth import TokenIssuer
+from hub.domain import UserData
 from hub.settings import Settings
 
 #: the connection of the request's one transaction (committed when the handler returns without error)
@@ -18,3 +19,5 @@ ReadConn: TypeAlias = NamedDependency[asyncpg.Connection]
 Queue: TypeAlias = NamedDependency[ArqRedis]
 Config: TypeAlias = NamedDependency[Settings]
 Issuer: TypeAlias = NamedDependency[TokenIssuer]
+#: every domain's share of a person's data, in export order (erasure runs in reverse)
+UserDataSections: TypeAlias = NamedDependency[list[UserData]]

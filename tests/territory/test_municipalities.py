@@ -188,7 +188,7 @@ async def test_loading_the_pilot_region_twice_changes_nothing(conn: asyncpg.Conn
     before = await conn.fetch("SELECT * FROM municipalities ORDER BY code")
     assert await service.load_pilot_region(conn) == 58
     assert await service.load_pilot_region(conn) == 58
-    assert await service.load_file(conn, Path("communities/municipalities/data/pilot_region.csv")) == 58
+    assert await service.load_file(conn, Path("territory/data/pilot_region.csv")) == 58
     after = await conn.fetch("SELECT * FROM municipalities ORDER BY code")
     assert [dict(r) for r in after] == [dict(r) for r in before]
 
