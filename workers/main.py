@@ -69,10 +69,16 @@ def build_worker(
         from workers.context import open_context
 
         ctx.update(await open_context(settings, database_url))
+        for domain in domains:
+            if domain.worker_startup is not None:
+                await domain.worker_startup(ctx)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         from workers.context import close_context
 
+        for domain in reversed(domains):
+            if domain.worker_shutdown is not None:
+                await domain.worker_shutdown(ctx)
         await close_context(ctx)
 
     return Worker(

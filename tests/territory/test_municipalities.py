@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from i18n import translate
 from territory import service
-from territory.errors import MunicipalityFileError, MunicipalityFileUnreadable
+from territory.errors import MunicipalityFileError, MunicipalityFileUnreadable, UnknownMunicipalities
 from territory.importers import destatis_name, read_file
 from territory.loader import read_pilot_csv
 from tests.conftest import Servers
@@ -398,3 +398,19 @@ def test_spreadsheet_dropped_leading_zeros_are_restored(tmp_path: Path) -> None:
     )
     [row] = read_file(path)
     assert (row.code, row.name_de) == ("07320000", "Zweibrücken")
+
+
+async def test_time_zone_follows_the_country_of_the_municipality(conn: asyncpg.Connection) -> None:
+    assert await service.time_zone_of(conn, "57089") == "Europe/Paris"  # Bitche
+    assert await service.time_zone_of(conn, "10045111") == "Europe/Berlin"  # Bexbach
+    assert await service.time_zone_of(conn, None) == "Europe/Paris"
+
+
+async def test_unknown_municipality_names_its_field_and_code(conn: asyncpg.Connection) -> None:
+    with pytest.raises(UnknownMunicipalities) as refused:
+        await service.time_zone_of(conn, "99999", "municipality")
+    assert refused.value.params["field"] == "municipality"
+    assert refused.value.extra == {"unknown_codes": ["99999"]}
+    assert translate("de", refused.value.params["reason"], codes="99999") == (
+        "unbekannte Gemeindeschlüssel: 99999."
+    )
