@@ -51,13 +51,20 @@ def _outermost(middleware: Middleware) -> OnAppInitHandler:
 def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     """Every API route of the hub, under /v1 (health checks live at the root)."""
     from communities.municipalities.routes import MunicipalityController
+    from hub.accounts.places.routes import PlacesController
     from hub.accounts.routes import AuthController, MeController
     from hub.health import health_router
     from hub.registry import domain_routes
 
     auth_limit = RateLimitConfig(rate_limit=("minute", settings.auth_rate_per_minute), store="rate_limit")
     auth_router = Router(path="/", route_handlers=[AuthController], middleware=[auth_limit.middleware])
-    v1: list[ControllerRouterHandler] = [auth_router, MeController, MunicipalityController, *domain_routes()]
+    v1: list[ControllerRouterHandler] = [
+        auth_router,
+        MeController,
+        PlacesController,
+        MunicipalityController,
+        *domain_routes(),
+    ]
     return [Router(path="/v1", route_handlers=v1), health_router]
 
 

@@ -18,6 +18,7 @@ ROUTES: tuple[str, ...] = (
     "communities.events.routes:ROUTES",
     "communities.calendar.routes:ROUTES",
     "communities.partners.routes:ROUTES",
+    "official_warnings.routes:ROUTES",
 )
 
 #: "module:attribute" of each domain's UserData section, in export order; erasure runs in reverse.
@@ -26,6 +27,8 @@ USER_DATA: tuple[str, ...] = (
     "communities.service:USER_DATA",
     "care.service:user_data",
     "communities.events.service:USER_DATA",
+    "hub.accounts.places.service:USER_DATA",
+    "official_warnings.service:USER_DATA",
 )
 
 

@@ -13,7 +13,15 @@ from communities.municipalities.models import Municipality, MunicipalityPage
 from hub.pagination import decode_cursor, encode_cursor
 from i18n.content import fold
 
-__all__ = ["by_codes", "country_of", "load_file", "load_pilot_region", "search", "unknown_codes"]
+__all__ = [
+    "all_municipalities",
+    "by_codes",
+    "country_of",
+    "load_file",
+    "load_pilot_region",
+    "search",
+    "unknown_codes",
+]
 
 #: positions are public codes, so a fixed key is enough: the signature only rejects tampering
 _CURSOR_KEY = "municipalities"
@@ -32,6 +40,11 @@ async def unknown_codes(conn: asyncpg.Connection, codes: list[str]) -> list[str]
 
 async def by_codes(conn: asyncpg.Connection, codes: list[str]) -> list[Municipality]:
     return await queries.by_codes(conn, codes)
+
+
+async def all_municipalities(conn: asyncpg.Connection) -> list[Municipality]:
+    """Every known municipality of both countries (a few thousand at most), ordered by code."""
+    return await queries.all_municipalities(conn)
 
 
 async def search(

@@ -1,0 +1,182 @@
+"""Polling the configured feeds: conditional requests, size limits, per-feed backoff, a record of each fetch."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import asyncpg
+
+from official_warnings import queries, service
+from official_warnings.models import PollReport
+from official_warnings.normalise import SOURCE_OF_KIND
+from official_warnings.parsing import (
+    FeedError,
+    dwd_documents,
+    parse_atom,
+    parse_cap,
+    parse_nina_dashboard,
+    parse_nina_detail,
+)
+
+logger = logging.getLogger("warnings.poller")
+
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DOCUMENTS_PER_POLL = 300
+MAX_BACKOFF_S = 3600
+TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+
+
+class TooLarge(Exception):
+    """The server sent more than MAX_BYTES."""
+
+
+async def fetch(
+    session: aiohttp.ClientSession, url: str, *, etag: str | None = None, last_modified: str | None = None
+) -> Response:
+    headers = {"User-Agent": "hub-pays-de-bitche/1.0 (official warnings)"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    async with session.get(url, headers=headers, allow_redirects=True, max_redirects=3) as response:
+        body = b""
+        if response.status == 200:
+            chunks, size = [], 0
+            async for chunk in response.content.iter_chunked(65536):
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    raise TooLarge(url)
+                chunks.append(chunk)
+            body = b"".join(chunks)
+        return Response(
+            response.status, body, response.headers.get("ETag"), response.headers.get("Last-Modified")
+        )
+
+
+def feed_key(kind: str, url: str) -> str:
+    return f"{kind} {url}"
+
+
+def _backoff(poll_seconds: int, failures: int) -> timedelta:
+    return timedelta(seconds=min(MAX_BACKOFF_S, poll_seconds * 2 ** min(failures, 12)))
+
+
+def _nina_detail_url(dashboard_url: str, warning_id: str) -> str:
+    base, sep, _rest = dashboard_url.partition("/dashboard/")
+    if not sep:
+        raise FeedError("NINA feed URL is not a dashboard URL")
+    return f"{base}/warnings/{warning_id}.json"
+
+
+async def _documents(
+    conn: asyncpg.Connection, session: aiohttp.ClientSession, kind: str, url: str, body: bytes, now: datetime
+) -> list[tuple[str, str, bytes]]:
+    """The documents a feed answer leads to, with their URL and version: (url, version, data)."""
+    if kind == "dwd":
+        return [(url, "", data) for data in dwd_documents(body)]
+    if kind == "cap-atom":
+        links: list[tuple[str, str]] = [(e.url, e.version) for e in parse_atom(body, url)]
+    else:
+        links = [(_nina_detail_url(url, item.id), item.version) for item in parse_nina_dashboard(body)]
+    found = []
+    for link, version in links[:MAX_DOCUMENTS_PER_POLL]:
+        if urlsplit(link).scheme not in {"http", "https"}:
+            continue
+        if version and await queries.document_version(conn, link) == version:
+            continue
+        response = await fetch(session, link)
+        if response.status != 200:
+            raise FeedError(f"document answered {response.status}")
+        found.append((link, version, response.body))
+    return found
+
+
+async def poll_feed(
+    pool: asyncpg.Pool,
+    session: aiohttp.ClientSession,
+    kind: str,
+    url: str,
+    *,
+    now: datetime,
+    poll_seconds: int,
+    transaction: Any,
+) -> PollReport | None:
+    """Poll one feed if it is due: take in its new messages, or back off; None when it was not due.
+
+    Everything of one poll commits together (messages, notifications, the feed's state and its record);
+    a feed that answers garbage or an error changes nothing but its own backoff and record.
+    """
+    key = feed_key(kind, url)
+    async with transaction(pool) as conn:
+        await queries.ensure_feed(conn, key, kind, url)
+    async with transaction(pool) as conn:
+        state = await queries.lock_due_feed(conn, key, now)
+        if state is None:
+            return None
+        status: int | None = None
+        try:
+            response = await fetch(session, url, etag=state.etag, last_modified=state.last_modified)
+            status = response.status
+            if response.status == 304:
+                outcome, alerts = "not_modified", 0
+            elif response.status != 200:
+                raise FeedError(f"feed answered {response.status}")
+            else:
+                region = await service.region(conn)
+                alerts = 0
+                async with conn.transaction():
+                    for doc_url, version, data in await _documents(
+                        conn, session, kind, url, response.body, now
+                    ):
+                        alert = parse_nina_detail(data) if kind == "nina" else parse_cap(data)
+                        if await service.ingest(conn, alert, SOURCE_OF_KIND[kind], now, region) is not None:
+                            alerts += 1
+                        if version:
+                            await queries.document_read(conn, doc_url, version, now)
+                outcome = "ok"
+        except (FeedError, TooLarge, aiohttp.ClientError, TimeoutError, UnicodeError) as exc:
+            failures = state.failures + 1
+            outcome = (
+                "unreachable"
+                if status is None and not isinstance(exc, FeedError)
+                else ("http_error" if status not in (None, 200) else "garbage")
+            )
+            await queries.record_fetch(
+                conn, key, url, now, status, outcome, 0, f"{type(exc).__name__}: {exc}"
+            )
+            await queries.feed_polled(
+                conn,
+                key,
+                now=now,
+                next_poll_at=now + _backoff(poll_seconds, failures),
+                failures=failures,
+                etag=state.etag,
+                last_modified=state.last_modified,
+            )
+            logger.warning("warning feed %s: %s (failure %d, backing off)", kind, outcome, failures)
+            return PollReport(key, outcome, status, 0)
+        await queries.record_fetch(conn, key, url, now, status, outcome, alerts, None)
+        await queries.feed_polled(
+            conn,
+            key,
+            now=now,
+            next_poll_at=now + timedelta(seconds=poll_seconds),
+            failures=0,
+            etag=response.etag or state.etag,
+            last_modified=response.last_modified or state.last_modified,
+        )
+        logger.info("warning feed %s: %s, %d new messages", kind, outcome, alerts)
+        return PollReport(key, outcome, status, alerts)
