@@ -121,7 +121,7 @@ async def poll_feed(
     """
     key = feed_key(kind, url)
     async with transaction(pool) as conn:
-        await queries.ensure_feed(conn, key, kind, url)
+        await queries.ensure_feed(conn, key, kind, url, now)
     async with transaction(pool) as conn:
         state = await queries.lock_due_feed(conn, key, now)
         if state is None:

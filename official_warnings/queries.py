@@ -41,12 +41,14 @@ class FeedState(msgspec.Struct, frozen=True):
     next_poll_at: datetime
 
 
-async def ensure_feed(conn: asyncpg.Connection, feed_key: str, kind: str, url: str) -> None:
+async def ensure_feed(conn: asyncpg.Connection, feed_key: str, kind: str, url: str, now: datetime) -> None:
     await conn.execute(
-        "INSERT INTO warning_feeds (feed_key, kind, url) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO warning_feeds (feed_key, kind, url, next_poll_at) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT DO NOTHING",
         feed_key,
         kind,
         url,
+        now,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from hub.accounts.models import MunicipalityCode
@@ -62,7 +62,12 @@ class WarningController(Controller):
         "/{warning_id:uuid}", opt={"public": True}, dependencies=_VIEWER, responses=problems(404, public=True)
     )
     async def detail(
-        self, conn: Conn, request: AnyRequest, viewer: Viewer, warning_id: uuid.UUID, lang: Lang = None
+        self,
+        conn: Conn,
+        request: AnyRequest,
+        viewer: Viewer,
+        warning_id: FromPath[uuid.UUID],
+        lang: Lang = None,
     ) -> WarningDetail:
         """One warning with its history (alert → updates → cancel)."""
         return await service.warning_detail(conn, warning_id, locale=_locale(request, viewer))

@@ -216,6 +216,8 @@ async def ingest(
     if not data.municipality_codes and incident is None:
         return await queries.insert_warning(conn, data, chain_id=chain_id, incident_id=None)
     starts_at = data.onset or data.sent
+    if data.expires is not None and data.expires < starts_at:
+        starts_at = data.expires
     if incident is None or incident.ended_at is not None:
         incident = await queries.matching_incident(
             conn, data.hazard, data.municipality_codes, starts_at, data.expires
