@@ -9,13 +9,16 @@ from i18n.formatting import format_datetime
 
 SEVERITY_RANK = {"minor": 1, "moderate": 2, "severe": 3, "extreme": 4}
 
-#: what a reader is told of the level, the colour of each country's own scale
+#: what a reader is told of the level: the colour the source itself gave (DWD's violet is its extreme level)
 LEVELS = {
-    "minor": N_("Yellow warning"),
-    "moderate": N_("Orange warning"),
-    "severe": N_("Red warning"),
-    "extreme": N_("Extreme danger warning"),
+    "yellow": N_("Yellow warning"),
+    "orange": N_("Orange warning"),
+    "red": N_("Red warning"),
+    "violet": N_("Extreme danger warning"),
 }
+
+#: DWD's (and NINA's) scale: the CAP severity gives the colour
+LEVEL_OF_SEVERITY = {"minor": "yellow", "moderate": "orange", "severe": "red", "extreme": "violet"}
 
 HAZARDS = {
     "thunderstorm": N_("thunderstorms"),
@@ -71,8 +74,8 @@ METEOALARM_TYPES = {
     "13": "flood",
 }
 
-#: MeteoAlarm ``awareness_level`` numbers → severity (2 yellow, 3 orange, 4 red)
-METEOALARM_LEVELS = {"1": "minor", "2": "minor", "3": "moderate", "4": "severe"}
+#: MeteoAlarm ``awareness_level`` numbers → colour (1 green is no warning, shown as yellow)
+METEOALARM_LEVELS = {"1": "yellow", "2": "yellow", "3": "orange", "4": "red"}
 
 #: words of German civil-protection event names → hazard (NINA: MoWaS, KATWARN, BIWAPP, floods)
 _KEYWORDS = (
@@ -108,8 +111,8 @@ def hazard_from_words(*texts: str) -> str:
     return "civil"
 
 
-def level_name(locale: str, severity: str) -> str:
-    return translate(locale, LEVELS[severity])
+def level_name(locale: str, level: str) -> str:
+    return translate(locale, LEVELS.get(level, LEVELS["yellow"]))
 
 
 def hazard_name(locale: str, hazard: str) -> str:
@@ -148,9 +151,9 @@ def _time(locale: str, when: datetime) -> str:
     return format_datetime(when, locale, "short")
 
 
-def rendered_title(locale: str, *, severity: str, hazard: str, area: str, expires: datetime | None) -> str:
+def rendered_title(locale: str, *, level: str, hazard: str, area: str, expires: datetime | None) -> str:
     """'Orange warning – thunderstorms – Saarpfalz-Kreis – until …' in the reader's language."""
-    params = {"level": level_name(locale, severity), "hazard": hazard_name(locale, hazard), "area": area}
+    params = {"level": level_name(locale, level), "hazard": hazard_name(locale, hazard), "area": area}
     if expires is not None:
         return translate(locale, TITLE_UNTIL, until=_time(locale, expires), **params)
     return translate(locale, TITLE, **params)
@@ -160,7 +163,7 @@ def rendered_description(
     locale: str,
     *,
     source: str,
-    severity: str,
+    level: str,
     hazard: str,
     area: str,
     onset: datetime,
@@ -172,7 +175,7 @@ def rendered_description(
         "hazard": hazard_name(locale, hazard),
         "area": area,
         "onset": _time(locale, onset),
-        "level": level_name(locale, severity),
+        "level": level_name(locale, level),
         "language": translate(locale, LANGUAGE_NAMES.get(original_lang, LANGUAGE_NAMES["de"])),
     }
     if expires is not None:

@@ -37,6 +37,7 @@ class Normalised(msgspec.Struct, frozen=True, kw_only=True):
     event_code: str | None
     hazard: str
     severity: Severity
+    level: str
     urgency: str
     certainty: str
     onset: datetime | None
@@ -64,6 +65,7 @@ class WarningRow(msgspec.Struct, frozen=True, kw_only=True):
     event_code: str | None
     hazard: str
     severity: Severity
+    level: str
     urgency: str
     certainty: str
     onset: datetime | None
@@ -106,6 +108,8 @@ class WarningOut(msgspec.Struct, frozen=True, kw_only=True):
     event_code: str | None
     hazard: str
     severity: Severity
+    #: the colour of the source's own scale: yellow, orange, red, violet (DWD's extreme level)
+    level: str
     urgency: str
     certainty: str
     headline: Localized

@@ -46,6 +46,7 @@ def normalise(alert: Alert, source: str, places: list[Place]) -> Normalised:
     codes = first.event_codes if first else {}
     params = first.parameters if first else {}
     severity: Severity = SEVERITIES.get(first.severity if first else "", "minor")  # type: ignore[assignment]
+    level: str | None = None
     event_code: str | None = None
     if source == "dwd" or (source == "nina" and "II" in codes):
         event_code = codes.get("II") or None
@@ -55,8 +56,6 @@ def normalise(alert: Alert, source: str, places: list[Place]) -> Normalised:
         event_code = awareness_type or None
         hazard = catalog.METEOALARM_TYPES.get(_number(awareness_type), "other")
         level = catalog.METEOALARM_LEVELS.get(_number(params.get("awareness_level", "")))
-        if level is not None and first is not None and first.severity not in SEVERITIES:
-            severity = level  # type: ignore[assignment]
     else:
         event_code = next(iter(codes.values()), None) or None
         words = [i.event for i in infos] + [i.headline for i in infos]
@@ -87,6 +86,7 @@ def normalise(alert: Alert, source: str, places: list[Place]) -> Normalised:
         event_code=event_code[:100] if event_code else None,
         hazard=hazard,
         severity=severity,
+        level=level or catalog.LEVEL_OF_SEVERITY[severity],
         urgency=first.urgency if first else "Unknown",
         certainty=first.certainty if first else "Unknown",
         onset=(first.onset or first.effective) if first else None,

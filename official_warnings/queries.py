@@ -13,7 +13,7 @@ from official_warnings.models import HistoryEntry, Incident, Normalised, Texts, 
 
 _WARNING_COLUMNS = (
     "id, source, identifier, sender, sent, status, msg_type, refs, chain_id, incident_id, event_code, hazard, "
-    "severity, urgency, certainty, onset, effective, expires, texts::text AS texts, area_desc, "
+    "severity, level, urgency, certainty, onset, effective, expires, texts::text AS texts, area_desc, "
     "municipality_codes, licence, attribution, received_at"
 )
 
@@ -154,9 +154,9 @@ async def insert_warning(
         f"""
         INSERT INTO warnings (id, source, identifier, sender, sent, status, msg_type, refs, chain_id, incident_id,
                               event_code, hazard, severity, urgency, certainty, onset, effective, expires, texts,
-                              area_desc, area, municipality_codes, licence, attribution)
+                              area_desc, area, municipality_codes, licence, attribution, level)
         SELECT w.id, $1, $2, $3, $4, $5, $6, $7, coalesce($8, w.id), $9, $10, $11, $12, $13, $14, $15, $16, $17,
-               $18::jsonb, $19, $20::jsonb, $21, $22, $23
+               $18::jsonb, $19, $20::jsonb, $21, $22, $23, $24
         FROM (SELECT gen_random_uuid() AS id) w
         RETURNING {_WARNING_COLUMNS}
         """,
@@ -183,6 +183,7 @@ async def insert_warning(
         data.municipality_codes,
         data.licence,
         data.attribution,
+        data.level,
     )
     assert row is not None
     return _warning(row)

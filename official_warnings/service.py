@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from care import service as care
 from communities.municipalities import service as municipalities
@@ -81,12 +82,12 @@ def texts_for(
     source_text = row.texts.get(lang)
     onset = row.onset or row.effective or row.sent
     headline = catalog.rendered_title(
-        locale, severity=row.severity, hazard=row.hazard, area=row.area_desc, expires=row.expires
+        locale, level=row.level, hazard=row.hazard, area=row.area_desc, expires=row.expires
     )
     description = catalog.rendered_description(
         locale,
         source=row.source,
-        severity=row.severity,
+        level=row.level,
         hazard=row.hazard,
         area=row.area_desc,
         onset=onset,
@@ -132,6 +133,7 @@ def _out(row: WarningRow, locale: str, now: datetime, sources: list[str]) -> War
         event_code=row.event_code,
         hazard=row.hazard,
         severity=row.severity,
+        level=row.level,
         urgency=row.urgency,
         certainty=row.certainty,
         headline=headline,
@@ -279,7 +281,7 @@ async def _tell_care_providers(
             return translate(
                 lang,
                 msgid,
-                level=catalog.level_name(lang, row.severity),
+                level=catalog.level_name(lang, row.level),
                 hazard=catalog.hazard_name(lang, row.hazard),
                 count=provider.clients,
                 area=row.area_desc,
@@ -388,9 +390,7 @@ async def warning_detail(
     sources = await queries.incident_sources(conn, [latest.incident_id] if latest.incident_id else [])
     out = _out(row, locale, now, sources.get(latest.incident_id, []) if latest.incident_id else [])
     if latest.id != row.id:
-        state = _state(latest, now)
-        out = _out(row, locale, now, out.sources)
-        out = WarningOut(**{**{f: getattr(out, f) for f in out.__struct_fields__}, "status": state})
+        out = msgspec.structs.replace(out, status=_state(latest, now))
     history: list[HistoryEntry] = await queries.chain_history(conn, row.chain_id)
     return WarningDetail(warning=out, history=history)
 

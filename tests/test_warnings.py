@@ -3,6 +3,7 @@ normalised, delivered through the real pipeline in each reader's language, and r
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import msgspec
 import pytest
 from aiohttp import web
 from arq.connections import ArqRedis
@@ -40,8 +42,10 @@ class FeedServer:
         self.base = ""
         self._runner: web.AppRunner | None = None
 
-    def serve(self, path: str, fixture: str, expires: datetime) -> str:
+    def serve(self, path: str, fixture: str, expires: datetime, replace: dict[str, str] | None = None) -> str:
         text = (FIXTURES / fixture).read_text(encoding="utf-8")
+        for old, new in (replace or {}).items():
+            text = text.replace(old, new)
         text = text.replace("{BASE}", self.base).replace("{EXPIRES}", expires.isoformat())
         text = text.replace("{ONSET}", (expires - timedelta(hours=6)).isoformat())
         self.routes[path] = text.encode()
@@ -56,7 +60,7 @@ class FeedServer:
         body = self.routes.get(request.path)
         if body is None:
             return web.Response(status=404)
-        etag = f'"{uuid.uuid5(uuid.NAMESPACE_URL, body.decode()).hex}"'
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
         return web.Response(body=body, headers={"ETag": etag, "Content-Type": "application/xml"})
@@ -319,3 +323,227 @@ async def test_places_are_checked_and_exported(client: Client, make_user: UserFa
     assert [p["municipality_code"] for p in r.json()["sections"]["places"]] == many[:10]
     r = await client.get("/v1/me/places", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
+
+
+def dwd_document(
+    identifier: str,
+    *,
+    severity: str,
+    cells: list[str],
+    expires: datetime,
+    msg_type: str = "Alert",
+    references: str | None = None,
+    ii: str = "52",
+) -> bytes:
+    """A DWD CAP document like the fixture, with the parts a test varies."""
+    text = (FIXTURES / "dwd_storm_saarpfalz.xml").read_text(encoding="utf-8")
+    text = text.replace(
+        "2.49.0.0.276.0.DWD.PVW.1795888800000.4b1c0b4e-7d2a-4d1a-9c55-3f7b1c2e9a01.DEU", identifier
+    )
+    text = text.replace("<severity>Severe</severity>", f"<severity>{severity}</severity>")
+    text = text.replace("<msgType>Alert</msgType>", f"<msgType>{msg_type}</msgType>")
+    text = text.replace("<value>54</value>", f"<value>{ii}</value>")
+    if references:
+        text = text.replace(
+            "<source>PVW</source>", f"<source>PVW</source>\n    <references>{references}</references>"
+        )
+    geocodes = "".join(
+        f"<geocode><valueName>WARNCELLID</valueName><value>{c}</value></geocode>" for c in cells
+    )
+    start, end = text.index("<geocode>"), text.rindex("</geocode>") + len("</geocode>")
+    text = text[:start] + geocodes + text[end:]
+    text = text.replace("{EXPIRES}", expires.isoformat()).replace(
+        "{ONSET}", (expires - timedelta(hours=4)).isoformat()
+    )
+    return text.encode()
+
+
+async def ingest(db: asyncpg.Pool, queue: ArqRedis, data: bytes, source: str = "dwd") -> None:
+    from official_warnings import service
+
+    async with transaction(db, queue) as conn:
+        await service.ingest(conn, parse_cap(data), source, datetime.now(UTC))
+
+
+async def test_update_tells_only_the_newly_concerned_and_a_higher_level_again(
+    client: Client,
+    make_user: UserFactory,
+    db: asyncpg.Pool,
+    settings: Settings,
+    servers: Servers,
+    fcm: FcmLocal,
+    queue: ArqRedis,
+) -> None:
+    expires = datetime.now(UTC) + timedelta(hours=10)
+    bexbach = await make_user(locale="de", municipality_code="10045111")
+    kirkel = await make_user(locale="de", municipality_code="10045115")
+    t_bexbach, t_kirkel = await device(client, bexbach), await device(client, kirkel)
+    first = f"2.49.0.0.276.0.DWD.PVW.{uuid.uuid4().hex}.DEU"
+    # a thunderstorm (II 31) keeps this chain apart from the other tests' storms
+    await ingest(
+        db, queue, dwd_document(first, severity="Moderate", cells=["810045111"], expires=expires, ii="31")
+    )
+    await drain(settings, servers)
+    assert len(fcm.messages(t_bexbach)) == 1 and fcm.messages(t_kirkel) == []
+
+    second = f"2.49.0.0.276.0.DWD.PVW.{uuid.uuid4().hex}.DEU"
+    ref = f"opendata@dwd.de,{first},2026-11-29T14:00:00+01:00"
+    update = dwd_document(
+        second,
+        severity="Moderate",
+        cells=["810045111", "810045115"],
+        expires=expires,
+        msg_type="Update",
+        references=ref,
+        ii="31",
+    )
+    await ingest(db, queue, update)
+    await drain(settings, servers)
+    assert len(fcm.messages(t_bexbach)) == 1  # same level, same place: nothing new for Bexbach
+    assert len(fcm.messages(t_kirkel)) == 1  # the newly covered place is told
+
+    third = f"2.49.0.0.276.0.DWD.PVW.{uuid.uuid4().hex}.DEU"
+    ref = f"opendata@dwd.de,{second},2026-11-29T15:00:00+01:00"
+    higher = dwd_document(
+        third,
+        severity="Severe",
+        cells=["810045111", "810045115"],
+        expires=expires,
+        msg_type="Update",
+        references=ref,
+        ii="31",
+    )
+    await ingest(db, queue, higher)
+    await drain(settings, servers)
+    assert len(fcm.messages(t_bexbach)) == 2 and len(fcm.messages(t_kirkel)) == 2  # the level rose
+
+
+async def test_severity_routing_moderate_waits_for_quiet_hours_minor_goes_to_the_inbox_only(
+    client: Client,
+    make_user: UserFactory,
+    db: asyncpg.Pool,
+    settings: Settings,
+    servers: Servers,
+    queue: ArqRedis,
+) -> None:
+    expires = datetime.now(UTC) + timedelta(hours=10)
+    person = await make_user(locale="de", municipality_code="10045116")
+    await device(client, person)
+    r = await client.patch(
+        "/v1/me", json={"quiet_hours": {"start": "00:00:00", "end": "23:59:00"}}, headers=person.headers
+    )
+    assert r.status_code == 200
+    cases = {"Minor": ("61", "info"), "Moderate": ("59", "important"), "Extreme": ("88", "urgent")}
+    for severity, (ii, _priority) in cases.items():
+        identifier = f"2.49.0.0.276.0.DWD.PVW.{uuid.uuid4().hex}.DEU"
+        await ingest(
+            db,
+            queue,
+            dwd_document(identifier, severity=severity, cells=["810045116"], expires=expires, ii=ii),
+        )
+    await drain(settings, servers)
+    rows = await db.fetch(
+        "SELECT n.priority, d.channel, d.quiet_override, d.deferred_by_quiet_hours FROM deliveries d "
+        "JOIN notifications n ON n.id = d.notification_id WHERE d.user_id = $1 AND n.kind = 'warning' "
+        "ORDER BY n.priority, d.channel",
+        uuid.UUID(person.id),
+    )
+    got = {(r["priority"], r["channel"], r["quiet_override"], r["deferred_by_quiet_hours"]) for r in rows}
+    assert got == {
+        ("info", "inbox", False, False),
+        ("important", "inbox", False, False),
+        ("important", "push", False, True),
+        ("urgent", "inbox", False, False),
+        ("urgent", "push", True, False),
+        ("urgent", "email", False, False),
+    }
+
+
+async def test_severe_heat_tells_each_care_provider_once_with_its_count(
+    client: Client,
+    make_user: UserFactory,
+    db: asyncpg.Pool,
+    settings: Settings,
+    servers: Servers,
+    fcm: FcmLocal,
+    feeds: FeedServer,
+    queue: ArqRedis,
+) -> None:
+    from tests.test_care import CONSENT_FR, create_circle, morning_plan, verified_provider
+
+    staff = await make_user(locale="de", municipality_code="10045114")
+    staff_token = await device(client, staff)
+    provider_id = await verified_provider(client, db, make_user, staff, name="Pflegedienst Saar-Mosel")
+    for with_plan in (True, True, False):
+        senior = await make_user(locale="fr", municipality_code="57089")
+        if with_plan:
+            await create_circle(client, senior)
+            await morning_plan(client, senior)
+        r = await client.post(
+            f"/v1/care/providers/{provider_id}/clients", json=CONSENT_FR, headers=senior.headers
+        )
+        assert r.status_code == 200, r.text
+    now = datetime.now(UTC)
+    fresh = {"20261129060000.57.heat": f"{uuid.uuid4().hex}.57.heat"}  # a message no other test took in
+    url = feeds.serve("/meteoalarm/france.xml", "meteoalarm_france.xml", now + timedelta(hours=12), fresh)
+    feeds.serve("/cap/meteoalarm_heat_fr.xml", "meteoalarm_heat_fr.xml", now + timedelta(hours=12), fresh)
+    report = await poll(db, "cap-atom", url, now, queue)
+    assert report is not None and report.alerts == 1
+    await drain(settings, servers)
+    care = [m for m in fcm.messages(staff_token) if m.title and "Klienten" in m.title]
+    assert [m.title for m in care] == ["Warnstufe Orange – Hitze: 2 Ihrer Klientinnen und Klienten betroffen"]
+
+    # The French reader gets Météo-France's own text; the German reader a rendered one, orange as published
+    r = await client.get("/v1/warnings", params={"municipality": "57089", "lang": "fr"})
+    heats = [w for w in r.json()["items"] if w["hazard"] == "heat"]
+    assert heats
+    for heat in heats:
+        assert heat["headline"] == {
+            "text": "Vigilance orange canicule en Moselle",
+            "lang": "fr",
+            "fallback": False,
+            "simple": None,
+        }
+        assert heat["original"] is None and heat["level"] == "orange" and heat["licence"] == "CC BY 4.0"
+    r = await client.get("/v1/warnings", params={"municipality": "57089", "lang": "de"})
+    for heat_de in [w for w in r.json()["items"] if w["hazard"] == "heat"]:
+        assert heat_de["headline"]["text"].startswith("Warnstufe Orange – Hitze – Moselle – bis ")
+        assert heat_de["original"]["lang"] == "fr"
+    r = await client.get("/v1/open-data/warnings.geojson")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    points = [f for f in r.json()["features"] if f["properties"]["warning_id"] == heat["id"]]
+    assert {f["properties"]["municipality_code"] for f in points} >= {"57089", "57631", "57227"}
+    assert all(f["properties"]["municipality_code"].startswith("57") for f in points)
+
+
+async def test_worker_job_polls_configured_dwd_zip_and_unknown_ids_are_404(
+    client: Client, db: asyncpg.Pool, settings: Settings, servers: Servers, feeds: FeedServer
+) -> None:
+    import io
+    import zipfile
+
+    from official_warnings import jobs
+
+    expires = datetime.now(UTC) + timedelta(hours=5)
+    buffer = io.BytesIO()
+    identifier = f"2.49.0.0.276.0.DWD.PVW.{uuid.uuid4().hex}.DEU"
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "Z_CAP_C_EDZW_1.xml",
+            dwd_document(identifier, severity="Minor", cells=["810045113"], expires=expires, ii="59"),
+        )
+    feeds.routes["/dwd/latest.zip"] = buffer.getvalue()
+    url = feeds.base + "/dwd/latest.zip"
+    configured = msgspec.structs.replace(settings, warning_feeds=(("dwd", url),), warning_poll_seconds=60)
+    pool = await asyncpg.create_pool(servers.database_url, min_size=1, max_size=2)
+    try:
+        reports = await jobs.poll_warning_feeds({"settings": configured, "pool": pool})
+    finally:
+        await pool.close()
+    assert [(r.outcome, r.alerts) for r in reports] == [("ok", 1)]
+    r = await client.get("/v1/warnings", params={"municipality": "10045113", "lang": "de"})
+    assert any(w["event_code"] == "59" and w["hazard"] == "fog" for w in r.json()["items"])
+    r = await client.get(f"/v1/warnings/{uuid.uuid4()}", params={"lang": "de"})
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    r = await client.get("/v1/warnings", params={"municipality": "99999", "lang": "de"})
+    assert r.status_code == 422 and "99999" in r.json()["detail"]

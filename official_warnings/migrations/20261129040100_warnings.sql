@@ -58,6 +58,8 @@ CREATE TABLE warnings (
     event_code          text,
     hazard              text NOT NULL,
     severity            text NOT NULL CHECK (severity IN ('minor', 'moderate', 'severe', 'extreme')),
+    -- the colour of the source's own scale (Météo-France's orange is CAP Severe, DWD's is Moderate)
+    level               text NOT NULL CHECK (level IN ('yellow', 'orange', 'red', 'violet')),
     urgency             text NOT NULL,
     certainty           text NOT NULL,
     onset               timestamptz,
