@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -81,27 +80,50 @@ def _nina_detail_url(dashboard_url: str, warning_id: str) -> str:
     return f"{base}/warnings/{warning_id}.json"
 
 
-async def _documents(
-    conn: asyncpg.Connection, session: aiohttp.ClientSession, kind: str, url: str, body: bytes, now: datetime
-) -> list[tuple[str, str, bytes]]:
-    """The documents a feed answer leads to, with their URL and version: (url, version, data)."""
+Link = tuple[str, str, bytes | None]
+
+
+def _links(kind: str, url: str, body: bytes) -> list[Link]:
+    """What a feed answer leads to: (url, version, data) with data already there for DWD deliveries."""
     if kind == "dwd":
         return [(url, "", data) for data in dwd_documents(body)]
+    links: list[Link] = []
     if kind == "cap-atom":
-        links: list[tuple[str, str]] = [(e.url, e.version) for e in parse_atom(body, url)]
+        links.extend((e.url, e.version, None) for e in parse_atom(body, url))
     else:
-        links = [(_nina_detail_url(url, item.id), item.version) for item in parse_nina_dashboard(body)]
-    found = []
-    for link, version in links[:MAX_DOCUMENTS_PER_POLL]:
-        if urlsplit(link).scheme not in {"http", "https"}:
-            continue
+        links.extend((_nina_detail_url(url, i.id), i.version, None) for i in parse_nina_dashboard(body))
+    return links[:MAX_DOCUMENTS_PER_POLL]
+
+
+async def _take_in(
+    conn: asyncpg.Connection,
+    session: aiohttp.ClientSession,
+    kind: str,
+    links: list[Link],
+    now: datetime,
+) -> tuple[int, list[str]]:
+    """Read each new document and take in its message, each in a savepoint: one bad document is refused
+    (and tried again next time) without holding back the others. Returns (messages taken, refusals)."""
+    region = await service.region(conn)
+    taken, refused = 0, []
+    for link, version, data in links:
         if version and await queries.document_version(conn, link) == version:
             continue
-        response = await fetch(session, link)
-        if response.status != 200:
-            raise FeedError(f"document answered {response.status}")
-        found.append((link, version, response.body))
-    return found
+        try:
+            async with conn.transaction():
+                if data is None:
+                    response = await fetch(session, link)
+                    if response.status != 200:
+                        raise FeedError(f"document answered {response.status}")
+                    data = response.body
+                alert = parse_nina_detail(data) if kind == "nina" else parse_cap(data)
+                if await service.ingest(conn, alert, SOURCE_OF_KIND[kind], now, region) is not None:
+                    taken += 1
+                if version:
+                    await queries.document_read(conn, link, version, now)
+        except (FeedError, TooLarge, aiohttp.ClientError, TimeoutError, UnicodeError) as exc:
+            refused.append(f"{type(exc).__name__}: {exc}"[:120])
+    return taken, refused
 
 
 async def poll_feed(
@@ -130,22 +152,14 @@ async def poll_feed(
         try:
             response = await fetch(session, url, etag=state.etag, last_modified=state.last_modified)
             status = response.status
+            refused: list[str] = []
             if response.status == 304:
                 outcome, alerts = "not_modified", 0
             elif response.status != 200:
                 raise FeedError(f"feed answered {response.status}")
             else:
-                region = await service.region(conn)
-                alerts = 0
-                async with conn.transaction():
-                    for doc_url, version, data in await _documents(
-                        conn, session, kind, url, response.body, now
-                    ):
-                        alert = parse_nina_detail(data) if kind == "nina" else parse_cap(data)
-                        if await service.ingest(conn, alert, SOURCE_OF_KIND[kind], now, region) is not None:
-                            alerts += 1
-                        if version:
-                            await queries.document_read(conn, doc_url, version, now)
+                links = _links(kind, url, response.body)
+                alerts, refused = await _take_in(conn, session, kind, links, now)
                 outcome = "ok"
         except (FeedError, TooLarge, aiohttp.ClientError, TimeoutError, UnicodeError) as exc:
             failures = state.failures + 1
@@ -168,7 +182,12 @@ async def poll_feed(
             )
             logger.warning("warning feed %s: %s (failure %d, backing off)", kind, outcome, failures)
             return PollReport(key, outcome, status, 0)
-        await queries.record_fetch(conn, key, url, now, status, outcome, alerts, None)
+        refusals = (
+            f"{len(refused)} documents refused: " + "; ".join(refused[:3])
+            if outcome == "ok" and refused
+            else None
+        )
+        await queries.record_fetch(conn, key, url, now, status, outcome, alerts, refusals)
         await queries.feed_polled(
             conn,
             key,

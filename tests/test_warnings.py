@@ -547,3 +547,48 @@ async def test_worker_job_polls_configured_dwd_zip_and_unknown_ids_are_404(
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     r = await client.get("/v1/warnings", params={"municipality": "99999", "lang": "de"})
     assert r.status_code == 422 and "99999" in r.json()["detail"]
+
+
+async def test_one_bad_document_in_a_feed_is_refused_without_holding_back_the_others(
+    db: asyncpg.Pool, feeds: FeedServer
+) -> None:
+    now = datetime.now(UTC)
+    fresh = {"20261129060000.57.heat": f"{uuid.uuid4().hex}.57.heat"}
+    good = feeds.serve("/cap/good.xml", "meteoalarm_heat_fr.xml", now + timedelta(hours=3), fresh)
+    feeds.routes["/cap/bomb.xml"] = (
+        b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+        b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">&b;</alert>'
+    )
+    feed = (
+        '<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        + "".join(
+            f"<entry><id>{u}</id><updated>2026-11-29T06:00:00+00:00</updated>"
+            f'<link href="{u}" type="application/cap+xml"/></entry>'
+            for u in (feeds.base + "/cap/missing.xml", feeds.base + "/cap/bomb.xml", good)
+        )
+        + "</feed>"
+    )
+    feeds.routes["/mixed/feed.xml"] = feed.encode()
+    url = feeds.base + "/mixed/feed.xml"
+    report = await poll(db, "cap-atom", url, now)
+    assert report is not None and report.outcome == "ok" and report.alerts == 1
+    error = await db.fetchval(
+        "SELECT error FROM warning_fetches WHERE feed_key = $1", poller.feed_key("cap-atom", url)
+    )
+    assert error.startswith("2 documents refused")
+
+
+def test_warning_feeds_setting_is_checked(tmp_path: Path) -> None:
+    from hub.settings import SettingsError, load_settings
+
+    base = {"HUB_SECRET_KEY": "x" * 40, "HUB_DATA_DIR": str(tmp_path), "HUB_LANG": "de"}
+    feeds_value = "dwd=https://opendata.dwd.de/a.zip cap-atom=https://feeds.meteoalarm.org/germany"
+    settings = load_settings({**base, "HUB_WARNING_FEEDS": feeds_value, "HUB_WARNING_POLL_SECONDS": "120"})
+    assert settings.warning_feeds == (
+        ("dwd", "https://opendata.dwd.de/a.zip"),
+        ("cap-atom", "https://feeds.meteoalarm.org/germany"),
+    )
+    assert settings.warning_poll_seconds == 120
+    with pytest.raises(SettingsError) as error:
+        load_settings({**base, "HUB_WARNING_FEEDS": "rss=https://example.org/feed"})
+    assert error.value.variable == "HUB_WARNING_FEEDS" and "cap-atom, dwd, nina" in error.value.message
