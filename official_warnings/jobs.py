@@ -28,7 +28,7 @@ async def poll_warning_feeds(ctx: dict[str, Any]) -> list[PollReport]:
         return transaction(pool, ctx.get("redis"))
 
     async with aiohttp.ClientSession(timeout=poller.TIMEOUT) as session:
-        for kind, url in settings.warning_feeds:
+        for kind, url in settings.warning_feeds:  # none configured: no session is used
             report = await poller.poll_feed(
                 ctx["pool"],
                 session,

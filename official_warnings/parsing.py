@@ -186,9 +186,13 @@ class AtomEntry(msgspec.Struct, frozen=True):
 
 
 def parse_atom(data: bytes, base_url: str) -> list[AtomEntry]:
-    """The CAP links of an Atom feed (MeteoAlarm's per-country feeds), each once."""
+    """The CAP links of an Atom feed (MeteoAlarm's per-country feeds), each once.
+
+    Only links to the feed's own host are followed: a feed must not send the hub to other addresses.
+    """
     from urllib.parse import urljoin, urlsplit
 
+    host = urlsplit(base_url).hostname
     root = parse_xml(data)
     if root.tag != f"{{{ATOM_NS}}}feed":
         raise FeedError("not an Atom feed")
@@ -202,7 +206,8 @@ def parse_atom(data: bytes, base_url: str) -> list[AtomEntry]:
             if not href or kind not in {"application/cap+xml", "application/xml", "text/xml"}:
                 continue
             url = urljoin(base_url, href)
-            if urlsplit(url).scheme not in {"http", "https"}:
+            parts = urlsplit(url)
+            if parts.scheme not in {"http", "https"} or parts.hostname != host:
                 continue
             entries[url] = AtomEntry(url=url, version=version)
     return list(entries.values())

@@ -24,7 +24,7 @@ from hub.settings import Settings
 from messaging.fcm_local import FcmLocal
 from official_warnings import poller
 from official_warnings.models import PollReport
-from official_warnings.parsing import FeedError, parse_cap
+from official_warnings.parsing import FeedError, parse_atom, parse_cap
 from tests.conftest import Servers, SignedIn, UserFactory
 from tests.test_delivery import drain
 
@@ -295,6 +295,15 @@ def test_hostile_xml_is_refused() -> None:
         parse_cap(bomb)
     with pytest.raises(FeedError):
         parse_cap(b"not xml at all")
+    with pytest.raises(FeedError):
+        parse_atom(b"<rss/>", "https://feeds.meteoalarm.org/feeds/germany")
+    feed = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><updated>2026-11-29T06:00:00Z</updated>'
+        b'<link href="http://169.254.169.254/latest" type="application/cap+xml"/>'
+        b'<link href="/api/v1/warnings/feeds-germany/abc" type="application/cap+xml"/></entry></feed>'
+    )
+    [entry] = parse_atom(feed, "https://feeds.meteoalarm.org/feeds/germany")
+    assert entry.url == "https://feeds.meteoalarm.org/api/v1/warnings/feeds-germany/abc"
 
 
 async def test_places_are_checked_and_exported(client: Client, make_user: UserFactory) -> None:
