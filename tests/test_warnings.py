@@ -242,6 +242,11 @@ async def test_exercise_reaches_administrators_only(
     admin = await make_user(locale="de", municipality_code="10045114")
     await db.execute("UPDATE users SET is_admin = true WHERE id = $1", uuid.UUID(admin.id))
     resident_token, admin_token = await device(client, resident), await device(client, admin)
+    from tests.test_care import verified_provider
+
+    staff = await make_user(locale="fr", municipality_code="57089")
+    staff_token = await device(client, staff)
+    await verified_provider(client, db, make_user, staff)
     url = feeds.serve("/api31/dashboard/100450000000.json", "nina_dashboard.json", now)
     feeds.serve("/api31/warnings/mow.DE-SL-SB-SE055-20261129-55-000.json", "nina_exercise.json", now)
     report = await poll(db, "nina", url, now, queue)
@@ -250,6 +255,11 @@ async def test_exercise_reaches_administrators_only(
     assert fcm.messages(resident_token) == []
     [to_admin] = fcm.messages(admin_token)
     assert to_admin.title == "ÜBUNG – keine echte Warnung: Probealarm: Test der Warnmittel im Saarpfalz-Kreis"
+    [to_staff] = [m for m in fcm.messages(staff_token) if m.title and m.title.startswith("EXERCICE")]
+    assert (
+        to_staff.title
+        == "EXERCICE – pas une vraie alerte : Probealarm: Test der Warnmittel im Saarpfalz-Kreis"
+    )
     r = await client.get("/v1/warnings", params={"municipality": "10045114"})
     assert all(w["source"] != "nina" for w in r.json()["items"])
     # the same dashboard again: the detail is not fetched twice
