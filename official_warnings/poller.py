@@ -121,7 +121,15 @@ async def _take_in(
                     taken += 1
                 if version:
                     await queries.document_read(conn, link, version, now)
-        except (FeedError, TooLarge, aiohttp.ClientError, TimeoutError, UnicodeError) as exc:
+        except (
+            FeedError,
+            TooLarge,
+            aiohttp.ClientError,
+            TimeoutError,
+            UnicodeError,
+            # values the database refuses (an impossible time range): that document only, in its savepoint
+            asyncpg.DataError,
+        ) as exc:
             refused.append(f"{type(exc).__name__}: {exc}"[:120])
     return taken, refused
 
