@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accounts.places import service as places
+from accounts.places.routes import PlacesController
 from accounts.routes import MeController
 from hub.domain import Domain
 
 #: sign-up and sign-in (``AuthController``) are mounted by the shell behind the per-address rate limit
 DOMAIN = Domain(
     name="accounts",
-    routes=(MeController,),
+    routes=(MeController, PlacesController),
     migrations=Path(__file__).parent / "migrations",
     catalog="hub",
+    user_data=(places.USER_DATA,),
 )

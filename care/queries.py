@@ -1079,3 +1079,34 @@ async def erase_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM care_provider_clients WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM care_alert_recipients WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM care_provider_staff WHERE user_id = $1", user_id)
+
+
+class ProviderConcern(msgspec.Struct, frozen=True):
+    provider_id: uuid.UUID
+    name: str
+    staff_ids: list[uuid.UUID]
+    clients: int
+
+
+async def providers_of_seniors(conn: asyncpg.Connection, user_ids: list[uuid.UUID]) -> list[ProviderConcern]:
+    """Verified providers with consenting clients among ``user_ids`` who have a check-in plan, with the count."""
+    rows = await conn.fetch(
+        """
+        SELECT p.id AS provider_id, p.name, count(DISTINCT c.user_id)::int AS clients,
+               ARRAY(SELECT s.user_id FROM care_provider_staff s WHERE s.provider_id = p.id ORDER BY s.user_id)
+                   AS staff_ids
+        FROM care_provider_clients c
+        JOIN care_providers p ON p.id = c.provider_id AND p.verified_at IS NOT NULL
+        JOIN care_checkin_plans plan ON plan.senior_id = c.user_id
+        WHERE c.withdrawn_at IS NULL AND c.user_id = ANY ($1::uuid[])
+        GROUP BY p.id, p.name
+        ORDER BY p.name, p.id
+        """,
+        user_ids,
+    )
+    return [ProviderConcern(**dict(r)) for r in rows]
+
+
+async def all_staff(conn: asyncpg.Connection) -> list[uuid.UUID]:
+    rows = await conn.fetch("SELECT DISTINCT user_id FROM care_provider_staff ORDER BY user_id")
+    return [r["user_id"] for r in rows]

@@ -1120,3 +1120,21 @@ async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
 
 
 user_data = UserData("care", export_user, erase_user)
+
+
+# -- for other domains -----------------------------------------------------------------------------------------
+
+
+async def providers_of_seniors(
+    conn: asyncpg.Connection, user_ids: list[uuid.UUID]
+) -> list[queries.ProviderConcern]:
+    """Verified providers whose consenting clients with a daily check-in are among ``user_ids``: each with
+    its staff and how many of its clients are concerned (counts only, no names or care details)."""
+    if not user_ids:
+        return []
+    return await queries.providers_of_seniors(conn, user_ids)
+
+
+async def provider_staff(conn: asyncpg.Connection) -> list[uuid.UUID]:
+    """Everyone on the staff of a care provider (the audience of end-to-end exercises)."""
+    return await queries.all_staff(conn)

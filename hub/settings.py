@@ -14,6 +14,7 @@ from i18n import gettext_for
 
 DEFAULT_FCM_ENDPOINT = "https://fcm.googleapis.com"
 DEFAULT_MAIL_FROM = "Hub Pays de Bitche <no-reply@hub.localhost>"
+WARNING_FEED_KINDS = ("cap-atom", "dwd", "nina")
 
 
 class SettingsError(Exception):
@@ -48,6 +49,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     dev_mode: bool = False
     auth_rate_per_minute: int = 20
     log_level: str = "INFO"
+    #: official warning feeds as (kind, url): kinds in WARNING_FEED_KINDS
+    warning_feeds: tuple[tuple[str, str], ...] = ()
+    warning_poll_seconds: int = 60
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -141,6 +145,19 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
             "HUB_LOG_LEVEL", _("expected one of {choices}").format(choices="DEBUG, INFO, WARNING, ERROR")
         )
 
+    warning_feeds: list[tuple[str, str]] = []
+    for item in env.get("HUB_WARNING_FEEDS", "").split():
+        kind, _sep, feed_url = item.partition("=")
+        parts = urlsplit(feed_url)
+        if kind not in WARNING_FEED_KINDS or parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise fail(
+                "HUB_WARNING_FEEDS",
+                _("expected kind=url pairs separated by spaces, with a kind among {kinds}").format(
+                    kinds=", ".join(WARNING_FEED_KINDS)
+                ),
+            )
+        warning_feeds.append((kind, feed_url))
+
     return Settings(
         data_dir=data_dir,
         secret_key=secret_key,
@@ -162,6 +179,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         dev_mode=dev,
         auth_rate_per_minute=integer("HUB_AUTH_RATE_PER_MINUTE", 20, 1, 100_000),
         log_level=log_level,
+        warning_feeds=tuple(warning_feeds),
+        warning_poll_seconds=integer("HUB_WARNING_POLL_SECONDS", 60, 5, 24 * 3600),
     )
 
 

@@ -28,6 +28,7 @@ DECLARED: dict[str, tuple[str, ...]] = {
     "console": ("server", "devtools"),
     "communities": ("territory",),
     "events": ("communities/events", "communities/partners", "territory/calendar"),
+    "warnings": ("official_warnings",),
 }
 
 

@@ -9,6 +9,7 @@ import care.domain
 import communities.domain
 import hub
 import messaging.domain
+import official_warnings.domain
 import territory.domain
 from hub.domain import Domain
 
@@ -18,6 +19,7 @@ DOMAINS: tuple[Domain, ...] = (
     messaging.domain.DOMAIN,
     communities.domain.DOMAIN,
     care.domain.DOMAIN,
+    official_warnings.domain.DOMAIN,
 )
 
 #: the kernel's own migrations (idempotency keys) and every domain's, applied together in timestamp order

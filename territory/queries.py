@@ -61,3 +61,8 @@ async def by_codes(conn: asyncpg.Connection, codes: list[str]) -> list[Municipal
         f"SELECT {_COLUMNS} FROM municipalities WHERE code = ANY($1::text[]) ORDER BY code", codes
     )
     return [_municipality(r) for r in rows]
+
+
+async def all_municipalities(conn: asyncpg.Connection) -> list[Municipality]:
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM municipalities ORDER BY code")
+    return [_municipality(r) for r in rows]

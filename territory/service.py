@@ -15,6 +15,7 @@ from territory.loader import load_pilot_region, upsert
 from territory.models import Municipality, MunicipalityPage
 
 __all__ = [
+    "all_municipalities",
     "by_codes",
     "check_known",
     "country_of",
@@ -72,6 +73,11 @@ async def unknown_codes(conn: asyncpg.Connection, codes: list[str]) -> list[str]
 
 async def by_codes(conn: asyncpg.Connection, codes: list[str]) -> list[Municipality]:
     return await queries.by_codes(conn, codes)
+
+
+async def all_municipalities(conn: asyncpg.Connection) -> list[Municipality]:
+    """Every known municipality of both countries (a few thousand at most), ordered by code."""
+    return await queries.all_municipalities(conn)
 
 
 async def search(

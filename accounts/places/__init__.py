@@ -1,0 +1,1 @@
+"""Places a person follows besides home (a parent's village, a workplace), both countries."""
