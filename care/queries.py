@@ -1079,3 +1079,17 @@ async def erase_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM care_provider_clients WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM care_alert_recipients WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM care_provider_staff WHERE user_id = $1", user_id)
+
+
+async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> list[uuid.UUID]:
+    """Staff of verified providers whose area includes a municipality, each once."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT s.user_id FROM care_providers p
+        JOIN care_provider_staff s ON s.provider_id = p.id
+        WHERE p.verified_at IS NOT NULL AND $1 = ANY (p.municipality_codes)
+        ORDER BY s.user_id
+        """,
+        municipality_code,
+    )
+    return [r["user_id"] for r in rows]

@@ -247,6 +247,7 @@ async def load_reference_data(settings: Settings, database_url: str, say: Say = 
             count = await load_pilot_region(conn)
             if demo:
                 await importlib.import_module("communities.demo").seed(conn)
+                await importlib.import_module("sensors.demo").seed(conn)
     finally:
         await conn.close()
     ngettext = ngettext_for(settings.console_locale)

@@ -18,6 +18,7 @@ ROUTES: tuple[str, ...] = (
     "communities.events.routes:ROUTES",
     "communities.calendar.routes:ROUTES",
     "communities.partners.routes:ROUTES",
+    "sensors.routes:ROUTES",
 )
 
 #: "module:attribute" of each domain's UserData section, in export order; erasure runs in reverse.

@@ -48,6 +48,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     dev_mode: bool = False
     auth_rate_per_minute: int = 20
     log_level: str = "INFO"
+    #: MQTT broker the worker subscribes to for sensor uplinks (none: no subscription)
+    mqtt_url: str | None = None
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -117,6 +119,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
     redis_url = url("HUB_REDIS_URL", {"redis", "rediss", "unix"})
     public_url = url("HUB_PUBLIC_URL", {"http", "https"}) or "http://127.0.0.1:8000"
     fcm_endpoint = url("HUB_FCM_ENDPOINT", {"http", "https"}) or DEFAULT_FCM_ENDPOINT
+    mqtt_url = url("HUB_MQTT_URL", {"mqtt", "mqtts"})
 
     secret_key = env.get("HUB_SECRET_KEY", "").strip()
     if secret_key and len(secret_key) < 32:
@@ -162,6 +165,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         dev_mode=dev,
         auth_rate_per_minute=integer("HUB_AUTH_RATE_PER_MINUTE", 20, 1, 100_000),
         log_level=log_level,
+        mqtt_url=mqtt_url,
     )
 
 

@@ -39,6 +39,9 @@ CRONS: tuple[tuple[str, frozenset[int]], ...] = (
     ("care.jobs:advance_checkins", frozenset({15, 45})),
     ("care.jobs:remind_care_alerts", frozenset({40})),
     ("communities.events.jobs:send_event_reminders", frozenset({20, 50})),
+    ("sensors.jobs:watch_sensors", frozenset(range(7, 60, 15))),
+    ("sensors.jobs:poll_gauges", frozenset({25})),
+    ("sensors.jobs:forget_uplinks", frozenset({55})),
 )
 
 
@@ -84,10 +87,12 @@ def build_worker(
         from workers.context import open_context
 
         ctx.update(await open_context(settings, database_url))
+        await _load("sensors.mqtt:start")(ctx)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         from workers.context import close_context
 
+        await _load("sensors.mqtt:stop")(ctx)
         await close_context(ctx)
 
     return Worker(
@@ -147,6 +152,7 @@ async def run_worker(
             # the worker's own shutdown ran, so its connections are closed here as well.
             with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
                 await worker.close()
+            await _load("sensors.mqtt:stop")(worker.ctx)
             await close_context(worker.ctx)
             if worker._pool is not None:
                 with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
