@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter, SkipValidation
 from litestar.response import Stream
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
@@ -43,7 +43,8 @@ IngestKeyHeader = Annotated[
 IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", max_length=2000, required=False)]
 Signed = Request[CurrentUser, Token, State]
 AnyRequest = Request[Any, Any, State]
-Writer = NamedDependency[service.Actor | None]
+#: the union of two Structs is not validated again (it comes from our own dependency)
+Writer = NamedDependency[SkipValidation[service.Actor | None]]
 #: ChirpStack sends every event to its HTTP integration; these carry nothing for the hub
 IGNORED_CHIRPSTACK_EVENTS = frozenset({"join", "ack", "txack", "log", "location", "integration"})
 
@@ -223,8 +224,8 @@ class OpenDataController(Controller):
         conn: ReadConn,
         state: State,
         sensor: Annotated[uuid.UUID | None, QueryParameter()] = None,
-        start: Annotated[str | None, QueryParameter(query="from", max_length=40)] = None,
-        end: Annotated[str | None, QueryParameter(query="to", max_length=40)] = None,
+        start: Annotated[str | None, QueryParameter(name="from", max_length=40)] = None,
+        end: Annotated[str | None, QueryParameter(name="to", max_length=40)] = None,
         if_none_match: IfNoneMatch = None,
         lang: Lang = None,
     ) -> Response[Any]:

@@ -8,7 +8,7 @@ import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -347,12 +347,7 @@ STATE_FIELDS = tuple(engine.State.__dataclass_fields__)
 
 
 def state_of(rule: queries.RuleRow) -> engine.State:
-    values = {name: getattr(rule, name) for name in STATE_FIELDS}
-    if values["last_seen"] is None:
-        # A rule that never saw data counts its silence from its creation.
-        values["last_seen"] = rule.created_at
-        values["last_value"] = None
-    return engine.State(**values)
+    return engine.State(**{name: getattr(rule, name) for name in STATE_FIELDS})
 
 
 async def _rate(conn: asyncpg.Connection, sensor_id: uuid.UUID, point: queries.Point) -> float | None:
@@ -557,7 +552,13 @@ async def watch_silence(conn: asyncpg.Connection, now: datetime, limit: int = 50
         list
     )
     for rule in rules:
-        state, actions = engine.step(spec_of(rule), state_of(rule), engine.Tick(), now)
+        before = state_of(rule)
+        # A rule that never saw a reading counts the silence from its creation (only for this check:
+        # readings from before it was created are still taken in).
+        probe = before if before.last_seen is not None else replace(before, last_seen=rule.created_at)
+        state, actions = engine.step(spec_of(rule), probe, engine.Tick(), now)
+        if before.last_seen is None:
+            state = replace(state, last_seen=None)
         await queries.save_state(conn, rule.id, asdict(state))
         for action in actions:
             sensor = await queries.sensor(conn, rule.sensor_id)
@@ -766,10 +767,10 @@ async def get_rule(
 
 
 def replay(
-    spec: engine.RuleSpec, points: Sequence[queries.Point], start: datetime
+    spec: engine.RuleSpec, points: Sequence[queries.Point]
 ) -> list[tuple[engine.Action, engine.State]]:
-    """Run a rule over readings as if it had been on since ``start``: silences become timer ticks."""
-    state = engine.State(last_seen=start)
+    """Run a rule over readings as if it had been on from the first: silences become timer ticks."""
+    state = engine.State()
     out: list[tuple[engine.Action, engine.State]] = []
     for point in points:
         if point.quality:
@@ -811,9 +812,8 @@ async def dry_run(
         rise_per_hour=values["rise_per_hour"],
         stuck_after_s=values["stuck_after_s"],
     )
-    first = points[0].observed_at if points else start
     events = []
-    for action, _ in replay(spec, points, first):
+    for action, _ in replay(spec, points):
         name = values["levels"][action.level]["name"] if 0 <= action.level < len(values["levels"]) else None
         assert action.at is not None
         events.append(
