@@ -151,8 +151,9 @@ async def alerts_of(db: asyncpg.Pool, rule_id: str) -> list[asyncpg.Record]:
     return list(
         await db.fetch(
             """
-            SELECT kind, priority, title_fr, title_de, body_fr, body_de, audience_user_ids
-            FROM notifications WHERE source_id = $1 ORDER BY created_at, id
+            SELECT n.kind, n.priority, n.title_fr, n.title_de, n.body_fr, n.body_de, n.audience_user_ids
+            FROM sensor_rule_events e JOIN notifications n ON n.id = e.notification_id
+            WHERE e.rule_id = $1 ORDER BY e.id
             """,
             uuid.UUID(rule_id),
         )
