@@ -299,6 +299,7 @@ class LocalEndpoints:
     settings: Settings
     mail: Any = None
     push: Any = None
+    mqtt: Any = None
     notes: list[str] = field(default_factory=list)
 
     def outbox(self) -> Outbox:
@@ -337,6 +338,12 @@ class LocalEndpoints:
         return [outbox]
 
     async def close(self) -> None:
+        if self.mqtt is not None:
+            try:
+                await self.mqtt.stop()
+            except Exception:
+                logger.exception("stopping the dev MQTT broker failed")
+            self.mqtt = None
         if self.push is not None:
             try:
                 await self.push.stop()
@@ -385,6 +392,12 @@ async def start_local_endpoints(settings: Settings) -> LocalEndpoints:
                     local.settings, fcm_endpoint=push.base_url, fcm_credentials_file=push.credentials_file
                 )
                 local.notes.append(_("Local push endpoint: {url}").format(url=push.base_url))
+        if settings.mqtt_url is None and importlib.util.find_spec("sensors.broker") is not None:
+            broker = importlib.import_module("sensors.broker").LocalBroker()
+            await broker.start()
+            local.mqtt = broker
+            local.settings = msgspec.structs.replace(local.settings, mqtt_url=broker.url)
+            local.notes.append(_("Local MQTT broker for sensors: {url}").format(url=broker.url))
     except BaseException:
         await local.close()
         raise

@@ -17,12 +17,13 @@ import aiomqtt
 import asyncpg
 import pytest
 from aiohttp import web
-from amqtt.broker import Broker
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from hub.db import transaction
+from hub.settings import Settings, SettingsError, load_settings
 from sensors import gauges, jobs, mqtt
+from sensors.broker import LocalBroker
 from sensors.demo import seed
 from tests.conftest import UserFactory
 from tests.test_sensors import (
@@ -76,19 +77,13 @@ async def test_partner_batch_replays_the_flood_in_time_order(
 
 @pytest.fixture
 async def broker() -> AsyncIterator[str]:
-    """A real MQTT broker (amqtt, embedded) on a free loopback port."""
-    port = free_port()
-    server = Broker(
-        {
-            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-        }
-    )
+    """A real MQTT broker (amqtt, embedded, the one `hub dev` starts) on a free loopback port."""
+    server = LocalBroker()
     await server.start()
     try:
-        yield f"mqtt://127.0.0.1:{port}"
+        yield server.url
     finally:
-        await server.shutdown()
+        await server.stop()
 
 
 async def test_mqtt_uplinks_of_tts_and_chirpstack_replay_the_flood(
@@ -306,3 +301,38 @@ async def test_demo_gauges_of_the_blies_are_seeded_once_and_shown(client: Client
     page = await client.get("/dashboard/10045113", params={"lang": "de"})
     assert "Blies in Gersheim" in page.text
     assert "Die Blies auf beiden Seiten der Grenze" in page.text
+
+
+async def test_worker_listens_to_mqtt_only_when_configured(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory, broker: str, settings: Settings
+) -> None:
+    with pytest.raises(SettingsError):
+        load_settings({"HUB_SECRET_KEY": settings.secret_key, "HUB_MQTT_URL": "http://broker.example"})
+    configured = load_settings({"HUB_SECRET_KEY": settings.secret_key, "HUB_MQTT_URL": broker})
+    idle: dict[str, Any] = {"settings": settings, "pool": db}
+    await mqtt.start(idle)
+    assert "mqtt_task" not in idle
+
+    admin = await hub_admin(make_user, db)
+    device = eui()
+    sensor = await new_sensor(client, admin, device)
+    ctx: dict[str, Any] = {"settings": configured, "pool": db}
+    await mqtt.start(ctx)
+    try:
+        port = int(broker.rsplit(":", 1)[1])
+        async with aiomqtt.Client("127.0.0.1", port) as publisher:
+            for attempt in range(100):
+                # the worker subscribes in the background: publish until it has taken one in
+                doc = tts(device, attempt, datetime.now(UTC) - timedelta(seconds=100 - attempt), 150)
+                await publisher.publish("v3/hub@ttn/devices/pegel/up", json.dumps(doc).encode(), qos=1)
+                await asyncio.sleep(0.1)
+                stored = await db.fetchval(
+                    "SELECT count(*) FROM sensor_observations WHERE sensor_id = $1", uuid.UUID(sensor["id"])
+                )
+                if stored:
+                    break
+        assert stored >= 1
+    finally:
+        await mqtt.stop(ctx)
+    assert "mqtt_task" not in ctx
+    await mqtt.stop(ctx)
