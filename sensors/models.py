@@ -101,18 +101,20 @@ class LevelIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
 
 
 class Audience(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    municipality_codes: Annotated[list[MunicipalityCode], msgspec.Meta(max_length=100)] = []
+    municipality_codes: Annotated[list[MunicipalityCode], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
     community_id: uuid.UUID | None = None
 
 
 class RuleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    levels: Annotated[list[LevelIn], msgspec.Meta(max_length=6)] = []
+    levels: Annotated[list[LevelIn], msgspec.Meta(max_length=6)] = msgspec.field(default_factory=list)
     no_data_after_s: Annotated[int, msgspec.Meta(ge=60, le=2592000)] | None = None
     rise_per_hour: Annotated[float, msgspec.Meta(gt=0)] | None = None
     stuck_after_s: Annotated[int, msgspec.Meta(ge=60, le=2592000)] | None = None
-    audience: Audience = Audience()
+    audience: Audience = msgspec.field(default_factory=Audience)
     #: bilingual message with {value} {unit} {place} {level} {trend}
-    message: Bilingual = Bilingual()
+    message: Bilingual = msgspec.field(default_factory=Bilingual)
     heat: bool = False
     enabled: bool = True
 
