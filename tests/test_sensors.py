@@ -269,6 +269,16 @@ async def test_chirpstack_up_and_status_events_feed_a_gauge_and_its_battery(
     seen = (await client.get(f"/v1/sensors/{sensor['id']}", params={"lang": "de"})).json()
     assert seen["battery"] == 82.0
     assert seen["latest"]["value"] == 230.0
+    assert seen["name"] == {"text": "Blies in Gersheim", "lang": "de", "fallback": False, "simple": None}
+    listed = (await client.get("/v1/sensors", params={"municipality": GERSHEIM, "lang": "fr"})).json()[
+        "items"
+    ]
+    mine = next(item for item in listed if item["id"] == sensor["id"])
+    assert mine["name"]["fallback"] is True
+    assert {item["municipality_code"] for item in listed} == {GERSHEIM}
+    bad = await client.get("/v1/sensors", params={"municipality": "Gersheim"})
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_partner_key_with_sensors_write_feeds_its_own_sensor_only(
