@@ -21,7 +21,7 @@ from hub.deps import Conn, ReadConn
 from hub.errors import Unauthorized, request_locale
 from hub.openapi import problems
 from i18n import negotiate
-from sensors import public, service
+from sensors import public, rules, service
 from sensors.errors import UnsupportedEvent
 from sensors.models import (
     DryRun,
@@ -127,7 +127,7 @@ class SensorController(Controller):
         lang: Lang = None,
     ) -> Rule:
         """A rule (hub administrators): levels with clear thresholds, silence, rise, stuck value, audience."""
-        return await service.create_rule(conn, request.user, sensor_id, data, request_locale(request))
+        return await rules.create_rule(conn, request.user, sensor_id, data, request_locale(request))
 
     @get("/{sensor_id:uuid}/rules/{rule_id:uuid}", responses=problems(401, 404))
     async def rule(
@@ -139,7 +139,7 @@ class SensorController(Controller):
         lang: Lang = None,
     ) -> Rule:
         """A rule with its state (normal, pending, firing, recovering, no_data) and what it told."""
-        return await service.get_rule(conn, request.user, sensor_id, rule_id, request_locale(request))
+        return await rules.get_rule(conn, request.user, sensor_id, rule_id, request_locale(request))
 
     @post("/{sensor_id:uuid}/rules/dry-run", status_code=HTTP_200_OK, responses=problems(401, 404, 422))
     async def dry_run(
@@ -151,7 +151,7 @@ class SensorController(Controller):
         lang: Lang = None,
     ) -> DryRun:
         """What a rule would have sent over the stored readings, before it is switched on; nothing is sent."""
-        return await service.dry_run(conn, request.user, sensor_id, data)
+        return await rules.dry_run(conn, request.user, sensor_id, data)
 
     @post("/ingest-keys", responses=problems(401, 403, 422))
     async def ingest_key(
