@@ -1110,3 +1110,17 @@ async def providers_of_seniors(conn: asyncpg.Connection, user_ids: list[uuid.UUI
 async def all_staff(conn: asyncpg.Connection) -> list[uuid.UUID]:
     rows = await conn.fetch("SELECT DISTINCT user_id FROM care_provider_staff ORDER BY user_id")
     return [r["user_id"] for r in rows]
+
+
+async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> list[uuid.UUID]:
+    """Staff of verified providers whose area includes a municipality, each once."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT s.user_id FROM care_providers p
+        JOIN care_provider_staff s ON s.provider_id = p.id
+        WHERE p.verified_at IS NOT NULL AND $1 = ANY (p.municipality_codes)
+        ORDER BY s.user_id
+        """,
+        municipality_code,
+    )
+    return [r["user_id"] for r in rows]

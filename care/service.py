@@ -1111,6 +1111,12 @@ async def claim(
 # -- export and erasure ----------------------------------------------------------------------------------------
 
 
+async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> list[uuid.UUID]:
+    """The staff of verified providers serving a municipality: told once of what puts seniors there at risk
+    (heat), so that they check on the people they serve."""
+    return await queries.staff_serving(conn, municipality_code)
+
+
 async def export_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any]:
     return msgspec.to_builtins(await queries.export_rows(conn, user_id))  # type: ignore[no-any-return]
 

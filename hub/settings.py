@@ -52,6 +52,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: official warning feeds as (kind, url): kinds in WARNING_FEED_KINDS
     warning_feeds: tuple[tuple[str, str], ...] = ()
     warning_poll_seconds: int = 60
+    #: MQTT broker the worker subscribes to for sensor uplinks (none: no subscription)
+    mqtt_url: str | None = None
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -121,6 +123,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
     redis_url = url("HUB_REDIS_URL", {"redis", "rediss", "unix"})
     public_url = url("HUB_PUBLIC_URL", {"http", "https"}) or "http://127.0.0.1:8000"
     fcm_endpoint = url("HUB_FCM_ENDPOINT", {"http", "https"}) or DEFAULT_FCM_ENDPOINT
+    mqtt_url = url("HUB_MQTT_URL", {"mqtt", "mqtts"})
 
     secret_key = env.get("HUB_SECRET_KEY", "").strip()
     if secret_key and len(secret_key) < 32:
@@ -181,6 +184,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         log_level=log_level,
         warning_feeds=tuple(warning_feeds),
         warning_poll_seconds=integer("HUB_WARNING_POLL_SECONDS", 60, 5, 24 * 3600),
+        mqtt_url=mqtt_url,
     )
 
 

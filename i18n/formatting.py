@@ -32,6 +32,11 @@ def format_time(value: datetime, locale: str, fmt: str = "short") -> str:
     return dates.format_time(value, fmt, tzinfo=reader_zone(locale), locale=babel_locale(locale))
 
 
+def format_number(value: float, locale: str) -> str:
+    """A number with the reader's separators ('1 234,5' / '1.234,5')."""
+    return str(numbers.format_decimal(value, locale=babel_locale(locale)))
+
+
 def format_percent(value: float, locale: str) -> str:
     """A ratio as a percentage for the reader."""
     return numbers.format_percent(value, locale=babel_locale(locale))

@@ -317,6 +317,7 @@ class LocalEndpoints:
     settings: Settings
     mail: Any = None
     push: Any = None
+    mqtt: Any = None
     notes: list[str] = field(default_factory=list)
 
     def outbox(self) -> Outbox:
@@ -355,6 +356,12 @@ class LocalEndpoints:
         return [outbox]
 
     async def close(self) -> None:
+        if self.mqtt is not None:
+            try:
+                await self.mqtt.stop()
+            except Exception:
+                logger.exception("stopping the dev MQTT broker failed")
+            self.mqtt = None
         if self.push is not None:
             try:
                 await self.push.stop()
@@ -407,6 +414,19 @@ async def start_local_endpoints(settings: Settings) -> LocalEndpoints:
                 local.settings, fcm_endpoint=push.base_url, fcm_credentials_file=push.credentials_file
             )
             local.notes.append(_("Local push endpoint: {url}").format(url=push.base_url))
+        if settings.mqtt_url is None:
+            try:
+                from devtools.mqtt_broker import LocalBroker
+            except ImportError:
+                local.notes.append(
+                    _("No local MQTT broker available: sensor uplinks over MQTT are not taken in.")
+                )
+            else:
+                broker = LocalBroker()
+                await broker.start()
+                local.mqtt = broker
+                local.settings = msgspec.structs.replace(local.settings, mqtt_url=broker.url)
+                local.notes.append(_("Local MQTT broker for sensors: {url}").format(url=broker.url))
     except BaseException:
         await local.close()
         raise

@@ -10,6 +10,7 @@ import communities.domain
 import hub
 import messaging.domain
 import official_warnings.domain
+import sensors.domain
 import territory.domain
 from hub.domain import Domain
 
@@ -20,6 +21,7 @@ DOMAINS: tuple[Domain, ...] = (
     communities.domain.DOMAIN,
     care.domain.DOMAIN,
     official_warnings.domain.DOMAIN,
+    sensors.domain.DOMAIN,
 )
 
 #: the kernel's own migrations (idempotency keys) and every domain's, applied together in timestamp order

@@ -74,11 +74,7 @@ def build_worker(
                 await domain.worker_startup(ctx)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        from workers.context import close_context
-
-        for domain in reversed(domains):
-            if domain.worker_shutdown is not None:
-                await domain.worker_shutdown(ctx)
+        await stop_domains(ctx, domains)
         await close_context(ctx)
 
     return Worker(
@@ -99,6 +95,14 @@ def build_worker(
         ctx={"settings": settings},
         poll_delay=0.2,
     )
+
+
+async def stop_domains(ctx: dict[str, Any], domains: Sequence[Domain] = DOMAINS) -> None:
+    """Each domain's worker shutdown, in reverse order; each may run twice (a worker that lost Redis never ran
+    its own shutdown, so the supervisor runs it again)."""
+    for domain in reversed(domains):
+        if domain.worker_shutdown is not None:
+            await domain.worker_shutdown(ctx)
 
 
 async def run_worker(
@@ -138,6 +142,7 @@ async def run_worker(
             # the worker's own shutdown ran, so its connections are closed here as well.
             with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
                 await worker.close()
+            await stop_domains(worker.ctx)
             await close_context(worker.ctx)
             if worker._pool is not None:
                 with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):

@@ -13,7 +13,7 @@ from communities.models import AwareTime, Post
 from i18n.content import Bilingual
 
 PartnerKind = Literal["municipality", "association", "tourism_office", "care_provider"]
-Scope = Literal["events:write", "posts:write"]
+Scope = Literal["events:write", "posts:write", "sensors:write"]
 SubmissionStatus = Literal["pending", "approved", "rejected"]
 
 
@@ -34,7 +34,7 @@ class Partner(msgspec.Struct, frozen=True, kw_only=True):
 class KeyIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A key may do ``scopes`` in ``community_ids`` only, until ``expires_at`` (default: one year)."""
 
-    scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=2)]
+    scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=3)]
     community_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=50)]
     expires_at: AwareTime | None = None
     label: Annotated[str, msgspec.Meta(max_length=100)] = ""

@@ -1,0 +1,1 @@
+"""Sensors: datastreams, ingestion, rules as a state machine, alerts, the public dashboard and open data."""
