@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import secrets
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -55,6 +56,8 @@ logger = logging.getLogger("messaging.pipeline")
 DISPATCH_PARALLELISM = 4
 #: how long an enqueued job may take to start before a sweep enqueues again
 STALE_AFTER_S = 60.0
+#: while sending a claim, how often a job looks at the provider's circuit (another job may have opened it)
+CIRCUIT_READ_S = 1.0
 UNSUBSCRIBE_VALIDITY = timedelta(days=365)
 
 #: shown before a push text that is not in the reader's language, by the language it is in
@@ -282,10 +285,21 @@ async def _send_claimed(
     heartbeat = asyncio.create_task(_heartbeat(pool, channels, ids))
     done = 0
     try:
+        # What every slice needs is looked up once per claim: devices, addresses, unsubscribe links.
+        prepared = _Prepared()
+        if content["cancelled_at"] is None:
+            if channel == "push":
+                prepared.devices = await _devices(pool, claimed)
+            else:
+                prepared.people, prepared.tokens = await _people(pool, channels, content, claimed)
+        read_at = time.monotonic()
+        tally = _Tally()
         while done < len(claimed):
-            if done:
+            # Another job may have opened the circuit: look again after a failure, or once a second.
+            if done and (tally.provider_failures or time.monotonic() - read_at >= CIRCUIT_READ_S):
                 async with connection(pool) as conn:
                     circuit = await queries.circuit(conn, channel)
+                read_at = time.monotonic()
                 if gate(circuit, channels.clock()) != "send":
                     async with transaction(pool) as conn:
                         await queries.release(conn, ids[done:])
@@ -295,15 +309,15 @@ async def _send_claimed(
                 outcomes: list[queries.OutcomeRow] = [
                     (r["id"], "skipped", None, "cancelled", None, False) for r in part
                 ]
-                async with transaction(pool) as conn:
+                async with connection(pool) as conn:
                     await queries.record_outcomes(conn, outcomes, channels.clock())
                 tally = _Tally()
             elif channel == "push":
-                tally = await _send_push(pool, channels, content, part)
+                tally = await _send_push(pool, channels, content, part, prepared)
             else:
-                tally = await _send_email(pool, channels, content, part)
+                tally = await _send_email(pool, channels, content, part, prepared)
             done += len(part)
-            await _update_circuit(pool, channels, channel, circuit, tally)
+            circuit = await _update_circuit(pool, channels, channel, circuit, tally)
     except asyncio.CancelledError:
         # The worker is stopping: give back what is not recorded so another worker sends it.
         async with transaction(pool) as conn:
@@ -315,6 +329,49 @@ async def _send_claimed(
     finally:
         heartbeat.cancel()
     return done, False
+
+
+@dataclass
+class _Prepared:
+    """Looked up once per claim, used by each of its slices."""
+
+    devices: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+    people: dict[uuid.UUID, asyncpg.Record] = field(default_factory=dict)
+    tokens: dict[uuid.UUID, str] = field(default_factory=dict)
+    push_texts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    emails: dict[str, RenderedEmail] = field(default_factory=dict)
+
+
+async def _devices(pool: asyncpg.Pool, claimed: Sequence[asyncpg.Record]) -> dict[uuid.UUID, list[str]]:
+    async with connection(pool) as conn:
+        devices = await queries.device_tokens(conn, [r["user_id"] for r in claimed])
+    tokens: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for device in devices:
+        tokens[device["user_id"]].append(device["token"])
+    return tokens
+
+
+async def _people(
+    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
+) -> tuple[dict[uuid.UUID, asyncpg.Record], dict[uuid.UUID, str]]:
+    """Each recipient's address and unsubscribe token (created for those who have none yet)."""
+    community_id = content["community_id"] or uuid.UUID(int=0)
+    async with connection(pool) as conn:
+        people = {
+            r["user_id"]: r
+            for r in await queries.email_recipients(conn, [r["user_id"] for r in claimed], community_id)
+        }
+    new_tokens = [
+        (secrets.token_urlsafe(24), user_id, community_id)
+        for user_id, person in people.items()
+        if person["token"] is None
+    ]
+    tokens = {user_id: person["token"] for user_id, person in people.items() if person["token"]}
+    tokens.update({user_id: token for token, user_id, _ in new_tokens})
+    if new_tokens:
+        async with transaction(pool) as conn:
+            await queries.create_unsubscribe_tokens(conn, new_tokens, channels.clock() + UNSUBSCRIBE_VALIDITY)
+    return people, tokens
 
 
 async def _heartbeat(pool: asyncpg.Pool, channels: Channels, ids: list[int]) -> None:
@@ -330,10 +387,11 @@ async def _heartbeat(pool: asyncpg.Pool, channels: Channels, ids: list[int]) -> 
 
 async def _update_circuit(
     pool: asyncpg.Pool, channels: Channels, channel: str, seen: Circuit, tally: _Tally
-) -> None:
-    """Record what a slice says of the provider in its shared circuit; reopening resumes waiting work."""
+) -> Circuit:
+    """Record what a slice says of the provider in its shared circuit (closing it resumes the work
+    waiting for the provider); returns the circuit as it now is."""
     if tally.provider_failures == 0 and (tally.answered == 0 or seen == Circuit()):
-        return
+        return seen
     now = channels.clock()
     async with transaction(pool) as conn:
         current = await queries.circuit(conn, channel, lock=True)
@@ -347,13 +405,14 @@ async def _update_circuit(
             rng=channels.rng,
         )
         if after == current:
-            return
+            return current
         await queries.save_circuit(conn, channel, after, now)
         if current.is_open and not after.is_open:
             resumed = await queries.resume_waiting(conn, channel, now)
             logger.info("%s provider is back: %d deliveries resume", channel, resumed)
         elif after.is_open and not current.is_open:
             logger.warning("%s provider unavailable, deliveries wait for it: %s", channel, after.last_error)
+    return after
 
 
 def _policy(content: asyncpg.Record, row: asyncpg.Record, now: datetime) -> RetryPolicy:
@@ -365,16 +424,16 @@ def _policy(content: asyncpg.Record, row: asyncpg.Record, now: datetime) -> Retr
 
 
 async def _send_push(
-    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
+    pool: asyncpg.Pool,
+    channels: Channels,
+    content: asyncpg.Record,
+    claimed: Sequence[asyncpg.Record],
+    prepared: _Prepared,
 ) -> _Tally:
     if channels.push is None:
         raise RuntimeError("push is not configured")
-    async with connection(pool) as conn:
-        devices = await queries.device_tokens(conn, [r["user_id"] for r in claimed])
-    tokens: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for device in devices:
-        tokens[device["user_id"]].append(device["token"])
-    texts_by_locale: dict[str, tuple[str, str]] = {}
+    tokens = prepared.devices
+    texts_by_locale = prepared.push_texts
     messages: list[PushMessage] = []
     owners: list[int] = []
     urgent = content["priority"] == "urgent"
@@ -419,35 +478,26 @@ async def _send_push(
         )
         retry_after = max((ra for s, ra, _ in tried if s == "retry" and ra is not None), default=None)
         tally.add(outcome, answered=any(s != "retry" for s, _, _ in tried), retry_after=retry_after)
+    if not invalid:
+        async with connection(pool) as conn:  # one statement: its own transaction
+            await queries.record_outcomes(conn, outcomes, now)
+        return tally
     async with transaction(pool) as conn:
         await queries.record_outcomes(conn, outcomes, now)
-        if invalid:
-            await queries.delete_tokens(conn, invalid)
+        await queries.delete_tokens(conn, invalid)
     return tally
 
 
 async def _send_email(
-    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
+    pool: asyncpg.Pool,
+    channels: Channels,
+    content: asyncpg.Record,
+    claimed: Sequence[asyncpg.Record],
+    prepared: _Prepared,
 ) -> _Tally:
     if channels.mailer is None:
         raise RuntimeError("email is not configured")
-    community_id = content["community_id"] or uuid.UUID(int=0)
-    async with connection(pool) as conn:
-        people = {
-            r["user_id"]: r
-            for r in await queries.email_recipients(conn, [r["user_id"] for r in claimed], community_id)
-        }
-    new_tokens = [
-        (secrets.token_urlsafe(24), user_id, community_id)
-        for user_id, person in people.items()
-        if person["token"] is None
-    ]
-    tokens = {user_id: person["token"] for user_id, person in people.items() if person["token"]}
-    tokens.update({user_id: token for token, user_id, _ in new_tokens})
-    if new_tokens:
-        async with transaction(pool) as conn:
-            await queries.create_unsubscribe_tokens(conn, new_tokens, channels.clock() + UNSUBSCRIBE_VALIDITY)
-    rendered: dict[str, RenderedEmail] = {}
+    people, tokens, rendered = prepared.people, prepared.tokens, prepared.emails
     outgoing: list[OutgoingEmail] = []
     owners: list[asyncpg.Record] = []
     skipped: list[queries.OutcomeRow] = []
@@ -694,8 +744,8 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
             for row in rows:
                 if result.status == "sent":
                     outcomes.append((row["id"], "sent", None, None, None, False))
-                elif result.status == "retry":
-                    # back to held: the next run (a day later) includes it
+                elif result.status == "retry" and row["retry_until"] > now:
+                    # back to held: the next run includes it (once more, if that is past a day)
                     outcomes.append((row["id"], "held", result.error, None, later, False))
                 else:
                     outcomes.append((row["id"], "failed", result.error, None, None, False))

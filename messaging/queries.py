@@ -330,10 +330,11 @@ async def clear_bounces(conn: asyncpg.Connection, addresses: list[str]) -> None:
 
 
 async def expire_leases(conn: asyncpg.Connection, now: datetime) -> int:
-    """Deliveries claimed by a worker that died: pending again (at most that batch may be sent twice)."""
+    """Deliveries claimed by a worker that died: pending again (held again for a digest's)."""
     result = await conn.execute(
         """
-        UPDATE deliveries SET status = 'pending', lease_until = NULL, enqueued_at = NULL
+        UPDATE deliveries SET status = CASE WHEN digest IS NULL THEN 'pending' ELSE 'held' END,
+                              lease_until = NULL, enqueued_at = NULL
         WHERE status = 'sending' AND lease_until < $1
         """,
         now,
@@ -520,14 +521,16 @@ async def claim_held(conn: asyncpg.Connection, period: str, now: datetime) -> li
         f"""
         UPDATE deliveries d
         SET status = 'sending', attempts = d.attempts + 1,
-            lease_until = $2::timestamptz + interval '{LONG_LEASE_S} seconds', updated_at = $2
+            lease_until = $2::timestamptz + interval '{LONG_LEASE_S} seconds', updated_at = $2,
+            retry_until = coalesce(d.retry_until, $2::timestamptz + $3::interval)
         FROM notifications n
         WHERE d.notification_id = n.id AND d.status = 'held' AND d.digest = $1 AND d.channel = 'email'
           AND n.cancelled_at IS NULL
-        RETURNING d.id, d.user_id, d.locale, d.attempts, d.notification_id
+        RETURNING d.id, d.user_id, d.locale, d.attempts, d.notification_id, d.retry_until
         """,
         period,
         now,
+        RETRY_WINDOW,
     )
 
 
