@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections import Counter
@@ -19,7 +20,7 @@ from messaging import pipeline, queries
 from messaging.email import Mailer
 from messaging.fcm_local import FcmLocal
 from messaging.models import Audience
-from messaging.planning import SLICE_SIZE
+from messaging.planning import LEASE_S, SLICE_SIZE
 from messaging.push import PushSender
 from messaging.service import notify
 from messaging.smtp_local import MailCatcher
@@ -337,3 +338,34 @@ async def test_an_address_that_cannot_be_written_at_all_fails_alone(
     notification_id = await publish_and_plan(db, channels.clock, ids, ("email",))
     await pipeline.dispatch(db, channels, notification_id, "email")
     assert await statuses(db, notification_id, "email") == Counter({"sent": 3, "failed": 1})
+
+
+async def test_a_living_worker_keeps_its_lease_while_a_slow_send_goes_on(
+    db: asyncpg.Pool, fcm: FcmLocal
+) -> None:
+    clock = Clock()
+    push = PushSender(fcm.credentials_file, fcm.base_url, timeout=LEASE_S * 3)
+    await push.start()
+    channels = pipeline.Channels(
+        push=push,
+        mailer=None,
+        public_url="https://hub.example.test",
+        mail_from="Hub <no-reply@hub.example.test>",
+        clock=clock,
+    )
+    ids = await people(db, 3, device=True)
+    notification_id = await publish_and_plan(db, clock, ids, ("push",))
+    fcm.fail_next(3, None, delay=LEASE_S + 4)  # FCM answers, but only after longer than a lease
+    try:
+        task = asyncio.create_task(pipeline.dispatch(db, channels, notification_id, "push"))
+        await asyncio.sleep(LEASE_S + 2)
+        async with transaction(db) as conn:
+            await pipeline.sweep_deliveries(conn, clock())
+        # the heartbeat renewed the lease: nothing was handed to another worker meanwhile
+        assert await statuses(db, notification_id, "push") == Counter({"sending": 3})
+        assert await task == 3
+    finally:
+        await push.close()
+    assert await statuses(db, notification_id, "push") == Counter({"sent": 3})
+    tokens = {f"tok-{i}" for i in ids}
+    assert Counter(m.token for m in fcm.messages() if m.token in tokens) == Counter(dict.fromkeys(tokens, 1))
