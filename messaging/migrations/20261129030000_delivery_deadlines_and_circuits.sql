@@ -4,9 +4,13 @@
 -- attempt failed because the provider was unreachable or throttling (shown apart in the statistics).
 ALTER TABLE deliveries ADD COLUMN retry_until timestamptz;
 ALTER TABLE deliveries ADD COLUMN waiting_provider boolean NOT NULL DEFAULT false;
+ALTER TABLE direct_emails ADD COLUMN retry_until timestamptz;
+-- Deliveries planned before deadlines existed get a day from when they were due.
+UPDATE deliveries SET retry_until = due_at + interval '1 day'
+WHERE status IN ('pending', 'sending') AND channel <> 'inbox';
+UPDATE direct_emails SET retry_until = due_at + interval '1 day' WHERE status IN ('pending', 'sending');
 CREATE INDEX deliveries_retry_until_idx ON deliveries (retry_until) WHERE status = 'pending';
 CREATE INDEX deliveries_waiting_idx ON deliveries (channel, notification_id) WHERE status = 'pending' AND waiting_provider;
-ALTER TABLE direct_emails ADD COLUMN retry_until timestamptz;
 
 -- One circuit breaker per provider (push: FCM, email: the SMTP server), shared by every worker. While it
 -- is open nothing is claimed on that channel; when ``open_until`` has passed one worker sends a probe
