@@ -15,16 +15,19 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from hub.db import transaction
+from hub.queue import queue_pool
+from hub.settings import Settings
 from i18n.content import Bilingual
 from messaging import pipeline, queries
 from messaging.email import Mailer
 from messaging.fcm_local import FcmLocal
 from messaging.models import Audience
-from messaging.planning import LEASE_S, SLICE_SIZE
+from messaging.planning import LEASE_S, SLICE_SIZE, Circuit
 from messaging.push import PushSender
 from messaging.service import notify
 from messaging.smtp_local import MailCatcher
-from tests.conftest import Clock, UserFactory
+from tests.conftest import Clock, Servers, UserFactory
+from tests.test_delivery import drain
 
 TITLE = Bilingual(fr="Coupure d'eau à Bitche", de="Wasserabstellung in Bitsch")
 BODY = Bilingual(fr="Prévoyez des réserves d'eau.", de="Legen Sie Wasservorräte an.")
@@ -367,5 +370,34 @@ async def test_a_living_worker_keeps_its_lease_while_a_slow_send_goes_on(
     finally:
         await push.close()
     assert await statuses(db, notification_id, "push") == Counter({"sent": 3})
+    tokens = {f"tok-{i}" for i in ids}
+    assert Counter(m.token for m in fcm.messages() if m.token in tokens) == Counter(dict.fromkeys(tokens, 1))
+
+
+async def test_the_sweep_has_a_worker_probe_the_provider_and_its_success_resumes_the_waiting(
+    db: asyncpg.Pool, servers: Servers, settings: Settings, fcm: FcmLocal, reset_circuits: None
+) -> None:
+    ids = await people(db, 30, device=True)
+    notification_id = await publish_and_plan(db, Clock(), ids, ("push",))
+    # FCM was down: the deliveries wait for it (their next attempt far off), and the circuit's pause is over
+    await db.execute(
+        "UPDATE deliveries SET waiting_provider = true, attempts = 1, due_at = now() + interval '10 minutes' "
+        "WHERE notification_id = $1 AND channel = 'push'",
+        notification_id,
+    )
+    await db.execute(
+        "UPDATE delivery_circuits SET failures = 40, trips = 3, opened_at = now() - interval '5 minutes', "
+        "open_until = now() - interval '1 second' WHERE channel = 'push'"
+    )
+    queue = await queue_pool(servers.redis_url, settings.queue_name)
+    try:
+        for _ in range(2):  # the probe may go to another notification's waiting push: then the next sweep
+            async with transaction(db, queue) as conn:
+                await pipeline.sweep_deliveries(conn, pipeline.utcnow())
+            await drain(settings, servers)
+    finally:
+        await queue.aclose()
+    assert await statuses(db, notification_id, "push") == Counter({"sent": 30})
+    assert await queries.circuit(db, "push") == Circuit()  # type: ignore[arg-type]
     tokens = {f"tok-{i}" for i in ids}
     assert Counter(m.token for m in fcm.messages() if m.token in tokens) == Counter(dict.fromkeys(tokens, 1))
