@@ -1,4 +1,4 @@
-"""Pure delivery decisions (no I/O): channels, quiet hours, retries, outcomes, digests, push text."""
+"""Pure delivery decisions (no I/O): channels, quiet hours, retry deadlines, outcomes, circuit breakers, digests."""
 
 from __future__ import annotations
 
