@@ -98,10 +98,17 @@ class MailCatcher:
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, tls_context: ssl.SSLContext | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        smtputf8: bool = True,
     ) -> None:
         self.host = host
         self.tls_context = tls_context
+        #: whether the server offers SMTPUTF8 (RFC 6531: non-ASCII mailboxes)
+        self.smtputf8 = smtputf8
         self.port = port or _free_port(host)
         self._lock = threading.Lock()
         self._messages: list[CaughtEmail] = []
@@ -120,7 +127,12 @@ class MailCatcher:
         # With a TLS context the catcher offers STARTTLS and refuses mail until the client upgrades.
         tls = {"tls_context": self.tls_context, "require_starttls": True} if self.tls_context else {}
         controller = _Controller(
-            self, hostname=self.host, port=self.port, server_hostname="catcher.local", **tls
+            self,
+            hostname=self.host,
+            port=self.port,
+            server_hostname="catcher.local",
+            enable_SMTPUTF8=self.smtputf8,
+            **tls,
         )
         controller.start()
         self._controller = controller

@@ -24,6 +24,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import aiosmtplib
+import idna
 import jinja2
 import msgspec
 
@@ -34,8 +35,9 @@ from i18n.formatting import format_date, format_time
 Priority = Literal["info", "important", "urgent"]
 DigestKind = Literal["daily", "weekly"]
 SendStatus = Literal["sent", "retry", "permanent"]
-#: where a send failed: reaching the server (connect, TLS, login, dropped line), or answering one command
-SendStage = Literal["connection", "sender", "recipient", "data"]
+#: where a send failed: reaching the server (connect, TLS, login, dropped line), answering one command, or
+#: an address this server cannot take (non-ASCII without SMTPUTF8)
+SendStage = Literal["connection", "sender", "recipient", "data", "address"]
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
 #: how much of each post a digest shows before "Read it in the app"
@@ -108,6 +110,21 @@ def _quoted_printable(value: str) -> bytes:
     return encoded.replace(b"\n", b"\r\n")
 
 
+def smtp_address(address: str) -> str | None:
+    """The address as it goes into an SMTP envelope: an internationalised domain in its ASCII (IDNA) form;
+    a non-ASCII local part stays as it is and needs a server that offers SMTPUTF8. None if it cannot be
+    written at all."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local or not domain or any(c in address for c in "\r\n<> \t"):
+        return None
+    if not domain.isascii():
+        try:
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            return None
+    return f"{local}@{domain}"
+
+
 def _safe_in_header(*values: str) -> None:
     for value in values:
         if not value.isascii() or any(c in value for c in "\r\n<> "):
@@ -165,7 +182,9 @@ class RenderedEmail(msgspec.Struct, frozen=True, kw_only=True):
     ) -> OutgoingEmail:
         """The message for one person. Pass a stable ``message_id`` (from the delivery id) so a message
         sent again after a retry keeps its id; the default is a new one."""
-        _safe_in_header(address, unsubscribe_url, unsubscribe_mailto)
+        _safe_in_header(unsubscribe_url, unsubscribe_mailto)
+        if any(c in address for c in "\r\n<> \t"):
+            raise ValueError(f"not usable in a header: {address!r}")
         if "@" not in address:
             raise ValueError(f"not an email address: {address!r}")
         message_id = message_id or make_msgid(domain=urlsplit(unsubscribe_url).hostname or "localhost")
@@ -350,6 +369,11 @@ class EmailOutcome(msgspec.Struct, frozen=True, kw_only=True):
         """The server refused this recipient for good (e.g. 550 no such mailbox)."""
         return self.status == "permanent" and self.stage == "recipient"
 
+    @property
+    def provider_failure(self) -> bool:
+        """The server could not be reached or used (or is closing: 421), whoever the recipient was."""
+        return self.status == "retry" and (self.stage == "connection" or self.smtp_code == 421)
+
 
 class _Pooled:
     """An SMTP connection and when it was last used."""
@@ -510,16 +534,16 @@ class Mailer:
                     self._idle.append(pooled)
 
     async def _send_one(self, pooled: _Pooled, item: OutgoingEmail) -> EmailOutcome:
+        # A non-ASCII mailbox (RFC 6531) goes only to a server that offers SMTPUTF8.
+        options = [] if item.recipient.isascii() else ["SMTPUTF8"]
         try:
-            await pooled.client.sendmail(self.envelope_from, [item.recipient], self._from_header + item.data)
+            await pooled.client.sendmail(
+                self.envelope_from, [item.recipient], self._from_header + item.data, mail_options=options
+            )
         except ValueError as exc:  # an address that cannot be written in an SMTP envelope
-            return EmailOutcome(
-                recipient=item.recipient, status="permanent", error=str(exc), stage="recipient"
-            )
+            return EmailOutcome(recipient=item.recipient, status="permanent", error=str(exc), stage="address")
         except aiosmtplib.SMTPNotSupported as exc:  # e.g. a non-ASCII address and no SMTPUTF8
-            return EmailOutcome(
-                recipient=item.recipient, status="permanent", error=str(exc), stage="recipient"
-            )
+            return EmailOutcome(recipient=item.recipient, status="permanent", error=str(exc), stage="address")
         except aiosmtplib.SMTPHeloError as exc:
             pooled.client.close()
             return _outcome(item.recipient, exc, "connection")

@@ -103,6 +103,17 @@ class Stats(msgspec.Struct, frozen=True):
     acknowledged: int
     quiet_hours_overridden: int
     deferred_by_quiet_hours: int
+    #: pending deliveries by channel that wait for their provider (unreachable or throttling) to come back;
+    #: they are still counted under their status ("pending") in ``by_channel_status``
+    waiting_for_provider: list[Count] = []
+
+
+class RetryFailed(msgspec.Struct, frozen=True):
+    """Failed deliveries of a notification put back to be sent again, by channel."""
+
+    notification_id: uuid.UUID
+    retried: int
+    by_channel: list[Count]
 
 
 class Content(msgspec.Struct, frozen=True):

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import secrets
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -29,8 +30,24 @@ from messaging.email import (
     RenderedEmail,
     render_digest,
     render_notification,
+    smtp_address,
 )
-from messaging.planning import BATCH_SIZE, digest_periods_due, email_outcome, push_outcome
+from messaging.planning import (
+    BATCH_SIZE,
+    LEASE_S,
+    PROBE_S,
+    PROBE_SIZE,
+    SLICE_SIZE,
+    Circuit,
+    Outcome,
+    RetryPolicy,
+    circuit_after,
+    digest_periods_due,
+    email_outcome,
+    gate,
+    push_outcome,
+    retry_window,
+)
 from messaging.push import PushMessage, PushSender
 
 logger = logging.getLogger("messaging.pipeline")
@@ -39,6 +56,8 @@ logger = logging.getLogger("messaging.pipeline")
 DISPATCH_PARALLELISM = 4
 #: how long an enqueued job may take to start before a sweep enqueues again
 STALE_AFTER_S = 60.0
+#: while sending a claim, how often a job looks at the provider's circuit (another job may have opened it)
+CIRCUIT_READ_S = 1.0
 UNSUBSCRIBE_VALIDITY = timedelta(days=365)
 
 #: shown before a push text that is not in the reader's language, by the language it is in
@@ -114,8 +133,19 @@ async def relay_outbox(conn: asyncpg.Connection, now: datetime, limit: int = 500
 
 
 async def sweep_deliveries(conn: asyncpg.Connection, now: datetime) -> int:
-    """Return deliveries of dead workers to pending, and enqueue dispatch for everything due."""
-    await queries.expire_leases(conn, now)
+    """Return deliveries of dead workers to pending, fail those past their retry deadline, ask for a probe
+    of every provider whose circuit may be probed, and enqueue dispatch for everything due."""
+    expired = await queries.expire_leases(conn, now)
+    if expired:
+        logger.info("%d deliveries of a stopped worker are pending again", expired)
+    overdue = await queries.fail_overdue(conn, now)
+    if overdue:
+        logger.warning("%d deliveries reached their retry deadline and failed", overdue)
+    for channel, circuit in (await queries.circuits(conn)).items():
+        if gate(circuit, now) == "probe":
+            target = await queries.probe_target(conn, channel, now)
+            if target is not None:
+                request_dispatch(conn, target, channel, now)
     work = await queries.due_work(conn, now, STALE_AFTER_S)
     for notification_id, channel in work:
         request_dispatch(conn, notification_id, channel, now, shards=DISPATCH_PARALLELISM)
@@ -182,9 +212,35 @@ def push_text(texts: _Texts, locale: str) -> tuple[str, str]:
 # -- dispatch ----------------------------------------------------------------------------------------------
 
 
+class _Tally(msgspec.Struct):
+    """What the provider made of one slice: answers (sent, or refused for one recipient) and failures of
+    its own (unreachable, throttling, 5xx), for the circuit breaker."""
+
+    answered: int = 0
+    provider_failures: int = 0
+    retry_after: float | None = None
+    error: str | None = None
+
+    def add(self, outcome: Outcome, answered: bool, retry_after: float | None = None) -> None:
+        if outcome.provider:
+            self.provider_failures += 1
+            self.error = outcome.error
+            if retry_after is not None:
+                self.retry_after = max(self.retry_after or 0.0, retry_after)
+        elif answered:
+            self.answered += 1
+
+
 async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid.UUID, channel: str) -> int:
-    """Send every due delivery of one notification on one channel, a batch at a time; returns how many
-    deliveries this call handled. Claims are atomic, so parallel or repeated calls never send twice."""
+    """Send every due delivery of one notification on one channel; returns how many deliveries this call
+    handled. Claims are atomic, so parallel or repeated calls never send twice.
+
+    A claim of up to BATCH_SIZE is sent SLICE_SIZE at a time and each slice's outcomes are recorded before
+    the next is sent, while a heartbeat renews the lease of what is still claimed: a worker killed at any
+    moment has sent at most one slice without recording it, and the rest is pending again LEASE_S after
+    its last heartbeat. Nothing is claimed while the provider's circuit is open; when its pause is over,
+    one dispatcher sends a probe of PROBE_SIZE, and a success resumes everything waiting for it.
+    """
     handled = 0
     async with connection(pool) as conn:
         content = await queries.notification_content(conn, notification_id)
@@ -192,43 +248,192 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
         return 0
     while True:
         now = channels.clock()
+        probe = False
         async with transaction(pool) as conn:
-            claimed = await queries.claim(conn, notification_id, channel, now, BATCH_SIZE)
+            circuit = await queries.circuit(conn, channel)
+            decision = gate(circuit, now)
+            if decision == "wait":
+                return handled
+            if decision == "probe":
+                if not await queries.take_probe(conn, channel, now, PROBE_S):
+                    return handled
+                probe = True
+            claimed = await queries.claim(
+                conn, notification_id, channel, now, PROBE_SIZE if probe else BATCH_SIZE, probe=probe
+            )
+            if probe and not claimed:
+                await queries.release_probe(conn, channel)
         if not claimed:
             return handled
-        try:
+        sent, stopped = await _send_claimed(pool, channels, content, channel, claimed, circuit)
+        handled += sent
+        if stopped:
+            return handled
+
+
+async def _send_claimed(
+    pool: asyncpg.Pool,
+    channels: Channels,
+    content: asyncpg.Record,
+    channel: str,
+    claimed: Sequence[asyncpg.Record],
+    circuit: Circuit,
+) -> tuple[int, bool]:
+    """Send claimed deliveries a slice at a time under a heartbeat; (how many were handled, whether the
+    provider's circuit opened meanwhile and the rest was given back)."""
+    ids = [r["id"] for r in claimed]
+    heartbeat = asyncio.create_task(_heartbeat(pool, channels, ids))
+    done = 0
+    try:
+        # What every slice needs is looked up once per claim: devices, addresses, unsubscribe links.
+        prepared = _Prepared()
+        if content["cancelled_at"] is None:
+            if channel == "push":
+                prepared.devices = await _devices(pool, claimed)
+            else:
+                prepared.people, prepared.tokens = await _people(pool, channels, content, claimed)
+        read_at = time.monotonic()
+        tally = _Tally()
+        while done < len(claimed):
+            # Another job may have opened the circuit: look again after a failure, or once a second.
+            if done and (tally.provider_failures or time.monotonic() - read_at >= CIRCUIT_READ_S):
+                async with connection(pool) as conn:
+                    circuit = await queries.circuit(conn, channel)
+                read_at = time.monotonic()
+                if gate(circuit, channels.clock()) != "send":
+                    async with transaction(pool) as conn:
+                        await queries.release(conn, ids[done:])
+                    return done, True
+            part = claimed[done : done + SLICE_SIZE]
             if content["cancelled_at"] is not None:
                 outcomes: list[queries.OutcomeRow] = [
-                    (r["id"], "skipped", None, "cancelled", None) for r in claimed
+                    (r["id"], "skipped", None, "cancelled", None, False) for r in part
                 ]
-                async with transaction(pool) as conn:
+                async with connection(pool) as conn:
                     await queries.record_outcomes(conn, outcomes, channels.clock())
+                tally = _Tally()
             elif channel == "push":
-                await _send_push(pool, channels, content, claimed)
+                tally = await _send_push(pool, channels, content, part, prepared)
             else:
-                await _send_email(pool, channels, content, claimed)
-        except asyncio.CancelledError:
-            # The worker is stopping: give the batch back so another worker sends it.
-            async with transaction(pool) as conn:
-                await asyncio.shield(queries.release(conn, [r["id"] for r in claimed]))
-            raise
-        except Exception:
-            logger.exception("dispatch batch failed; its deliveries return to pending when the lease ends")
-            raise
-        handled += len(claimed)
+                tally = await _send_email(pool, channels, content, part, prepared)
+            done += len(part)
+            circuit = await _update_circuit(pool, channels, channel, circuit, tally)
+    except asyncio.CancelledError:
+        # The worker is stopping: give back what is not recorded so another worker sends it.
+        async with transaction(pool) as conn:
+            await asyncio.shield(queries.release(conn, ids[done:]))
+        raise
+    except Exception:
+        logger.exception("dispatch failed; its unrecorded deliveries return to pending when the lease ends")
+        raise
+    finally:
+        heartbeat.cancel()
+    return done, False
 
 
-async def _send_push(
-    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
-) -> None:
-    if channels.push is None:
-        raise RuntimeError("push is not configured")
+@dataclass
+class _Prepared:
+    """Looked up once per claim, used by each of its slices."""
+
+    devices: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+    people: dict[uuid.UUID, asyncpg.Record] = field(default_factory=dict)
+    tokens: dict[uuid.UUID, str] = field(default_factory=dict)
+    push_texts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    emails: dict[str, RenderedEmail] = field(default_factory=dict)
+
+
+async def _devices(pool: asyncpg.Pool, claimed: Sequence[asyncpg.Record]) -> dict[uuid.UUID, list[str]]:
     async with connection(pool) as conn:
         devices = await queries.device_tokens(conn, [r["user_id"] for r in claimed])
     tokens: dict[uuid.UUID, list[str]] = defaultdict(list)
     for device in devices:
         tokens[device["user_id"]].append(device["token"])
-    texts_by_locale: dict[str, tuple[str, str]] = {}
+    return tokens
+
+
+async def _people(
+    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
+) -> tuple[dict[uuid.UUID, asyncpg.Record], dict[uuid.UUID, str]]:
+    """Each recipient's address and unsubscribe token (created for those who have none yet)."""
+    community_id = content["community_id"] or uuid.UUID(int=0)
+    async with connection(pool) as conn:
+        people = {
+            r["user_id"]: r
+            for r in await queries.email_recipients(conn, [r["user_id"] for r in claimed], community_id)
+        }
+    new_tokens = [
+        (secrets.token_urlsafe(24), user_id, community_id)
+        for user_id, person in people.items()
+        if person["token"] is None
+    ]
+    tokens = {user_id: person["token"] for user_id, person in people.items() if person["token"]}
+    tokens.update({user_id: token for token, user_id, _ in new_tokens})
+    if new_tokens:
+        async with transaction(pool) as conn:
+            await queries.create_unsubscribe_tokens(conn, new_tokens, channels.clock() + UNSUBSCRIBE_VALIDITY)
+    return people, tokens
+
+
+async def _heartbeat(pool: asyncpg.Pool, channels: Channels, ids: list[int]) -> None:
+    """Renew the lease of claimed deliveries while their job lives (those recorded are left alone)."""
+    while True:
+        await asyncio.sleep(LEASE_S / 3)
+        try:
+            async with connection(pool) as conn:
+                await queries.renew_leases(conn, ids, channels.clock())
+        except (asyncpg.PostgresError, OSError) as exc:
+            logger.warning("could not renew delivery leases: %s", exc)
+
+
+async def _update_circuit(
+    pool: asyncpg.Pool, channels: Channels, channel: str, seen: Circuit, tally: _Tally
+) -> Circuit:
+    """Record what a slice says of the provider in its shared circuit (closing it resumes the work
+    waiting for the provider); returns the circuit as it now is."""
+    if tally.provider_failures == 0 and (tally.answered == 0 or seen == Circuit()):
+        return seen
+    now = channels.clock()
+    async with transaction(pool) as conn:
+        current = await queries.circuit(conn, channel, lock=True)
+        after = circuit_after(
+            current,
+            answered=tally.answered,
+            provider_failures=tally.provider_failures,
+            retry_after=tally.retry_after,
+            error=tally.error,
+            now=now,
+            rng=channels.rng,
+        )
+        if after == current:
+            return current
+        await queries.save_circuit(conn, channel, after, now)
+        if current.is_open and not after.is_open:
+            resumed = await queries.resume_waiting(conn, channel, now)
+            logger.info("%s provider is back: %d deliveries resume", channel, resumed)
+        elif after.is_open and not current.is_open:
+            logger.warning("%s provider unavailable, deliveries wait for it: %s", channel, after.last_error)
+    return after
+
+
+def _policy(content: asyncpg.Record, row: asyncpg.Record, now: datetime) -> RetryPolicy:
+    return RetryPolicy(
+        now=now,
+        retry_until=row["retry_until"] or now + retry_window(content["priority"], content["kind"]),
+        urgent=content["priority"] == "urgent" or content["kind"].startswith("care."),
+    )
+
+
+async def _send_push(
+    pool: asyncpg.Pool,
+    channels: Channels,
+    content: asyncpg.Record,
+    claimed: Sequence[asyncpg.Record],
+    prepared: _Prepared,
+) -> _Tally:
+    if channels.push is None:
+        raise RuntimeError("push is not configured")
+    tokens = prepared.devices
+    texts_by_locale = prepared.push_texts
     messages: list[PushMessage] = []
     owners: list[int] = []
     urgent = content["priority"] == "urgent"
@@ -263,45 +468,48 @@ async def _send_push(
             invalid.append(message.token)
     now = channels.clock()
     outcomes: list[queries.OutcomeRow] = []
+    tally = _Tally()
     for row in claimed:
-        outcome = push_outcome(per_delivery.get(row["id"], []), row["attempts"], channels.rng)
+        tried = per_delivery.get(row["id"], [])
+        outcome = push_outcome(tried, row["attempts"], _policy(content, row, now), channels.rng)
         due = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
-        outcomes.append((row["id"], outcome.status, outcome.error, outcome.skip_reason, due))
+        outcomes.append(
+            (row["id"], outcome.status, outcome.error, outcome.skip_reason, due, outcome.provider)
+        )
+        retry_after = max((ra for s, ra, _ in tried if s == "retry" and ra is not None), default=None)
+        tally.add(outcome, answered=any(s != "retry" for s, _, _ in tried), retry_after=retry_after)
+    if not invalid:
+        async with connection(pool) as conn:  # one statement: its own transaction
+            await queries.record_outcomes(conn, outcomes, now)
+        return tally
     async with transaction(pool) as conn:
         await queries.record_outcomes(conn, outcomes, now)
-        if invalid:
-            await queries.delete_tokens(conn, invalid)
+        await queries.delete_tokens(conn, invalid)
+    return tally
 
 
 async def _send_email(
-    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
-) -> None:
+    pool: asyncpg.Pool,
+    channels: Channels,
+    content: asyncpg.Record,
+    claimed: Sequence[asyncpg.Record],
+    prepared: _Prepared,
+) -> _Tally:
     if channels.mailer is None:
         raise RuntimeError("email is not configured")
-    community_id = content["community_id"] or uuid.UUID(int=0)
-    async with connection(pool) as conn:
-        people = {
-            r["user_id"]: r
-            for r in await queries.email_recipients(conn, [r["user_id"] for r in claimed], community_id)
-        }
-    new_tokens = [
-        (secrets.token_urlsafe(24), user_id, community_id)
-        for user_id, person in people.items()
-        if person["token"] is None
-    ]
-    tokens = {user_id: person["token"] for user_id, person in people.items() if person["token"]}
-    tokens.update({user_id: token for token, user_id, _ in new_tokens})
-    if new_tokens:
-        async with transaction(pool) as conn:
-            await queries.create_unsubscribe_tokens(conn, new_tokens, channels.clock() + UNSUBSCRIBE_VALIDITY)
-    rendered: dict[str, RenderedEmail] = {}
+    people, tokens, rendered = prepared.people, prepared.tokens, prepared.emails
     outgoing: list[OutgoingEmail] = []
     owners: list[asyncpg.Record] = []
     skipped: list[queries.OutcomeRow] = []
     for row in claimed:
         person = people.get(row["user_id"])
         if person is None or person["unsubscribed"]:
-            skipped.append((row["id"], "skipped", None, "unsubscribed", None))
+            skipped.append((row["id"], "skipped", None, "unsubscribed", None, False))
+            continue
+        address = smtp_address(person["email"])
+        if address is None:
+            # One address the SMTP path cannot write never holds up the others: it fails, with the reason.
+            skipped.append((row["id"], "failed", "address not usable in SMTP", None, None, False))
             continue
         locale = row["locale"]
         if locale not in rendered:
@@ -318,24 +526,38 @@ async def _send_email(
                 ),
             )
         token = tokens[row["user_id"]]
-        outgoing.append(
-            rendered[locale].for_recipient(
-                person["email"],
+        try:
+            item = rendered[locale].for_recipient(
+                address,
                 f"{channels.public_url}/v1/unsubscribe/{token}",
                 f"mailto:{_mailbox(channels.mail_from)}?subject=unsubscribe%20{token}",
                 message_id=f"<delivery-{row['id']}@{_domain(channels.mail_from)}>",
             )
-        )
+        except ValueError as exc:
+            skipped.append((row["id"], "failed", f"address not usable: {exc}"[:500], None, None, False))
+            continue
+        outgoing.append(item)
         owners.append(row)
     results = await channels.mailer.send_many(outgoing) if outgoing else []
     now = channels.clock()
     outcomes: list[queries.OutcomeRow] = list(skipped)
     bounces: list[tuple[str, str]] = []
     delivered: list[str] = []
+    tally = _Tally()
     for row, item, result in zip(owners, outgoing, results, strict=True):
-        outcome = email_outcome(result.status, result.error, row["attempts"], channels.rng)
+        outcome = email_outcome(
+            result.status,
+            result.error,
+            row["attempts"],
+            _policy(content, row, now),
+            channels.rng,
+            provider=result.provider_failure,
+        )
         due = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
-        outcomes.append((row["id"], outcome.status, outcome.error, outcome.skip_reason, due))
+        outcomes.append(
+            (row["id"], outcome.status, outcome.error, outcome.skip_reason, due, outcome.provider)
+        )
+        tally.add(outcome, answered=not result.provider_failure)
         if result.hard_bounce:
             bounces.append((item.recipient, result.error or "hard bounce"))
         elif result.status == "sent":
@@ -346,6 +568,7 @@ async def _send_email(
             await queries.record_bounces(conn, bounces, now)
         if delivered:
             await queries.clear_bounces(conn, delivered)
+    return tally
 
 
 def _mailbox(mail_from: str) -> str:
@@ -370,7 +593,7 @@ async def send_direct_email(pool: asyncpg.Pool, channels: Channels, email_id: uu
             return None
         if row["suppressed"]:
             await queries.record_direct_outcome(
-                conn, email_id, (0, "skipped", None, "address_suppressed", None), now
+                conn, email_id, (0, "skipped", None, "address_suppressed", None, False), now
             )
             return "skipped"
         token = row["token"] or await queries.create_optout_token(
@@ -391,28 +614,45 @@ async def send_direct_email(pool: asyncpg.Pool, channels: Channels, email_id: uu
             reason="invited",
         ),
     )
-    outgoing = rendered.for_recipient(
-        row["address"],
-        f"{channels.public_url}/v1/unsubscribe/{token}",
-        f"mailto:{_mailbox(channels.mail_from)}?subject=unsubscribe%20{token}",
-        message_id=f"<direct-{email_id}@{_domain(channels.mail_from)}>",
-    )
+    address = smtp_address(row["address"])
+    try:
+        if address is None:
+            raise ValueError("address not usable in SMTP")
+        outgoing = rendered.for_recipient(
+            address,
+            f"{channels.public_url}/v1/unsubscribe/{token}",
+            f"mailto:{_mailbox(channels.mail_from)}?subject=unsubscribe%20{token}",
+            message_id=f"<direct-{email_id}@{_domain(channels.mail_from)}>",
+        )
+    except ValueError as exc:
+        async with transaction(pool) as conn:
+            await queries.record_direct_outcome(
+                conn, email_id, (0, "failed", f"address not usable: {exc}"[:500], None, None, False), now
+            )
+        return "failed"
     try:
         [result] = await channels.mailer.send_many([outgoing])
     except asyncio.CancelledError:
         async with transaction(pool) as conn:
             await asyncio.shield(
                 queries.record_direct_outcome(
-                    conn, email_id, (0, "pending", "worker stopped", None, None), now
+                    conn, email_id, (0, "pending", "worker stopped", None, None, False), now
                 )
             )
         raise
-    outcome = email_outcome(result.status, result.error, row["attempts"], channels.rng)
     done = channels.clock()
+    outcome = email_outcome(
+        result.status,
+        result.error,
+        row["attempts"],
+        RetryPolicy(now=done, retry_until=row["retry_until"] or done),
+        channels.rng,
+        provider=result.provider_failure,
+    )
     due = done + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
     async with transaction(pool) as conn:
         await queries.record_direct_outcome(
-            conn, email_id, (0, outcome.status, outcome.error, None, due), done
+            conn, email_id, (0, outcome.status, outcome.error, None, due, outcome.provider), done
         )
         if result.hard_bounce:
             await queries.record_bounces(conn, [(row["address"], result.error or "hard bounce")], done)
@@ -459,6 +699,7 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
                 await queries.create_unsubscribe_tokens(conn, new_tokens, now + UNSUBSCRIBE_VALIDITY)
         outgoing: list[OutgoingEmail] = []
         groups: list[list[asyncpg.Record]] = []
+        unusable: list[queries.OutcomeRow] = []
         for user_id, rows in by_user.items():
             person = people.get(user_id)
             if person is None:
@@ -481,27 +722,33 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
             start = run_date - timedelta(days=6 if period == "weekly" else 0)
             rendered = render_digest(locale, views, DigestPeriod(kind=period, start=start, end=run_date))
             token = tokens[user_id]
-            outgoing.append(
-                rendered.for_recipient(
-                    person["email"],
+            try:
+                address = smtp_address(person["email"])
+                if address is None:
+                    raise ValueError("address not usable in SMTP")
+                item = rendered.for_recipient(
+                    address,
                     f"{channels.public_url}/v1/unsubscribe/{token}",
                     f"mailto:{_mailbox(channels.mail_from)}?subject=unsubscribe%20{token}",
                     message_id=f"<digest-{period}-{run_date}-{user_id}@{_domain(channels.mail_from)}>",
                 )
-            )
+            except ValueError as exc:
+                unusable.extend((row["id"], "failed", str(exc)[:500], None, None, False) for row in rows)
+                continue
+            outgoing.append(item)
             groups.append(rows)
         results = await channels.mailer.send_many(outgoing)
-        outcomes: list[queries.OutcomeRow] = []
+        outcomes: list[queries.OutcomeRow] = unusable
         later = now + timedelta(days=1)
         for rows, result in zip(groups, results, strict=True):
             for row in rows:
                 if result.status == "sent":
-                    outcomes.append((row["id"], "sent", None, None, None))
-                elif result.status == "retry":
-                    # back to held: the next run includes it
-                    outcomes.append((row["id"], "held", result.error, None, later))
+                    outcomes.append((row["id"], "sent", None, None, None, False))
+                elif result.status == "retry" and row["retry_until"] > now:
+                    # back to held: the next run includes it (once more, if that is past a day)
+                    outcomes.append((row["id"], "held", result.error, None, later, False))
                 else:
-                    outcomes.append((row["id"], "failed", result.error, None, None))
+                    outcomes.append((row["id"], "failed", result.error, None, None, False))
             sent += 1 if result.status == "sent" else 0
         async with transaction(pool) as conn:
             await queries.record_outcomes(conn, outcomes, now)

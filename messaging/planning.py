@@ -1,4 +1,4 @@
-"""Pure delivery decisions (no I/O): channels, quiet hours, retries, outcomes, digests, push text."""
+"""Pure delivery decisions (no I/O): channels, quiet hours, retry deadlines, outcomes, circuit breakers, digests."""
 
 from __future__ import annotations
 
@@ -10,11 +10,25 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-MAX_ATTEMPTS = 6
+#: first wait before retrying a transient failure; it doubles with each attempt, with jitter
 BASE_DELAY_S = 5.0
+#: the longest wait between two attempts (urgent and care alerts: never more than two minutes)
 MAX_DELAY_S = 15 * 60.0
-LEASE_S = 120
+URGENT_MAX_DELAY_S = 120.0
+#: how long a delivery keeps retrying transient failures before it ends ``failed``: urgent and care alerts
+#: for hours (then the next channel or the next step of the care ladder takes over), anything else a day
+URGENT_RETRY_WINDOW = timedelta(hours=3)
+RETRY_WINDOW = timedelta(days=1)
+#: a claimed delivery's lease; the sending job renews it every LEASE_S / 3 seconds (a heartbeat), so the
+#: deliveries of a worker that died are pending again at most this long after its last heartbeat
+LEASE_S = 10
+#: a lease for work sent in one go without a heartbeat (a digest run, one direct email)
+LONG_LEASE_S = 120
+#: deliveries one claim takes; they are sent and recorded SLICE_SIZE at a time
 BATCH_SIZE = 500
+#: deliveries sent between two records of their outcomes: a worker killed at any moment sends at most
+#: one slice per running dispatch job a second time
+SLICE_SIZE = 50
 
 Status = Literal["sent", "retry", "failed", "skipped"]
 
@@ -102,10 +116,17 @@ def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at).replace(tzinfo=tz).astimezone(UTC)
 
 
-def retry_delay(attempts: int, retry_after: float | None, rng: random.Random | None = None) -> float:
-    """Seconds before the next attempt: exponential backoff with jitter, never sooner than Retry-After."""
+def retry_window(priority: str, kind: str) -> timedelta:
+    """How long a delivery of this notification keeps retrying (the planner applies the same rule)."""
+    return URGENT_RETRY_WINDOW if priority == "urgent" or kind.startswith("care.") else RETRY_WINDOW
+
+
+def retry_delay(
+    attempts: int, retry_after: float | None, rng: random.Random | None = None, cap: float = MAX_DELAY_S
+) -> float:
+    """Seconds before the next attempt: capped exponential backoff with jitter, never sooner than Retry-After."""
     rng = rng or random.Random()
-    ceiling = min(MAX_DELAY_S, BASE_DELAY_S * (2 ** max(0, attempts - 1)))
+    ceiling = min(cap, BASE_DELAY_S * (2 ** min(30, max(0, attempts - 1))))
     delay = rng.uniform(ceiling / 2, ceiling)
     if retry_after is not None:
         delay = max(delay, retry_after)
@@ -113,21 +134,52 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random | N
 
 
 class Outcome(msgspec.Struct, frozen=True):
-    """What becomes of one delivery after an attempt."""
+    """What becomes of one delivery after an attempt; ``provider`` says a transient failure was the
+    provider's (unreachable, throttling, 5xx), not this recipient's."""
 
     status: Literal["sent", "pending", "failed", "skipped"]
     error: str | None = None
     skip_reason: str | None = None
     retry_in: float | None = None
+    provider: bool = False
+
+
+class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """When the delivery's attempt happened and until when it may be retried."""
+
+    now: datetime
+    retry_until: datetime
+    urgent: bool = False
+
+
+def _retry(
+    policy: RetryPolicy,
+    attempts: int,
+    retry_after: float | None,
+    error: str | None,
+    rng: random.Random | None,
+    *,
+    provider: bool,
+) -> Outcome:
+    """Try again after a backoff, unless the deadline has passed; the last attempt is at the deadline."""
+    left = (policy.retry_until - policy.now).total_seconds()
+    if left <= 0:
+        return Outcome("failed", error=f"gave up at the retry deadline: {error or 'transient failure'}"[:500])
+    cap = URGENT_MAX_DELAY_S if policy.urgent else MAX_DELAY_S
+    delay = min(retry_delay(attempts, retry_after, rng, cap), left)
+    return Outcome("pending", error=error, retry_in=delay, provider=provider)
 
 
 def push_outcome(
-    results: Sequence[tuple[str, float | None, str | None]], attempts: int, rng: random.Random | None = None
+    results: Sequence[tuple[str, float | None, str | None]],
+    attempts: int,
+    policy: RetryPolicy,
+    rng: random.Random | None = None,
 ) -> Outcome:
     """Combine the results for one person's devices: ``(status, retry_after, error)`` per device.
 
     Reaching one device is enough; invalid tokens are not errors but a reason to skip; anything
-    transient is retried until MAX_ATTEMPTS.
+    transient (429, 5xx, no connection) is the provider's and retried until the deadline.
     """
     statuses = [status for status, _, _ in results]
     if not results:
@@ -136,24 +188,105 @@ def push_outcome(
         return Outcome("sent")
     errors = "; ".join(sorted({error for _, _, error in results if error}))[:500] or None
     if "retry" in statuses:
-        if attempts >= MAX_ATTEMPTS:
-            return Outcome("failed", error=errors or "gave up after retries")
         retry_after = max((ra for s, ra, _ in results if s == "retry" and ra is not None), default=None)
-        return Outcome("pending", error=errors, retry_in=retry_delay(attempts, retry_after, rng))
+        return _retry(policy, attempts, retry_after, errors, rng, provider=True)
     if all(status == "invalid_token" for status in statuses):
         return Outcome("skipped", skip_reason="no_valid_device")
     return Outcome("failed", error=errors)
 
 
-def email_outcome(status: str, error: str | None, attempts: int, rng: random.Random | None = None) -> Outcome:
-    """One email attempt: 4xx and connection trouble retry, 5xx is permanent."""
+def email_outcome(
+    status: str,
+    error: str | None,
+    attempts: int,
+    policy: RetryPolicy,
+    rng: random.Random | None = None,
+    *,
+    provider: bool = False,
+) -> Outcome:
+    """One email attempt: 4xx and connection trouble retry until the deadline, 5xx is permanent.
+    ``provider`` is true when the server could not be reached or used at all (not this recipient's 4xx)."""
     if status == "sent":
         return Outcome("sent")
     if status == "retry":
-        if attempts >= MAX_ATTEMPTS:
-            return Outcome("failed", error=error or "gave up after retries")
-        return Outcome("pending", error=error, retry_in=retry_delay(attempts, None, rng))
+        return _retry(policy, attempts, None, error, rng, provider=provider)
     return Outcome("failed", error=error)
+
+
+# -- the circuit breaker of a provider ------------------------------------------------------------------
+
+#: provider failures in a row, with no success between, that open the circuit
+CIRCUIT_THRESHOLD = 20
+#: the first pause of an open circuit before a probe; it doubles with each failed probe, up to the maximum
+CIRCUIT_BASE_S = 5.0
+CIRCUIT_MAX_S = 60.0
+#: how long a probe may take before another worker may probe again
+PROBE_S = 30.0
+#: deliveries a probe sends
+PROBE_SIZE = 5
+
+Gate = Literal["send", "probe", "wait"]
+
+
+class Circuit(msgspec.Struct, frozen=True, kw_only=True):
+    """A provider's circuit, shared by every worker: closed (``open_until`` None) or open until a time."""
+
+    failures: int = 0
+    trips: int = 0
+    opened_at: datetime | None = None
+    open_until: datetime | None = None
+    probe_until: datetime | None = None
+    last_error: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.open_until is not None
+
+
+def gate(circuit: Circuit, now: datetime) -> Gate:
+    """May a dispatcher send now: yes; only a probe (the pause is over, nobody probes); or not at all."""
+    if circuit.open_until is None:
+        return "send"
+    if now < circuit.open_until:
+        return "wait"
+    if circuit.probe_until is not None and now < circuit.probe_until:
+        return "wait"
+    return "probe"
+
+
+def circuit_after(
+    circuit: Circuit,
+    *,
+    answered: int,
+    provider_failures: int,
+    retry_after: float | None,
+    error: str | None,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> Circuit:
+    """The circuit after a slice of sends: any answer of the provider (a success, or a refusal that is
+    about one recipient) closes it; provider failures in a row open it (a failed probe opens it again for
+    longer), for at least the provider's Retry-After."""
+    if answered > 0:
+        return Circuit()
+    if provider_failures == 0:
+        return circuit
+    failures = circuit.failures + provider_failures
+    if not circuit.is_open and failures < CIRCUIT_THRESHOLD:
+        return msgspec.structs.replace(circuit, failures=failures, last_error=error)
+    trips = circuit.trips + 1
+    ceiling = min(CIRCUIT_MAX_S, CIRCUIT_BASE_S * (2 ** min(30, trips - 1)))
+    pause = (rng or random.Random()).uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        pause = max(pause, retry_after)
+    return Circuit(
+        failures=failures,
+        trips=trips,
+        opened_at=circuit.opened_at or now,
+        open_until=now + timedelta(seconds=pause),
+        probe_until=None,
+        last_error=error,
+    )
 
 
 #: a hard bounce this many times in a row suppresses the address

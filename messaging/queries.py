@@ -9,7 +9,14 @@ from typing import Any
 
 import asyncpg
 
-from messaging.planning import HARD_BOUNCE_LIMIT, LEASE_S
+from messaging.planning import (
+    HARD_BOUNCE_LIMIT,
+    LEASE_S,
+    LONG_LEASE_S,
+    RETRY_WINDOW,
+    URGENT_RETRY_WINDOW,
+    Circuit,
+)
 
 
 async def insert_notification(conn: asyncpg.Connection, values: dict[str, Any]) -> uuid.UUID:
@@ -68,12 +75,18 @@ recipients AS (
 ),
 inserted AS (
     INSERT INTO deliveries (notification_id, user_id, channel, locale, municipality_code, status, skip_reason,
-                            due_at, quiet_override, deferred_by_quiet_hours, digest, sent_at, enqueued_at)
+                            due_at, quiet_override, deferred_by_quiet_hours, digest, sent_at, enqueued_at,
+                            retry_until)
     SELECT $1, u.id, c.channel, u.locale, u.municipality_code, c.status, c.skip_reason, c.due_at,
            c.quiet_override, c.deferred, c.digest,
            CASE WHEN c.channel = 'inbox' THEN $2::timestamptz END,
            -- what is due now is handed to dispatch jobs right after planning commits
-           CASE WHEN c.status = 'pending' AND c.due_at <= $2 THEN $2::timestamptz END
+           CASE WHEN c.status = 'pending' AND c.due_at <= $2 THEN $2::timestamptz END,
+           -- retried until this deadline (planning.retry_window: urgent and care alerts $3, others $4)
+           CASE WHEN c.status = 'pending'
+                THEN c.due_at + CASE WHEN n.priority = 'urgent' OR starts_with(n.kind, 'care.') THEN $3::interval
+                                     ELSE $4::interval END
+           END
     FROM recipients r
     JOIN users u ON u.id = r.user_id
     CROSS JOIN n
@@ -123,7 +136,7 @@ async def lock_unplanned(conn: asyncpg.Connection, notification_id: uuid.UUID) -
 
 
 async def plan(conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime) -> int:
-    recipients = await conn.fetchval(PLAN_SQL, notification_id, now)
+    recipients = await conn.fetchval(PLAN_SQL, notification_id, now, URGENT_RETRY_WINDOW, RETRY_WINDOW)
     await conn.execute(
         "UPDATE notifications SET planned_at = $2, recipients = $3 WHERE id = $1",
         notification_id,
@@ -145,10 +158,17 @@ async def due_counts(conn: asyncpg.Connection, notification_id: uuid.UUID, now: 
 
 
 async def claim(
-    conn: asyncpg.Connection, notification_id: uuid.UUID, channel: str, now: datetime, limit: int
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    channel: str,
+    now: datetime,
+    limit: int,
+    *,
+    probe: bool = False,
 ) -> list[asyncpg.Record]:
     """Atomically take up to ``limit`` due deliveries: only rows still pending are taken, so a job that
-    runs twice (or two workers) never take the same row; the lease returns rows of a dead worker."""
+    runs twice (or two workers) never take the same row; the lease returns rows of a dead worker unless
+    the sending job renews it. A probe of a provider also takes deliveries waiting for it, due or not."""
     return await conn.fetch(
         f"""
         UPDATE deliveries d
@@ -156,17 +176,31 @@ async def claim(
             updated_at = $3
         WHERE d.id IN (
             SELECT id FROM deliveries
-            WHERE notification_id = $1 AND channel = $2 AND status = 'pending' AND due_at <= $3
+            WHERE notification_id = $1 AND channel = $2 AND status = 'pending'
+              AND (due_at <= $3 OR ($5 AND waiting_provider))
             ORDER BY id
             LIMIT $4
             FOR UPDATE SKIP LOCKED
         )
-        RETURNING d.id, d.user_id, d.locale, d.attempts, d.quiet_override
+        RETURNING d.id, d.user_id, d.locale, d.attempts, d.quiet_override, d.retry_until
         """,
         notification_id,
         channel,
         now,
         limit,
+        probe,
+    )
+
+
+async def renew_leases(conn: asyncpg.Connection, delivery_ids: list[int], now: datetime) -> None:
+    """The heartbeat of a sending job: its deliveries stay leased while it lives."""
+    await conn.execute(
+        f"""
+        UPDATE deliveries SET lease_until = $2::timestamptz + interval '{LEASE_S} seconds'
+        WHERE id = ANY ($1::bigint[]) AND status = 'sending'
+        """,
+        delivery_ids,
+        now,
     )
 
 
@@ -222,8 +256,8 @@ async def create_unsubscribe_tokens(
     )
 
 
-#: (delivery id, status, error, skip reason, next due time)
-OutcomeRow = tuple[int, str, str | None, str | None, datetime | None]
+#: (delivery id, status, error, skip reason, next due time, waiting for the provider)
+OutcomeRow = tuple[int, str, str | None, str | None, datetime | None, bool]
 
 
 async def record_outcomes(
@@ -231,10 +265,10 @@ async def record_outcomes(
     outcomes: Sequence[OutcomeRow],
     now: datetime,
 ) -> None:
-    """Write many outcomes at once: (delivery id, status, error, skip reason, next due time)."""
+    """Write many outcomes at once (see OutcomeRow)."""
     if not outcomes:
         return
-    ids, statuses, errors, reasons, dues = (list(column) for column in zip(*outcomes, strict=True))
+    ids, statuses, errors, reasons, dues, waiting = (list(column) for column in zip(*outcomes, strict=True))
     await conn.execute(
         """
         UPDATE deliveries d
@@ -243,11 +277,12 @@ async def record_outcomes(
             skip_reason = v.reason,
             due_at = coalesce(v.due_at, d.due_at),
             sent_at = CASE WHEN v.status = 'sent' THEN $6 ELSE d.sent_at END,
+            waiting_provider = v.waiting,
             lease_until = NULL,
             enqueued_at = NULL,
             updated_at = $6
-        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
-             AS v(id, status, error, reason, due_at)
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $7::boolean[])
+             AS v(id, status, error, reason, due_at, waiting)
         WHERE d.id = v.id AND d.status = 'sending'
         """,
         ids,
@@ -256,6 +291,7 @@ async def record_outcomes(
         reasons,
         dues,
         now,
+        waiting,
     )
 
 
@@ -294,15 +330,154 @@ async def clear_bounces(conn: asyncpg.Connection, addresses: list[str]) -> None:
 
 
 async def expire_leases(conn: asyncpg.Connection, now: datetime) -> int:
-    """Deliveries claimed by a worker that died: pending again (at most that batch may be sent twice)."""
+    """Deliveries claimed by a worker that died: pending again (held again for a digest's)."""
     result = await conn.execute(
         """
-        UPDATE deliveries SET status = 'pending', lease_until = NULL, enqueued_at = NULL
+        UPDATE deliveries SET status = CASE WHEN digest IS NULL THEN 'pending' ELSE 'held' END,
+                              lease_until = NULL, enqueued_at = NULL
         WHERE status = 'sending' AND lease_until < $1
         """,
         now,
     )
     return int(result.split()[-1])
+
+
+async def fail_overdue(conn: asyncpg.Connection, now: datetime) -> int:
+    """Deliveries still pending past their retry deadline end ``failed`` (never retried without end)."""
+    result = await conn.execute(
+        """
+        UPDATE deliveries
+        SET status = 'failed', waiting_provider = false, enqueued_at = NULL, updated_at = $1,
+            last_error = left('gave up at the retry deadline: ' || coalesce(last_error, 'not sent'), 500)
+        WHERE status = 'pending' AND retry_until < $1
+        """,
+        now,
+    )
+    return int(result.split()[-1])
+
+
+# -- circuit breakers ----------------------------------------------------------------------------------------
+
+
+def _circuit(row: asyncpg.Record | None) -> Circuit:
+    if row is None:
+        return Circuit()
+    return Circuit(
+        failures=row["failures"],
+        trips=row["trips"],
+        opened_at=row["opened_at"],
+        open_until=row["open_until"],
+        probe_until=row["probe_until"],
+        last_error=row["last_error"],
+    )
+
+
+async def circuit(conn: asyncpg.Connection, channel: str, *, lock: bool = False) -> Circuit:
+    """The provider's circuit (locked for an update when asked)."""
+    row = await conn.fetchrow(
+        "SELECT failures, trips, opened_at, open_until, probe_until, last_error FROM delivery_circuits "
+        f"WHERE channel = $1{' FOR UPDATE' if lock else ''}",
+        channel,
+    )
+    return _circuit(row)
+
+
+async def circuits(conn: asyncpg.Connection) -> dict[str, Circuit]:
+    rows = await conn.fetch(
+        "SELECT channel, failures, trips, opened_at, open_until, probe_until, last_error FROM delivery_circuits"
+    )
+    return {r["channel"]: _circuit(r) for r in rows}
+
+
+async def save_circuit(conn: asyncpg.Connection, channel: str, value: Circuit, now: datetime) -> None:
+    await conn.execute(
+        """
+        INSERT INTO delivery_circuits (channel, failures, trips, opened_at, open_until, probe_until, last_error,
+                                       updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, left($7, 500), $8)
+        ON CONFLICT (channel) DO UPDATE SET failures = EXCLUDED.failures, trips = EXCLUDED.trips,
+            opened_at = EXCLUDED.opened_at, open_until = EXCLUDED.open_until,
+            probe_until = EXCLUDED.probe_until, last_error = EXCLUDED.last_error, updated_at = EXCLUDED.updated_at
+        """,
+        channel,
+        value.failures,
+        value.trips,
+        value.opened_at,
+        value.open_until,
+        value.probe_until,
+        value.last_error,
+        now,
+    )
+
+
+async def take_probe(conn: asyncpg.Connection, channel: str, now: datetime, probe_s: float) -> bool:
+    """True for the one dispatcher that may probe the open circuit now (its pause is over)."""
+    row = await conn.fetchrow(
+        """
+        UPDATE delivery_circuits SET probe_until = $2 + make_interval(secs => $3), updated_at = $2
+        WHERE channel = $1 AND open_until <= $2 AND (probe_until IS NULL OR probe_until <= $2)
+        RETURNING channel
+        """,
+        channel,
+        now,
+        probe_s,
+    )
+    return row is not None
+
+
+async def release_probe(conn: asyncpg.Connection, channel: str) -> None:
+    """A probe that found nothing to send: another dispatcher may probe at once."""
+    await conn.execute("UPDATE delivery_circuits SET probe_until = NULL WHERE channel = $1", channel)
+
+
+async def resume_waiting(conn: asyncpg.Connection, channel: str, now: datetime) -> int:
+    """The provider is back: every delivery waiting for it is due now and handed to the next sweep."""
+    result = await conn.execute(
+        """
+        UPDATE deliveries SET due_at = least(due_at, $2), enqueued_at = NULL
+        WHERE channel = $1 AND status = 'pending' AND waiting_provider
+        """,
+        channel,
+        now,
+    )
+    return int(result.split()[-1])
+
+
+async def probe_target(conn: asyncpg.Connection, channel: str, now: datetime) -> uuid.UUID | None:
+    """A notification with deliveries on this channel that a probe can send (waiting, or due)."""
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        """
+        (SELECT notification_id FROM deliveries WHERE channel = $1 AND status = 'pending' AND waiting_provider
+         LIMIT 1)
+        UNION ALL
+        (SELECT notification_id FROM deliveries WHERE channel = $1 AND status = 'pending' AND due_at <= $2 LIMIT 1)
+        LIMIT 1
+        """,
+        channel,
+        now,
+    )
+
+
+async def retry_failed(
+    conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime, retry_until: datetime
+) -> dict[str, int]:
+    """Failed push and email deliveries of a notification are pending again, due now, with a new deadline."""
+    rows = await conn.fetch(
+        """
+        UPDATE deliveries
+        SET status = 'pending', due_at = $2, retry_until = $3, enqueued_at = $2, waiting_provider = false,
+            lease_until = NULL, updated_at = $2
+        WHERE notification_id = $1 AND status = 'failed' AND channel IN ('push', 'email')
+        RETURNING channel
+        """,
+        notification_id,
+        now,
+        retry_until,
+    )
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["channel"]] = counts.get(r["channel"], 0) + 1
+    return counts
 
 
 async def due_work(
@@ -345,15 +520,17 @@ async def claim_held(conn: asyncpg.Connection, period: str, now: datetime) -> li
     return await conn.fetch(
         f"""
         UPDATE deliveries d
-        SET status = 'sending', attempts = d.attempts + 1, lease_until = $2::timestamptz + interval '{LEASE_S} seconds',
-            updated_at = $2
+        SET status = 'sending', attempts = d.attempts + 1,
+            lease_until = $2::timestamptz + interval '{LONG_LEASE_S} seconds', updated_at = $2,
+            retry_until = coalesce(d.retry_until, $2::timestamptz + $3::interval)
         FROM notifications n
         WHERE d.notification_id = n.id AND d.status = 'held' AND d.digest = $1 AND d.channel = 'email'
           AND n.cancelled_at IS NULL
-        RETURNING d.id, d.user_id, d.locale, d.attempts, d.notification_id
+        RETURNING d.id, d.user_id, d.locale, d.attempts, d.notification_id, d.retry_until
         """,
         period,
         now,
+        RETRY_WINDOW,
     )
 
 
@@ -473,19 +650,30 @@ async def mark_acknowledged(conn: asyncpg.Connection, user_id: uuid.UUID, notifi
 
 async def notification_sender(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, sender_id, planned_at, recipients FROM notifications WHERE id = $1", notification_id
+        "SELECT id, sender_id, planned_at, recipients, priority, kind FROM notifications WHERE id = $1",
+        notification_id,
     )
 
 
 async def delivery_counts(
     conn: asyncpg.Connection, notification_id: uuid.UUID
 ) -> dict[str, list[asyncpg.Record]]:
-    """Counts by channel and status, by language and by municipality, in one pass over the deliveries."""
+    """Counts by channel and status, by language and by municipality, and those waiting for a provider."""
     rows = await conn.fetch(
         """
         SELECT channel, status, quiet_override, deferred_by_quiet_hours, count(*) AS n
         FROM deliveries WHERE notification_id = $1 AND channel <> 'inbox'
         GROUP BY GROUPING SETS ((channel, status), (quiet_override), (deferred_by_quiet_hours))
+        """,
+        notification_id,
+    )
+    waiting = await conn.fetch(
+        """
+        SELECT d.channel, count(*) AS n
+        FROM deliveries d LEFT JOIN delivery_circuits c ON c.channel = d.channel
+        WHERE d.notification_id = $1 AND d.status = 'pending' AND d.channel <> 'inbox'
+          AND (d.waiting_provider OR c.open_until IS NOT NULL)
+        GROUP BY d.channel
         """,
         notification_id,
     )
@@ -498,7 +686,7 @@ async def delivery_counts(
         """,
         notification_id,
     )
-    return {"deliveries": rows, "receipts": receipts}
+    return {"deliveries": rows, "receipts": receipts, "waiting": waiting}
 
 
 async def acknowledgement_rows(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -632,16 +820,19 @@ async def claim_direct_email(
     return await conn.fetchrow(
         f"""
         UPDATE direct_emails e
-        SET status = 'sending', attempts = e.attempts + 1, lease_until = $2::timestamptz + interval '{LEASE_S} seconds'
+        SET status = 'sending', attempts = e.attempts + 1,
+            lease_until = $2::timestamptz + interval '{LONG_LEASE_S} seconds',
+            retry_until = coalesce(e.retry_until, $2::timestamptz + $3::interval)
         WHERE e.id = $1 AND e.status = 'pending' AND e.due_at <= $2
         RETURNING e.id, e.kind, e.address, e.locale, e.message::text AS message, e.deep_link, e.attempts,
-                  e.created_at,
+                  e.created_at, e.retry_until,
                   EXISTS (SELECT 1 FROM email_bounces b WHERE b.address = lower(e.address)
                           AND b.suppressed_at IS NOT NULL) AS suppressed,
                   (SELECT token FROM address_optout_tokens t WHERE t.address = lower(e.address)) AS token
         """,
         email_id,
         now,
+        RETRY_WINDOW,
     )
 
 
@@ -663,7 +854,7 @@ async def create_optout_token(
 async def record_direct_outcome(
     conn: asyncpg.Connection, email_id: uuid.UUID, outcome: OutcomeRow, now: datetime
 ) -> None:
-    _, status, error, reason, due = outcome
+    _, status, error, reason, due, _ = outcome
     await conn.execute(
         """
         UPDATE direct_emails SET status = $2::text, last_error = $3::text, skip_reason = $4::text,

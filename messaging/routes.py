@@ -19,7 +19,7 @@ from hub.errors import request_locale
 from hub.openapi import problems
 from i18n import negotiate, translations
 from messaging import service
-from messaging.models import Device, DeviceIn, InboxPage, Preferences, PreferencesIn, Stats
+from messaging.models import Device, DeviceIn, InboxPage, Preferences, PreferencesIn, RetryFailed, Stats
 from messaging.pipeline import utcnow
 
 UserRequest = Request[CurrentUser, Token, State]
@@ -93,6 +93,15 @@ class InboxController(Controller):
     async def stats(self, conn: Conn, request: UserRequest, notification_id: FromPath[uuid.UUID]) -> Stats:
         """For the sender: counts by channel and status, language and municipality."""
         return await service.stats(conn, request.user, notification_id)
+
+    @post(
+        "/notifications/{notification_id:uuid}/retry-failed", status_code=HTTP_200_OK, responses=problems(404)
+    )
+    async def retry_failed(
+        self, conn: Conn, request: UserRequest, notification_id: FromPath[uuid.UUID]
+    ) -> RetryFailed:
+        """For the sender (or a hub admin): send the failed push and email deliveries again, now."""
+        return await service.retry_failed(conn, request.user, notification_id, utcnow())
 
 
 @functools.cache

@@ -31,8 +31,11 @@ from messaging.models import (
     Preferences,
     PreferencesIn,
     Priority,
+    RetryFailed,
     Stats,
 )
+from messaging.pipeline import request_dispatch
+from messaging.planning import BATCH_SIZE, retry_window
 
 logger = logging.getLogger("messaging")
 
@@ -296,6 +299,7 @@ async def stats(conn: asyncpg.Connection, user: CurrentUser, notification_id: uu
             by_municipality.append(Count(key=r["municipality_code"], count=r["recipients"]))
         else:
             recipients, read, acknowledged = r["recipients"], r["read"], r["acknowledged"]
+    waiting = [Count(key=r["channel"], count=r["n"]) for r in counts["waiting"]]
     return Stats(
         notification_id=notification_id,
         recipients=recipients,
@@ -307,6 +311,29 @@ async def stats(conn: asyncpg.Connection, user: CurrentUser, notification_id: uu
         acknowledged=acknowledged,
         quiet_hours_overridden=quiet_overridden,
         deferred_by_quiet_hours=deferred,
+        waiting_for_provider=sorted(waiting, key=lambda c: c.key),
+    )
+
+
+async def retry_failed(
+    conn: asyncpg.Connection, user: CurrentUser, notification_id: uuid.UUID, now: datetime
+) -> RetryFailed:
+    """The sender (or a hub admin) sends the failed push and email deliveries of a notification again,
+    now, each with a new retry deadline; dispatch is asked for after commit."""
+    row = await queries.notification_sender(conn, notification_id)
+    if row is None or (row["sender_id"] != user.id and not user.is_admin):
+        raise NotFound()
+    counts = await queries.retry_failed(
+        conn, notification_id, now, now + retry_window(row["priority"], row["kind"])
+    )
+    for channel, count in counts.items():
+        request_dispatch(conn, notification_id, channel, now, shards=-(-count // BATCH_SIZE))
+    if counts:
+        logger.info("failed deliveries of notification %s sent again: %s", notification_id, counts)
+    return RetryFailed(
+        notification_id=notification_id,
+        retried=sum(counts.values()),
+        by_channel=[Count(key=k, count=v) for k, v in sorted(counts.items())],
     )
 
 
