@@ -36,7 +36,7 @@ from care.models import (
     StaffIn,
 )
 from hub.auth import CurrentUser
-from hub.deps import Conn
+from hub.deps import Config, Conn
 from hub.errors import request_locale
 from hub.openapi import problems
 
@@ -56,6 +56,7 @@ class ServicesController(Controller):
         self,
         conn: Conn,
         request: Request[Any, Any, State],
+        settings: Config,
         municipality: Annotated[
             str | None, QueryParameter(name="municipality", pattern=r"^(([0-9]{2}|2A|2B)[0-9]{3}|[0-9]{8})$")
         ] = None,
@@ -66,6 +67,7 @@ class ServicesController(Controller):
     ) -> ServicePage:
         return await service.directory(
             conn,
+            secret=settings.secret_key,
             locale=request_locale(request),
             municipality=municipality,
             kind=kind,
@@ -196,11 +198,14 @@ class CirclesController(Controller):
         self,
         conn: Conn,
         request: AuthRequest,
+        settings: Config,
         circle_id: FromPath[uuid.UUID],
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> EventPage:
-        return await service.circle_events(conn, request.user, circle_id, cursor=cursor, limit=limit)
+        return await service.circle_events(
+            conn, request.user, circle_id, secret=settings.secret_key, cursor=cursor, limit=limit
+        )
 
     @post(
         "/{circle_id:uuid}/escalations/{escalation_id:uuid}/claim",

@@ -56,7 +56,14 @@ from care.models import (
 )
 from communities.municipalities import service as municipalities
 from hub.auth import CurrentUser
-from hub.errors import REASON_UNKNOWN_MUNICIPALITIES, Forbidden, InvalidField, NotFound, checked_text
+from hub.errors import (
+    REASON_BAD_CURSOR,
+    REASON_UNKNOWN_MUNICIPALITIES,
+    Forbidden,
+    InvalidField,
+    NotFound,
+    checked_text,
+)
 from hub.pagination import decode_cursor, encode_cursor
 from hub.registry import UserData
 from i18n import N_
@@ -136,6 +143,18 @@ EVENT_KINDS = (
 
 _EVENTS_CURSOR = "care-events"
 _SERVICES_CURSOR = "care-services"
+
+
+def _scoped_position(secret: str, cursor: str, scope: list[str], kind: type[Any]) -> Any:
+    """The position of a cursor signed with the hub's secret key for exactly this listing (its kind, the
+    circle or the filters); a cursor of another listing is refused like a tampered one."""
+    found_scope, position = decode_cursor(secret, cursor, tuple[list[str], Any])
+    if found_scope != scope:
+        raise InvalidField("cursor", REASON_BAD_CURSOR)
+    try:
+        return msgspec.convert(position, kind)
+    except msgspec.ValidationError:
+        raise InvalidField("cursor", REASON_BAD_CURSOR) from None
 
 
 def _now() -> datetime:
@@ -224,6 +243,7 @@ async def add_staff(
 async def directory(
     conn: asyncpg.Connection,
     *,
+    secret: str,
     locale: str,
     municipality: str | None,
     kind: str | None,
@@ -234,9 +254,10 @@ async def directory(
     """Verified providers serving a municipality, of a kind, speaking a language; in the reader's language."""
     if municipality and await municipalities.unknown_codes(conn, [municipality]):
         raise InvalidField("municipality", REASON_UNKNOWN_MUNICIPALITIES, codes=municipality)
+    scope = [_SERVICES_CURSOR, municipality or "", kind or "", language or ""]
     after = None
     if cursor:
-        name, provider_id = decode_cursor(_SERVICES_CURSOR, cursor, tuple[str, uuid.UUID])
+        name, provider_id = _scoped_position(secret, cursor, scope, tuple[str, uuid.UUID])
         after = (name, provider_id)
     rows = await queries.services(
         conn, municipality=municipality, kind=kind, language=language, after=after, limit=limit + 1
@@ -256,7 +277,7 @@ async def directory(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor(_SERVICES_CURSOR, [last.name, str(last.id)])
+        next_cursor = encode_cursor(secret, [scope, [last.name, str(last.id)]])
     return ServicePage(items=items, next_cursor=next_cursor)
 
 
@@ -699,14 +720,21 @@ async def withdraw_circle_consent(
 
 
 async def circle_events(
-    conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, *, cursor: str | None, limit: int
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    circle_id: uuid.UUID,
+    *,
+    secret: str,
+    cursor: str | None,
+    limit: int,
 ) -> EventPage:
     """The circle's log, newest first; every read is recorded in the access log."""
     await access_circle(conn, user.id, circle_id)
-    before = decode_cursor(_EVENTS_CURSOR, cursor, int) if cursor else None
+    scope = [_EVENTS_CURSOR, str(circle_id), str(user.id)]
+    before = _scoped_position(secret, cursor, scope, int) if cursor else None
     await queries.log_access(conn, circle_id, user.id, "events")
     items = await queries.events(conn, circle_id, before_id=before, limit=limit + 1)
-    next_cursor = encode_cursor(_EVENTS_CURSOR, items[limit - 1].id) if len(items) > limit else None
+    next_cursor = encode_cursor(secret, [scope, items[limit - 1].id]) if len(items) > limit else None
     return EventPage(items=items[:limit], next_cursor=next_cursor)
 
 
