@@ -207,6 +207,19 @@ async def set_admin(conn: asyncpg.Connection, email: str, is_admin: bool) -> uui
     )
 
 
+async def admin_flags(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval("SELECT is_admin FROM users WHERE id = $1", user_id))
+
+
+async def prove_address(conn: asyncpg.Connection, email: str) -> None:
+    """Mark the only account of an address as having proven it (a seeded account, in development)."""
+    await conn.execute(
+        "UPDATE users SET email_verified_at = coalesce(email_verified_at, now()) WHERE lower(email) = lower($1) "
+        "AND (SELECT count(*) FROM users WHERE lower(email) = lower($1)) = 1",
+        email,
+    )
+
+
 async def insert_admin_audit(
     conn: asyncpg.Connection, action: str, user_id: uuid.UUID | None, email: str, operator: str
 ) -> None:
