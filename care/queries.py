@@ -1116,7 +1116,8 @@ async def erase_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute(
         """
         DELETE FROM care_circle_members
-        WHERE user_id = $1 OR lower(invited_email) = (SELECT lower(email) FROM users WHERE id = $1)
+        WHERE user_id = $1 OR lower(invited_email) = (
+            SELECT lower(email) FROM users WHERE id = $1 AND email_verified_at IS NOT NULL)
         """,
         user_id,
     )

@@ -688,7 +688,10 @@ async def invite(
     if invitee is None:
         senior = await queries.user(conn, access.circle.senior_id)
         locale = data.locale or (senior.locale if senior else user.locale)
-        title, body = _texts("invitation_email", senior=access.circle.senior_name)
+        _, body = _texts("invitation_email", senior=access.circle.senior_name)
+        title = Message(
+            INVITATION_EMAIL_TITLE
+        )  # nothing anyone wrote, not even a name, in a stranger's subject
         await messaging.email_address(
             conn,
             kind="care.invitation",
