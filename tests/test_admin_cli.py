@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
 import signal
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.conftest import Servers
 from tests.test_cli import PASSWORD, Dev, hub, server_processes
+
+
+@pytest.fixture(scope="module")
+def hub_dir() -> Iterator[Path]:
+    """A data dir of its own for `hub dev` (never the test session's, whose servers the tests use)."""
+    path = Path("/tmp") / f"hub-admin-{os.getpid()}-{secrets.token_hex(3)}"
+    path.mkdir(mode=0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _register(base: str, email: str) -> str:
@@ -23,8 +37,8 @@ def _register(base: str, email: str) -> str:
     return str(response.json()["access_token"])
 
 
-def test_granted_operator_registers_a_partner_and_verifies_a_provider_while_dev_runs(data_dir: Path) -> None:
-    dev = Dev(data_dir)
+def test_granted_operator_registers_a_partner_and_verifies_a_provider_while_dev_runs(hub_dir: Path) -> None:
+    dev = Dev(hub_dir)
     try:
         email = f"{uuid.uuid4().hex[:10]}@example.test"
         token = _register(dev.base, email)
@@ -48,7 +62,7 @@ def test_granted_operator_registers_a_partner_and_verifies_a_provider_while_dev_
         refused = httpx.post(f"{dev.base}/v1/partners", json=partner, headers=headers, timeout=10)
         assert refused.status_code in (403, 404)
 
-        granted = hub(data_dir, "admin", "grant", email.upper())
+        granted = hub(hub_dir, "admin", "grant", email.upper())
         assert granted.returncode == 0, granted.stdout + granted.stderr
         assert "est maintenant administrateur du hub" in granted.stdout
 
@@ -59,19 +73,19 @@ def test_granted_operator_registers_a_partner_and_verifies_a_provider_while_dev_
         )
         assert verified.status_code == 200, verified.text
 
-        listed = hub(data_dir, "admin", "list", LANG="de_DE.UTF-8")
+        listed = hub(hub_dir, "admin", "list", LANG="de_DE.UTF-8")
         assert listed.returncode == 0, listed.stderr
         assert "Administratoren des Hubs:" in listed.stdout
         assert email in listed.stdout
         assert "demo-admin@hub.localhost" in listed.stdout
 
-        revoked = hub(data_dir, "admin", "revoke", email, LANG="de_DE.UTF-8")
+        revoked = hub(hub_dir, "admin", "revoke", email, LANG="de_DE.UTF-8")
         assert revoked.returncode == 0, revoked.stderr
         assert "ist kein Administrator des Hubs mehr" in revoked.stdout
         again = httpx.post(f"{dev.base}/v1/partners", json=partner, headers=headers, timeout=10)
         assert again.status_code in (403, 404)
 
-        unknown = hub(data_dir, "admin", "grant", "nobody-here@example.test")
+        unknown = hub(hub_dir, "admin", "grant", "nobody-here@example.test")
         assert unknown.returncode == 1
         assert "Aucun compte" in unknown.stderr
     finally:
@@ -79,7 +93,7 @@ def test_granted_operator_registers_a_partner_and_verifies_a_provider_while_dev_
     assert code == 0, out
     assert "hub admin grant" in out
     assert "demo-admin@hub.localhost" in out
-    assert not server_processes(data_dir)
+    assert not server_processes(hub_dir)
 
 
 async def test_admin_commands_work_with_a_database_url_and_are_audited(

@@ -61,10 +61,10 @@ class AuthController(Controller):
     async def logout(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> None:
         await service.logout(conn, request.user)
 
-    @post("/logout-all", status_code=HTTP_200_OK, responses=problems(429))
-    async def logout_all(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> SessionsEnded:
-        """End every session of the signed-in person, this one included."""
-        return await verification.logout_all(conn, request.user.id)
+    @post("/logout-all", status_code=HTTP_204_NO_CONTENT, responses=problems(429))
+    async def logout_all(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> None:
+        """End every session of the signed-in person, this one included (like logout, for all devices)."""
+        await verification.logout_all(conn, request.user.id)
 
     @post(
         "/verify-email",
