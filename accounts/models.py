@@ -49,12 +49,16 @@ class User(msgspec.Struct, frozen=True):
     quiet_hours: QuietHours | None
     time_zone: str
     created_at: datetime
+    #: the address was proven by a link sent to it (changing the address needs proving it again)
+    email_verified: bool = False
 
 
 class ProfileUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Fields left out stay as they are; ``quiet_hours: null`` turns quiet hours off."""
 
     display_name: DisplayName | msgspec.UnsetType = msgspec.UNSET
+    #: a new address is not proven: a link is sent to it, and nothing matches the account by it until then
+    email: Email | msgspec.UnsetType = msgspec.UNSET
     locale: LocaleCode | msgspec.UnsetType = msgspec.UNSET
     municipality_code: MunicipalityCode | msgspec.UnsetType | None = msgspec.UNSET
     quiet_hours: QuietHours | msgspec.UnsetType | None = msgspec.UNSET
@@ -90,3 +94,35 @@ class Export(msgspec.Struct, frozen=True):
     user: User
     sessions: list[SessionInfo]
     sections: dict[str, object]
+
+
+class VerifyEmailRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class EmailVerified(msgspec.Struct, frozen=True):
+    email_verified: bool
+
+
+class ForgotPasswordRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(max_length=254)]
+
+
+class Accepted(msgspec.Struct, frozen=True):
+    """The request was taken; what follows (an email, or nothing) is not told."""
+
+    status: str = "accepted"
+
+
+class ResetPasswordRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    password: Password
+
+
+class ChangePasswordRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    current_password: Annotated[str, msgspec.Meta(max_length=256)]
+    new_password: Password
+
+
+class SessionsEnded(msgspec.Struct, frozen=True):
+    sessions_ended: int

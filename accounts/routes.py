@@ -6,18 +6,25 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 from litestar.security.jwt import Token
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from accounts import service
+from accounts import service, verification
 from accounts.models import (
+    Accepted,
     AuthResponse,
+    ChangePasswordRequest,
+    EmailVerified,
     Export,
+    ForgotPasswordRequest,
     LoginRequest,
     ProfileUpdate,
     RefreshRequest,
     RegisterRequest,
+    ResetPasswordRequest,
+    SessionsEnded,
     TokenPair,
     User,
+    VerifyEmailRequest,
 )
 from hub.auth import CurrentUser
 from hub.deps import Config, Conn, Issuer, UserDataSections
@@ -54,6 +61,41 @@ class AuthController(Controller):
     async def logout(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> None:
         await service.logout(conn, request.user)
 
+    @post("/logout-all", status_code=HTTP_204_NO_CONTENT, responses=problems(429))
+    async def logout_all(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> None:
+        """End every session of the signed-in person, this one included (like logout, for all devices)."""
+        await verification.logout_all(conn, request.user.id)
+
+    @post(
+        "/verify-email",
+        opt={"public": True},
+        status_code=HTTP_200_OK,
+        responses=problems(400, 409, 429, public=True),
+    )
+    async def verify_email(self, conn: Conn, data: JSONBody[VerifyEmailRequest]) -> EmailVerified:
+        """Prove an address with the token of the link sent to it."""
+        return await verification.verify_email(conn, data.token)
+
+    @post(
+        "/password/forgot",
+        opt={"public": True},
+        status_code=HTTP_202_ACCEPTED,
+        responses=problems(429, public=True),
+    )
+    async def forgot_password(self, conn: Conn, data: JSONBody[ForgotPasswordRequest]) -> Accepted:
+        """Mail a reset link if the address has an account; the answer is always the same."""
+        return await verification.forgot_password(conn, data.email)
+
+    @post(
+        "/password/reset",
+        opt={"public": True},
+        status_code=HTTP_200_OK,
+        responses=problems(400, 422, 429, public=True),
+    )
+    async def reset_password(self, conn: Conn, data: JSONBody[ResetPasswordRequest]) -> SessionsEnded:
+        """A new password from a reset link; every session ends."""
+        return await verification.reset_password(conn, data)
+
 
 class MeController(Controller):
     """The signed-in person's profile, export and erasure."""
@@ -70,6 +112,18 @@ class MeController(Controller):
         self, conn: Conn, request: Request[CurrentUser, Token, State], data: JSONBody[ProfileUpdate]
     ) -> User:
         return await service.update_profile(conn, request.user.id, data)
+
+    @post("/password", status_code=HTTP_200_OK, responses=problems(422))
+    async def change_password(
+        self, conn: Conn, request: Request[CurrentUser, Token, State], data: JSONBody[ChangePasswordRequest]
+    ) -> SessionsEnded:
+        """Change the password (the current one is asked); the person's other sessions end."""
+        return await verification.change_password(conn, request.user, data)
+
+    @post("/verify-email", status_code=HTTP_202_ACCEPTED)
+    async def resend_verification(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> Accepted:
+        """Send a new verification link to the account's address (nothing when it is proven already)."""
+        return await verification.send_verification(conn, await service.profile(conn, request.user.id))
 
     @get("/export", responses=problems(404))
     async def export(

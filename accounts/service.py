@@ -10,8 +10,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from accounts import queries
-from accounts.errors import EmailTaken, InvalidRefreshToken, RefreshTokenReused
+from accounts import queries, verification
+from accounts.errors import InvalidRefreshToken, RefreshTokenReused
 from accounts.models import (
     AuthResponse,
     Export,
@@ -48,6 +48,8 @@ async def register(
     settings: Settings,
     data: RegisterRequest,
 ) -> AuthResponse:
+    """A new account, whatever the address: the answer never tells whether the address has an account
+    already (its owner is told by email instead, and the new account cannot prove it)."""
     time_zone = await municipalities.time_zone_of(conn, data.municipality_code)
     password_hash = await auth.hash_password(data.password)
     user = await queries.insert_user(
@@ -59,8 +61,7 @@ async def register(
         municipality_code=data.municipality_code,
         time_zone=time_zone,
     )
-    if user is None:
-        raise EmailTaken()
+    await verification.welcome(conn, user)
     tokens = await _start_session(conn, issuer, settings, user.id)
     return AuthResponse(user=user, **msgspec.structs.asdict(tokens))
 
@@ -68,13 +69,18 @@ async def register(
 async def login(
     conn: asyncpg.Connection, issuer: auth.TokenIssuer, settings: Settings, data: LoginRequest
 ) -> AuthResponse:
-    found = await queries.credentials_by_email(conn, data.email.strip())
-    if found is None:
+    candidates = await queries.credentials_by_email(conn, data.email.strip())
+    if not candidates:
         await auth.burn_password_check(data.password)
         raise InvalidCredentials()
-    user_id, password_hash = found
-    if not await auth.verify_password(password_hash, data.password):
+    matched: uuid.UUID | None = None
+    for candidate_id, password_hash in candidates:
+        if await auth.verify_password(password_hash, data.password):
+            matched = candidate_id
+            break
+    if matched is None:
         raise InvalidCredentials()
+    user_id = matched
     user = await queries.user_by_id(conn, user_id)
     assert user is not None
     tokens = await _start_session(conn, issuer, settings, user_id)
@@ -125,6 +131,13 @@ async def update_profile(conn: asyncpg.Connection, user_id: uuid.UUID, data: Pro
     changes: dict[str, Any] = {}
     if data.display_name is not msgspec.UNSET:
         changes["display_name"] = data.display_name.strip()
+    if data.email is not msgspec.UNSET:
+        current = await profile(conn, user_id)
+        if data.email.strip().lower() != current.email.lower():
+            await queries.set_email(conn, user_id, data.email.strip())
+            await verification.send_verification(conn, await profile(conn, user_id))
+        elif data.email.strip() != current.email:
+            await queries.set_email_case(conn, user_id, data.email.strip())
     if data.locale is not msgspec.UNSET:
         changes["locale"] = data.locale
     if data.municipality_code is not msgspec.UNSET:

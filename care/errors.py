@@ -10,11 +10,7 @@ REASON_PAUSE_ORDER = N_("a pause must end on or after its first day.")
 REASON_PROVIDER_REQUIRED = N_("a provider invitation names the provider.")
 REASON_NOT_STAFF = N_("this address is not a staff member of that verified provider.")
 REASON_SELF = N_("you cannot invite yourself.")
-REASON_NO_ACCOUNT = N_("no account uses this address.")
 REASON_OWN_ADDRESS = N_("this is your own address: create your own circle instead.")
-REASON_NO_SET_UP = N_(
-    "no circle can be set up for this address: it needs an account that has never had a care circle."
-)
 
 
 class ProviderNotVerified(HubError):
@@ -78,3 +74,50 @@ class EscalationOver(HubError):
     status = 409
     title = N_("Nothing to check")
     detail = N_("This alert is over: the check-in arrived or the alert was stopped.")
+
+
+class TooManyRequests(HubError):
+    """Too many set-up requests or invitations from one person; nothing was done."""
+
+    code = "too_many_requests"
+    status = 429
+    title = N_("Too many requests")
+    detail = N_("You have sent too many of these requests for now. Please try again tomorrow.")
+
+
+class SetupLimited(TooManyRequests):
+    """The refused attempt is still recorded (the senior sees it), so the request's changes commit."""
+
+    commit_changes = True
+
+
+class CirclePending(HubError):
+    code = "circle_pending"
+    status = 409
+    title = N_("Circle not confirmed yet")
+    detail = N_("This care circle is waiting for the senior's agreement.")
+
+
+class NotPending(HubError):
+    code = "circle_not_pending"
+    status = 409
+    title = N_("Nothing to answer")
+    detail = N_("This care circle is not waiting for an answer any more.")
+
+
+class InvalidCode(HubError):
+    code = "invalid_code"
+    status = 400
+    title = N_("Code not valid")
+    detail = N_("This code is not valid or has expired.")
+
+
+REASON_CONSENT_REQUIRED = N_("the consent text shown is required to confirm.")
+REASON_NOT_CLIENT = N_("the senior is not an approved client of this verified provider.")
+
+
+class LastStaff(HubError):
+    code = "last_staff"
+    status = 409
+    title = N_("Last staff member")
+    detail = N_("You are the provider's last staff member: add someone else before you leave.")

@@ -85,6 +85,23 @@ class ClientRegistration(msgspec.Struct, frozen=True):
     provider_id: uuid.UUID
     consented_at: datetime
     withdrawn_at: datetime | None
+    #: "requested" until the provider's staff approve it (alerts reach approved clients only); "approved"
+    #: at once when the staff invited the person
+    status: Literal["requested", "invited", "approved", "declined"] = "approved"
+
+
+class ClientOut(msgspec.Struct, frozen=True):
+    """A client (or a request to be one) as the provider's staff see it."""
+
+    user_id: uuid.UUID
+    display_name: str
+    status: str
+    consented_at: datetime
+    decided_at: datetime | None
+
+
+class ClientList(msgspec.Struct, frozen=True):
+    items: list[ClientOut]
 
 
 class AlertIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -155,9 +172,88 @@ class ProxyCircleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     the circle as a caregiver (``role``), with their own consent (``my_consent``)."""
 
     senior_email: Email
-    senior_consent: ObtainedConsentIn
     my_consent: ConsentIn
+    #: how the person asking says they obtained the senior's agreement; kept with the request, but the
+    #: circle waits for the senior's own yes (or their verified provider's record of it) all the same
+    senior_consent: ObtainedConsentIn | None = None
     role: CaregiverRole = "family"
+
+
+class SetUpRequested(msgspec.Struct, frozen=True):
+    """The answer to a set-up request, the same whether or not the address has an account: the senior is
+    asked, and nothing is shared or set until they say yes."""
+
+    status: Literal["requested"]
+    requested_at: datetime
+
+
+class SetupRequest(msgspec.Struct, frozen=True):
+    """A request to set up the senior's circle, as the senior sees it."""
+
+    id: uuid.UUID
+    requested_by: Person
+    requested_at: datetime
+    #: "pending" (the senior was asked), "not_possible" (the senior already has or had a circle),
+    #: "limited" (too many requests: nothing was done)
+    outcome: str
+    circle_id: uuid.UUID | None
+    #: pending, active, refused, lapsed or closed (None when no circle was opened)
+    circle_state: str | None
+
+
+class SetupRequestList(msgspec.Struct, frozen=True):
+    items: list[SetupRequest]
+
+
+class PendingCircle(msgspec.Struct, frozen=True):
+    """A request waiting for the yes of one of a provider's clients, for its staff."""
+
+    circle_id: uuid.UUID
+    senior: Person
+    requested_by: Person | None
+    requested_at: datetime
+    expires_at: datetime | None
+
+
+class PendingCircleList(msgspec.Struct, frozen=True):
+    items: list[PendingCircle]
+
+
+class CodeAnswerIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The senior's answer with the code of the notice (no sign-in needed)."""
+
+    code: Annotated[str, msgspec.Meta(min_length=4, max_length=32)]
+    answer: Literal["confirm", "refuse"]
+    #: the consent text shown with the code (required to confirm)
+    consent: ConsentIn | None = None
+
+
+class CodeAnswer(msgspec.Struct, frozen=True):
+    answer: Literal["confirm", "refuse"]
+    circle_state: Literal["active", "refused"]
+
+
+class ProviderConsentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A verified provider's record that it obtained the senior's consent: how, and which text."""
+
+    provider_id: uuid.UUID
+    method: Literal["in_person", "phone", "paper"]
+    text_version: TextVersion
+    locale: LocaleCode
+
+
+class AccessRead(msgspec.Struct, frozen=True):
+    """One read of the senior's care data: who, what (with its name in the reader's language), when."""
+
+    reader: Person | None
+    what: str
+    what_text: str
+    at: datetime
+
+
+class AccessReadPage(msgspec.Struct, frozen=True):
+    items: list[AccessRead]
+    next_cursor: str | None
 
 
 class CircleConsent(msgspec.Struct, frozen=True):
@@ -197,6 +293,8 @@ class Circle(msgspec.Struct, frozen=True):
     #: who set the circle up for the senior (while still a member); None when the senior did
     proxy: Person | None = None
     consent: CircleConsent | None = None
+    #: "pending" while a circle set up on the senior's behalf waits for their yes (only they see it then)
+    state: Literal["pending", "active", "closed"] = "active"
 
 
 class InvitationIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -11,16 +11,19 @@ import msgspec
 
 from care.models import (
     CircleConsent,
+    ClientOut,
     ClientRegistration,
     Contact,
     Event,
     Invitation,
     Member,
     PauseIn,
+    PendingCircle,
     Person,
     Plan,
     Provider,
     Rate,
+    SetupRequest,
 )
 from i18n.content import Bilingual
 
@@ -40,6 +43,14 @@ class CircleRow(msgspec.Struct, frozen=True):
     senior_name: str
     created_at: datetime
     closed_at: datetime | None
+    #: None while a circle set up on the senior's behalf waits for their yes
+    confirmed_at: datetime | None = None
+    requested_by: uuid.UUID | None = None
+    confirm_expires_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.confirmed_at is None and self.closed_at is None
 
 
 class MemberRow(msgspec.Struct, frozen=True):
@@ -105,7 +116,10 @@ async def user(conn: asyncpg.Connection, user_id: uuid.UUID) -> UserInfo | None:
 
 
 async def user_by_email(conn: asyncpg.Connection, email: str) -> UserInfo | None:
-    record = await conn.fetchrow(f"{_USER} WHERE lower(email) = lower($1)", email)
+    """The account that proved an address; an address nobody proved matches no account."""
+    record = await conn.fetchrow(
+        f"{_USER} WHERE lower(email) = lower($1) AND email_verified_at IS NOT NULL", email
+    )
     return _row(UserInfo, record)  # type: ignore[no-any-return]
 
 
@@ -161,7 +175,9 @@ async def insert_provider(
         created_by,
     )
     await conn.execute(
-        "INSERT INTO care_provider_staff (provider_id, user_id) VALUES ($1, $2)", provider_id, created_by
+        "INSERT INTO care_provider_staff (provider_id, user_id, accepted_at) VALUES ($1, $2, now())",
+        provider_id,
+        created_by,
     )
     return provider_id
 
@@ -187,23 +203,12 @@ async def verify_provider(conn: asyncpg.Connection, provider_id: uuid.UUID, admi
 async def is_staff(conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     return bool(
         await conn.fetchval(
-            "SELECT true FROM care_provider_staff WHERE provider_id = $1 AND user_id = $2",
+            "SELECT true FROM care_provider_staff WHERE provider_id = $1 AND user_id = $2 "
+            "AND accepted_at IS NOT NULL",
             provider_id,
             user_id,
         )
     )
-
-
-async def add_staff(conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    added = await conn.fetchval(
-        """
-        INSERT INTO care_provider_staff (provider_id, user_id) VALUES ($1, $2)
-        ON CONFLICT DO NOTHING RETURNING true
-        """,
-        provider_id,
-        user_id,
-    )
-    return bool(added)
 
 
 async def services(
@@ -262,7 +267,7 @@ async def withdraw_client(
         """
         UPDATE care_provider_clients SET withdrawn_at = coalesce(withdrawn_at, now())
         WHERE provider_id = $1 AND user_id = $2
-        RETURNING provider_id, consented_at, withdrawn_at
+        RETURNING provider_id, consented_at, withdrawn_at, status
         """,
         provider_id,
         user_id,
@@ -308,7 +313,7 @@ async def insert_alert(
         INSERT INTO care_alert_recipients (alert_id, user_id, locale, municipality_code)
         SELECT $1, u.id, u.locale, u.municipality_code
         FROM care_provider_clients c JOIN users u ON u.id = c.user_id
-        WHERE c.provider_id = $2 AND c.withdrawn_at IS NULL
+        WHERE c.provider_id = $2 AND c.withdrawn_at IS NULL AND c.status = 'approved'
         RETURNING user_id
         """,
         alert_id,
@@ -448,20 +453,44 @@ async def set_reminder_notification(
 # -- circles, members, consent -----------------------------------------------------------------------------
 
 _CIRCLE = """
-    SELECT c.id, c.senior_id, u.display_name AS senior_name, c.created_at, c.closed_at
+    SELECT c.id, c.senior_id, u.display_name AS senior_name, c.created_at, c.closed_at, c.confirmed_at,
+           c.requested_by, c.confirm_expires_at
     FROM care_circles c JOIN users u ON u.id = c.senior_id
 """
 
 
-async def insert_circle(conn: asyncpg.Connection, senior_id: uuid.UUID) -> uuid.UUID | None:
-    """A new open circle, or None when the senior already has one that is open."""
+async def insert_circle(
+    conn: asyncpg.Connection,
+    senior_id: uuid.UUID,
+    *,
+    requested_by: uuid.UUID | None = None,
+    code_hash: bytes | None = None,
+    expires_at: datetime | None = None,
+) -> uuid.UUID | None:
+    """A new circle, or None when the senior already has one that is open (or a request still waiting).
+
+    The senior's own circle is confirmed at once; one requested on their behalf (``requested_by``) waits
+    for their yes until ``expires_at``. A lapsed request is closed here, so it no longer blocks.
+    """
+    await conn.execute(
+        "UPDATE care_circles SET closed_at = confirm_expires_at, confirm_code_hash = NULL "
+        "WHERE senior_id = $1 AND closed_at IS NULL AND confirmed_at IS NULL AND confirm_expires_at <= now()",
+        senior_id,
+    )
     exists = await conn.fetchval(
         "SELECT true FROM care_circles WHERE senior_id = $1 AND closed_at IS NULL FOR UPDATE", senior_id
     )
     if exists:
         return None
     return await conn.fetchval(  # type: ignore[no-any-return]
-        "INSERT INTO care_circles (senior_id) VALUES ($1) RETURNING id", senior_id
+        """
+        INSERT INTO care_circles (senior_id, confirmed_at, requested_by, confirm_code_hash, confirm_expires_at)
+        VALUES ($1, CASE WHEN $2::uuid IS NULL THEN now() END, $2, $3, $4) RETURNING id
+        """,
+        senior_id,
+        requested_by,
+        code_hash,
+        expires_at,
     )
 
 
@@ -470,7 +499,10 @@ async def circle(conn: asyncpg.Connection, circle_id: uuid.UUID) -> CircleRow | 
 
 
 async def open_circle_of(conn: asyncpg.Connection, senior_id: uuid.UUID) -> CircleRow | None:
-    record = await conn.fetchrow(f"{_CIRCLE} WHERE c.senior_id = $1 AND c.closed_at IS NULL", senior_id)
+    """The senior's circle in force: open and confirmed (a request waiting for their yes is not one)."""
+    record = await conn.fetchrow(
+        f"{_CIRCLE} WHERE c.senior_id = $1 AND c.closed_at IS NULL AND c.confirmed_at IS NOT NULL", senior_id
+    )
     return _row(CircleRow, record)  # type: ignore[no-any-return]
 
 
@@ -495,14 +527,15 @@ async def insert_consent(
     now: datetime,
     method: str = "app",
     recorded_by: uuid.UUID | None = None,
+    provider_id: uuid.UUID | None = None,
 ) -> None:
     """Record a consent; ``recorded_by`` is the person who obtained it (``method``), None when given in the
     app by the person themselves."""
     await conn.execute(
         """
         INSERT INTO care_consents (circle_id, user_id, member_id, purpose, text_version, locale, given_at,
-                                   method, recorded_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                   method, recorded_by, provider_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         """,
         circle_id,
         user_id,
@@ -513,6 +546,7 @@ async def insert_consent(
         now,
         method,
         recorded_by,
+        provider_id,
     )
 
 
@@ -531,7 +565,13 @@ async def circle_consent(conn: asyncpg.Connection, circle_id: uuid.UUID) -> Circ
 
 
 async def ever_had_circle(conn: asyncpg.Connection, senior_id: uuid.UUID) -> bool:
-    return bool(await conn.fetchval("SELECT true FROM care_circles WHERE senior_id = $1 LIMIT 1", senior_id))
+    """Whether the senior ever had a circle in force (refused or lapsed requests do not count)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM care_circles WHERE senior_id = $1 AND confirmed_at IS NOT NULL LIMIT 1",
+            senior_id,
+        )
+    )
 
 
 async def withdraw_consents(
@@ -656,7 +696,8 @@ async def members(conn: asyncpg.Connection, circle_id: uuid.UUID, *, with_email:
             id=r["id"],
             role=r["role"],
             state=r["state"],
-            display_name=r["display_name"] if r["state"] == "accepted" or with_email else None,
+            # an invitation shows no name: it would tell whether the address has an account
+            display_name=r["display_name"] if r["state"] == "accepted" else None,
             provider_id=r["provider_id"],
             invited_email=r["invited_email"] if with_email else None,
             invited_at=r["invited_at"],
@@ -705,7 +746,10 @@ async def open_invitations_for(conn: asyncpg.Connection, user_id: uuid.UUID, ema
         FROM care_circle_members m
         JOIN care_circles c ON c.id = m.circle_id AND c.closed_at IS NULL
         JOIN users u ON u.id = c.senior_id
-        WHERE m.state = 'invited' AND (m.user_id = $1 OR lower(m.invited_email) = lower($2))
+        WHERE m.state = 'invited'
+          AND (m.user_id = $1 OR lower(m.invited_email) = (
+                SELECT lower(email) FROM users WHERE id = $1 AND lower(email) = lower($2)
+                AND email_verified_at IS NOT NULL))
         ORDER BY m.invited_at DESC, m.id
         """,
         user_id,
@@ -1046,15 +1090,19 @@ async def export_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str,
                      JOIN care_circles c ON c.id = e.circle_id
                      WHERE c.senior_id = $1 OR e.actor_id = $1 ORDER BY e.id""",
         "circle_reads": "SELECT circle_id, what, at FROM care_access_log WHERE reader_id = $1 ORDER BY id",
+        "setup_requests_about_me": """SELECT r.requested_at, u.display_name AS requested_by, r.outcome
+                                      FROM care_setup_requests r JOIN users u ON u.id = r.requester_id
+                                      WHERE r.senior_id = $1 ORDER BY r.requested_at""",
         "provider_staff": "SELECT provider_id, added_at FROM care_provider_staff WHERE user_id = $1",
-        "provider_clients": """SELECT provider_id, text_version, consent_locale, consented_at, withdrawn_at
-                               FROM care_provider_clients WHERE user_id = $1""",
+        "provider_clients": """SELECT provider_id, status, text_version, consent_locale, consented_at,
+                                      withdrawn_at FROM care_provider_clients WHERE user_id = $1""",
         "alerts_received": """SELECT alert_id, locale, municipality_code, acknowledged_at, reminded
                               FROM care_alert_recipients WHERE user_id = $1""",
     }
     result: dict[str, list[dict[str, Any]]] = {}
     for name, sql in queries.items():
         result[name] = [dict(r) for r in await conn.fetch(sql, user_id)]
+    result["reads_of_my_care_data"] = await reads_about(conn, user_id)
     return result
 
 
@@ -1068,7 +1116,8 @@ async def erase_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute(
         """
         DELETE FROM care_circle_members
-        WHERE user_id = $1 OR lower(invited_email) = (SELECT lower(email) FROM users WHERE id = $1)
+        WHERE user_id = $1 OR lower(invited_email) = (
+            SELECT lower(email) FROM users WHERE id = $1 AND email_verified_at IS NOT NULL)
         """,
         user_id,
     )
@@ -1079,6 +1128,370 @@ async def erase_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM care_provider_clients WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM care_alert_recipients WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM care_provider_staff WHERE user_id = $1", user_id)
+    await conn.execute("DELETE FROM care_setup_requests WHERE requester_id = $1 OR senior_id = $1", user_id)
+
+
+# -- circles set up on a senior's behalf: requests and the senior's yes ---------------------------------------
+
+
+class SetupCounts(msgspec.Struct, frozen=True):
+    by_requester: int
+    for_address: int
+
+
+async def setup_counts(
+    conn: asyncpg.Connection,
+    requester_id: uuid.UUID,
+    address_hash: bytes,
+    *,
+    day_since: datetime,
+    week_since: datetime,
+) -> SetupCounts:
+    """Requests a person made since ``day_since``, and those for one address since ``week_since``."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE requested_at > $3) AS by_requester,
+               count(*) FILTER (WHERE requested_at > $4 AND address_hash = $2) AS for_address
+        FROM care_setup_requests WHERE requester_id = $1 AND requested_at > least($3, $4)
+        """,
+        requester_id,
+        address_hash,
+        day_since,
+        week_since,
+    )
+    assert row is not None
+    return SetupCounts(by_requester=row["by_requester"], for_address=row["for_address"])
+
+
+async def insert_setup_request(
+    conn: asyncpg.Connection,
+    *,
+    requester_id: uuid.UUID,
+    address_hash: bytes,
+    senior_id: uuid.UUID | None,
+    circle_id: uuid.UUID | None,
+    outcome: str,
+    claimed_method: str | None,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO care_setup_requests (requester_id, address_hash, senior_id, circle_id, outcome,
+                                         claimed_method, requested_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        """,
+        requester_id,
+        address_hash,
+        senior_id,
+        circle_id,
+        outcome,
+        claimed_method,
+        now,
+    )
+
+
+async def setup_requests_about(conn: asyncpg.Connection, senior_id: uuid.UUID) -> list[SetupRequest]:
+    """Every request to set up the senior's circle, newest first, with the state of the circle it opened."""
+    rows = await conn.fetch(
+        """
+        SELECT r.id, r.requester_id, u.display_name AS requester_name, r.requested_at, r.outcome, r.circle_id,
+               CASE WHEN c.id IS NULL THEN NULL
+                    WHEN c.confirmed_at IS NOT NULL THEN CASE WHEN c.closed_at IS NULL THEN 'active' ELSE 'closed' END
+                    WHEN c.closed_at IS NOT NULL THEN 'refused'
+                    WHEN c.confirm_expires_at <= now() THEN 'lapsed'
+                    ELSE 'pending' END AS circle_state
+        FROM care_setup_requests r
+        JOIN users u ON u.id = r.requester_id
+        LEFT JOIN care_circles c ON c.id = r.circle_id
+        WHERE r.senior_id = $1
+        ORDER BY r.requested_at DESC, r.id
+        """,
+        senior_id,
+    )
+    return [
+        SetupRequest(
+            id=r["id"],
+            requested_by=Person(user_id=r["requester_id"], display_name=r["requester_name"]),
+            requested_at=r["requested_at"],
+            outcome=r["outcome"],
+            circle_id=r["circle_id"],
+            circle_state=r["circle_state"],
+        )
+        for r in rows
+    ]
+
+
+async def confirm_circle(conn: asyncpg.Connection, circle_id: uuid.UUID, now: datetime) -> bool:
+    """Put a waiting circle in force (once, before its request lapses)."""
+    done = await conn.fetchval(
+        """
+        UPDATE care_circles SET confirmed_at = $2, confirm_code_hash = NULL
+        WHERE id = $1 AND confirmed_at IS NULL AND closed_at IS NULL AND confirm_expires_at > $2
+        RETURNING true
+        """,
+        circle_id,
+        now,
+    )
+    return bool(done)
+
+
+async def refuse_circle(conn: asyncpg.Connection, circle_id: uuid.UUID, now: datetime) -> bool:
+    """Close a circle still waiting for the senior's yes."""
+    done = await conn.fetchval(
+        """
+        UPDATE care_circles SET closed_at = $2, confirm_code_hash = NULL
+        WHERE id = $1 AND confirmed_at IS NULL AND closed_at IS NULL RETURNING true
+        """,
+        circle_id,
+        now,
+    )
+    return bool(done)
+
+
+async def circle_by_code(conn: asyncpg.Connection, code_hash: bytes, now: datetime) -> CircleRow | None:
+    record = await conn.fetchrow(
+        f"{_CIRCLE} WHERE c.confirm_code_hash = $1 AND c.confirmed_at IS NULL AND c.closed_at IS NULL "
+        "AND c.confirm_expires_at > $2",
+        code_hash,
+        now,
+    )
+    return _row(CircleRow, record)  # type: ignore[no-any-return]
+
+
+async def is_approved_client(conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM care_provider_clients WHERE provider_id = $1 AND user_id = $2 "
+            "AND status = 'approved' AND withdrawn_at IS NULL",
+            provider_id,
+            user_id,
+        )
+    )
+
+
+async def pending_circles_of_clients(conn: asyncpg.Connection, provider_id: uuid.UUID) -> list[PendingCircle]:
+    """Requests waiting for the yes of the provider's approved clients (the provider may record it)."""
+    rows = await conn.fetch(
+        """
+        SELECT c.id AS circle_id, s.id AS senior_id, s.display_name AS senior_name,
+               r.id AS requester_id, r.display_name AS requester_name, c.created_at AS requested_at,
+               c.confirm_expires_at AS expires_at
+        FROM care_circles c
+        JOIN care_provider_clients k ON k.user_id = c.senior_id AND k.provider_id = $1
+             AND k.status = 'approved' AND k.withdrawn_at IS NULL
+        JOIN users s ON s.id = c.senior_id
+        LEFT JOIN users r ON r.id = c.requested_by
+        WHERE c.confirmed_at IS NULL AND c.closed_at IS NULL AND c.confirm_expires_at > now()
+        ORDER BY c.created_at, c.id
+        """,
+        provider_id,
+    )
+    return [
+        PendingCircle(
+            circle_id=r["circle_id"],
+            senior=Person(user_id=r["senior_id"], display_name=r["senior_name"]),
+            requested_by=Person(user_id=r["requester_id"], display_name=r["requester_name"])
+            if r["requester_id"]
+            else None,
+            requested_at=r["requested_at"],
+            expires_at=r["expires_at"],
+        )
+        for r in rows
+    ]
+
+
+# -- who read the senior's care data ----------------------------------------------------------------------------
+
+
+class ReadRow(msgspec.Struct, frozen=True):
+    id: int
+    reader_id: uuid.UUID | None
+    reader_name: str | None
+    what: str
+    at: datetime
+
+
+async def reads_of_circle(
+    conn: asyncpg.Connection, circle_id: uuid.UUID, *, before_id: int | None, limit: int
+) -> list[ReadRow]:
+    rows = await conn.fetch(
+        """
+        SELECT a.id, a.reader_id, u.display_name AS reader_name, a.what, a.at
+        FROM care_access_log a LEFT JOIN users u ON u.id = a.reader_id
+        WHERE a.circle_id = $1 AND ($2::bigint IS NULL OR a.id < $2)
+        ORDER BY a.id DESC LIMIT $3
+        """,
+        circle_id,
+        before_id,
+        limit,
+    )
+    return [ReadRow(**dict(r)) for r in rows]
+
+
+async def reads_about(conn: asyncpg.Connection, senior_id: uuid.UUID) -> list[dict[str, Any]]:
+    """For the senior's export: every recorded read of their circles' log and check-in plan."""
+    rows = await conn.fetch(
+        """
+        SELECT a.circle_id, u.display_name AS reader, a.what, a.at
+        FROM care_access_log a JOIN care_circles c ON c.id = a.circle_id
+        LEFT JOIN users u ON u.id = a.reader_id
+        WHERE c.senior_id = $1 ORDER BY a.id
+        """,
+        senior_id,
+    )
+    return [dict(r) for r in rows]
+
+
+# -- clients approved by a provider, staff who accepted ---------------------------------------------------------
+
+
+async def request_client(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID, text_version: str, locale: str
+) -> ClientRegistration:
+    """A person asks to be a client (with their consent): approved at once only when the provider's staff
+    invited them or approved them before; otherwise the request waits for the staff."""
+    record = await conn.fetchrow(
+        """
+        INSERT INTO care_provider_clients (provider_id, user_id, text_version, consent_locale, consented_at,
+                                           status)
+        VALUES ($1, $2, $3, $4, now(), 'requested')
+        ON CONFLICT (provider_id, user_id) DO UPDATE
+            SET text_version = $3, consent_locale = $4, consented_at = now(), withdrawn_at = NULL,
+                status = CASE WHEN care_provider_clients.status IN ('invited', 'approved') THEN 'approved'
+                              ELSE 'requested' END
+        RETURNING provider_id, consented_at, withdrawn_at, status
+        """,
+        provider_id,
+        user_id,
+        text_version,
+        locale,
+    )
+    return ClientRegistration(**dict(record))  # type: ignore[arg-type]
+
+
+async def invite_client(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID, staff_id: uuid.UUID
+) -> bool:
+    """Staff invite a person (who then accepts by registering); an approved client stays approved."""
+    done = await conn.fetchval(
+        """
+        INSERT INTO care_provider_clients (provider_id, user_id, text_version, consent_locale, consented_at,
+                                           status, decided_by, decided_at)
+        VALUES ($1, $2, '', '', now(), 'invited', $3, now())
+        ON CONFLICT (provider_id, user_id) DO UPDATE
+            SET status = CASE WHEN care_provider_clients.status = 'requested'
+                                   AND care_provider_clients.withdrawn_at IS NULL THEN 'approved'
+                              WHEN care_provider_clients.status = 'approved'
+                                   AND care_provider_clients.withdrawn_at IS NULL THEN 'approved'
+                              ELSE 'invited' END,
+                decided_by = $3, decided_at = now()
+        RETURNING true
+        """,
+        provider_id,
+        user_id,
+        staff_id,
+    )
+    return bool(done)
+
+
+async def decide_client(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID, staff_id: uuid.UUID, approve: bool
+) -> ClientRegistration | None:
+    record = await conn.fetchrow(
+        """
+        UPDATE care_provider_clients SET status = $4, decided_by = $3, decided_at = now()
+        WHERE provider_id = $1 AND user_id = $2 AND status IN ('requested', 'approved') AND withdrawn_at IS NULL
+        RETURNING provider_id, consented_at, withdrawn_at, status
+        """,
+        provider_id,
+        user_id,
+        staff_id,
+        "approved" if approve else "declined",
+    )
+    return _row(ClientRegistration, record)  # type: ignore[no-any-return]
+
+
+async def client_requests(conn: asyncpg.Connection, provider_id: uuid.UUID, status: str) -> list[ClientOut]:
+    rows = await conn.fetch(
+        """
+        SELECT k.user_id, u.display_name, k.status, k.consented_at, k.decided_at
+        FROM care_provider_clients k JOIN users u ON u.id = k.user_id
+        WHERE k.provider_id = $1 AND k.status = $2 AND k.withdrawn_at IS NULL
+        ORDER BY k.consented_at, k.user_id
+        """,
+        provider_id,
+        status,
+    )
+    return [ClientOut(**dict(r)) for r in rows]
+
+
+async def invite_staff(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID, invited_by: uuid.UUID
+) -> bool:
+    """A staff seat offered to a person, waiting for their acceptance; False when they have one already."""
+    added = await conn.fetchval(
+        """
+        INSERT INTO care_provider_staff (provider_id, user_id, invited_by, accepted_at) VALUES ($1, $2, $3, NULL)
+        ON CONFLICT DO NOTHING RETURNING true
+        """,
+        provider_id,
+        user_id,
+        invited_by,
+    )
+    return bool(added)
+
+
+async def accept_staff(conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    done = await conn.fetchval(
+        "UPDATE care_provider_staff SET accepted_at = coalesce(accepted_at, now()) "
+        "WHERE provider_id = $1 AND user_id = $2 RETURNING true",
+        provider_id,
+        user_id,
+    )
+    return bool(done)
+
+
+async def leave_staff(conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    done = await conn.fetchval(
+        "DELETE FROM care_provider_staff WHERE provider_id = $1 AND user_id = $2 RETURNING true",
+        provider_id,
+        user_id,
+    )
+    return bool(done)
+
+
+async def staff_count(conn: asyncpg.Connection, provider_id: uuid.UUID) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM care_provider_staff WHERE provider_id = $1 AND accepted_at IS NOT NULL",
+            provider_id,
+        )
+    )
+
+
+# -- invitations: limits --------------------------------------------------------------------------------------
+
+
+async def invitations_sent_since(conn: asyncpg.Connection, inviter_id: uuid.UUID, since: datetime) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM care_circle_members WHERE invited_by = $1 AND invited_at > $2 AND NOT proxy",
+            inviter_id,
+            since,
+        )
+    )
+
+
+async def declined_before(conn: asyncpg.Connection, circle_id: uuid.UUID, email: str) -> bool:
+    """Whether this address declined an invitation to this circle (it is not invited again)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM care_circle_members WHERE circle_id = $1 AND lower(invited_email) = lower($2) "
+            "AND state = 'declined' LIMIT 1",
+            circle_id,
+            email,
+        )
+    )
 
 
 class ProviderConcern(msgspec.Struct, frozen=True):

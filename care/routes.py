@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.security.jwt import Token
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from care import service
+from care import service, setup
 from care.models import (
+    AccessReadPage,
     Acknowledged,
     AlertCreated,
     AlertIn,
@@ -20,23 +21,30 @@ from care.models import (
     Checkin,
     Circle,
     CircleIn,
+    ClientList,
     ClientRegistration,
+    CodeAnswer,
+    CodeAnswerIn,
     ConsentIn,
     Escalation,
     EventPage,
     InvitationIn,
     InvitationList,
+    PendingCircleList,
     Plan,
     PlanIn,
     Provider,
+    ProviderConsentIn,
     ProviderIn,
     ProviderKind,
     ProxyCircleIn,
     ServicePage,
+    SetUpRequested,
+    SetupRequestList,
     StaffIn,
 )
 from hub.auth import CurrentUser
-from hub.deps import Conn
+from hub.deps import Config, Conn
 from hub.errors import request_locale
 from hub.openapi import problems
 
@@ -56,6 +64,7 @@ class ServicesController(Controller):
         self,
         conn: Conn,
         request: Request[Any, Any, State],
+        settings: Config,
         municipality: Annotated[
             str | None, QueryParameter(name="municipality", pattern=r"^(([0-9]{2}|2A|2B)[0-9]{3}|[0-9]{8})$")
         ] = None,
@@ -66,6 +75,7 @@ class ServicesController(Controller):
     ) -> ServicePage:
         return await service.directory(
             conn,
+            secret=settings.secret_key,
             locale=request_locale(request),
             municipality=municipality,
             kind=kind,
@@ -100,6 +110,75 @@ class ProvidersController(Controller):
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[StaffIn]
     ) -> Provider:
         return await service.add_staff(conn, request.user, provider_id, data)
+
+    @post("/{provider_id:uuid}/staff/me/accept", status_code=HTTP_200_OK, responses=problems(404))
+    async def accept_staff(
+        self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
+    ) -> Provider:
+        """Accept a staff seat the provider offered me."""
+        return await service.accept_staff(conn, request.user, provider_id)
+
+    @delete("/{provider_id:uuid}/staff/me", status_code=HTTP_204_NO_CONTENT, responses=problems(404, 409))
+    async def leave_staff(self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]) -> None:
+        """Leave the provider's staff, or turn down its offer."""
+        await service.leave_staff(conn, request.user, provider_id)
+
+    @get("/{provider_id:uuid}/clients", responses=problems(404, 409))
+    async def clients(
+        self,
+        conn: Conn,
+        request: AuthRequest,
+        provider_id: FromPath[uuid.UUID],
+        status: Annotated[
+            Literal["requested", "invited", "approved", "declined"], QueryParameter(name="status")
+        ] = "requested",
+    ) -> ClientList:
+        """For staff: requests to be a client waiting for approval (or the clients in another state)."""
+        return await service.client_list(conn, request.user, provider_id, status)
+
+    @post(
+        "/{provider_id:uuid}/clients/{client_id:uuid}/approve",
+        status_code=HTTP_200_OK,
+        responses=problems(404, 409),
+    )
+    async def approve_client(
+        self,
+        conn: Conn,
+        request: AuthRequest,
+        provider_id: FromPath[uuid.UUID],
+        client_id: FromPath[uuid.UUID],
+    ) -> ClientRegistration:
+        return await service.decide_client(conn, request.user, provider_id, client_id, True)
+
+    @post(
+        "/{provider_id:uuid}/clients/{client_id:uuid}/decline",
+        status_code=HTTP_200_OK,
+        responses=problems(404, 409),
+    )
+    async def decline_client(
+        self,
+        conn: Conn,
+        request: AuthRequest,
+        provider_id: FromPath[uuid.UUID],
+        client_id: FromPath[uuid.UUID],
+    ) -> ClientRegistration:
+        return await service.decide_client(conn, request.user, provider_id, client_id, False)
+
+    @post(
+        "/{provider_id:uuid}/client-invitations", status_code=HTTP_202_ACCEPTED, responses=problems(404, 409)
+    )
+    async def invite_client(
+        self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[StaffIn]
+    ) -> Provider:
+        """For staff: invite a person to be a client (they accept by registering with their consent)."""
+        return await service.invite_client(conn, request.user, provider_id, data)
+
+    @get("/{provider_id:uuid}/pending-circles", responses=problems(404))
+    async def pending_circles(
+        self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
+    ) -> PendingCircleList:
+        """For staff: circles asked for the provider's clients, waiting for the client's yes."""
+        return await setup.pending_for_provider(conn, request.user, provider_id)
 
     @post("/{provider_id:uuid}/clients", status_code=HTTP_200_OK, responses=problems(404))
     async def become_client(
@@ -147,12 +226,69 @@ class CirclesController(Controller):
     async def create(self, conn: Conn, request: AuthRequest, data: JSONBody[CircleIn]) -> Circle:
         return await service.create_circle(conn, request.user, data)
 
-    @post("/on-behalf", responses=problems(422))
+    @post("/on-behalf", status_code=HTTP_202_ACCEPTED, responses=problems(422, 429))
     async def create_on_behalf(
         self, conn: Conn, request: AuthRequest, data: JSONBody[ProxyCircleIn]
-    ) -> Circle:
-        """Set up the circle of a senior who has an account, with the consent you obtained from them."""
+    ) -> SetUpRequested:
+        """Ask to set up a senior's circle: the senior is asked, and nothing is shared until they agree.
+        The answer is the same whatever the address."""
         return await service.create_circle_for(conn, request.user, data)
+
+    @post("/confirmations", opt={"public": True}, status_code=HTTP_200_OK, responses=problems(400, 409, 422))
+    async def answer_with_code(self, conn: Conn, data: JSONBody[CodeAnswerIn]) -> CodeAnswer:
+        """The senior confirms or refuses a circle set up on their behalf with the code of their notice."""
+        return await service.answer_with_code(conn, data)
+
+    @get("/requests-about-me")
+    async def requests_about_me(self, conn: Conn, request: AuthRequest) -> SetupRequestList:
+        """Every request to set up my circle: who asked, when, and what came of it."""
+        return await setup.requests_about_me(conn, request.user)
+
+    @post("/{circle_id:uuid}/confirm", status_code=HTTP_200_OK, responses=problems(404, 409))
+    async def confirm(
+        self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
+    ) -> Circle:
+        """The senior agrees to a circle set up on their behalf."""
+        return await service.confirm_circle(conn, request.user, circle_id, data)
+
+    @post("/{circle_id:uuid}/refuse", status_code=HTTP_200_OK, responses=problems(404, 409))
+    async def refuse(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Circle:
+        """The senior refuses a circle set up on their behalf."""
+        return await service.refuse_circle(conn, request.user, circle_id)
+
+    @post(
+        "/{circle_id:uuid}/provider-consent", status_code=HTTP_202_ACCEPTED, responses=problems(404, 409, 422)
+    )
+    async def provider_consent(
+        self,
+        conn: Conn,
+        request: AuthRequest,
+        circle_id: FromPath[uuid.UUID],
+        data: JSONBody[ProviderConsentIn],
+    ) -> SetUpRequested:
+        """Staff of a verified provider serving the senior record the consent they obtained."""
+        return await service.record_provider_consent(conn, request.user, circle_id, data)
+
+    @get("/{circle_id:uuid}/reads", responses=problems(404, 422))
+    async def reads(
+        self,
+        conn: Conn,
+        request: AuthRequest,
+        settings: Config,
+        circle_id: FromPath[uuid.UUID],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> AccessReadPage:
+        """For the senior only: who read their circle, its log and their check-in plan, and when."""
+        return await service.circle_reads(
+            conn,
+            request.user,
+            circle_id,
+            locale=request_locale(request),
+            secret=settings.secret_key,
+            cursor=cursor,
+            limit=limit,
+        )
 
     @get("/{circle_id:uuid}", responses=problems(404))
     async def get_circle(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Circle:
@@ -196,11 +332,14 @@ class CirclesController(Controller):
         self,
         conn: Conn,
         request: AuthRequest,
+        settings: Config,
         circle_id: FromPath[uuid.UUID],
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> EventPage:
-        return await service.circle_events(conn, request.user, circle_id, cursor=cursor, limit=limit)
+        return await service.circle_events(
+            conn, request.user, circle_id, secret=settings.secret_key, cursor=cursor, limit=limit
+        )
 
     @post(
         "/{circle_id:uuid}/escalations/{escalation_id:uuid}/claim",

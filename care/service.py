@@ -10,12 +10,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 
-from care import ladder, queries
+from care import ladder, queries, setup
 from care.errors import (
-    REASON_NO_ACCOUNT,
-    REASON_NO_SET_UP,
     REASON_NOT_STAFF,
-    REASON_OWN_ADDRESS,
     REASON_PAUSE_ORDER,
     REASON_PROVIDER_REQUIRED,
     REASON_SELF,
@@ -25,12 +22,17 @@ from care.errors import (
     AlreadyStaff,
     CircleClosed,
     CircleExists,
+    CirclePending,
     EscalationOver,
     InvitationNotOpen,
+    LastStaff,
     NoCircle,
     ProviderNotVerified,
+    TooManyRequests,
 )
 from care.models import (
+    AccessRead,
+    AccessReadPage,
     Acknowledged,
     AlertCreated,
     AlertIn,
@@ -38,7 +40,10 @@ from care.models import (
     Checkin,
     Circle,
     CircleIn,
+    ClientList,
     ClientRegistration,
+    CodeAnswer,
+    CodeAnswerIn,
     ConsentIn,
     Escalation,
     EventPage,
@@ -48,17 +53,25 @@ from care.models import (
     Plan,
     PlanIn,
     Provider,
+    ProviderConsentIn,
     ProviderIn,
     ProxyCircleIn,
     Service,
     ServicePage,
+    SetUpRequested,
     StaffIn,
 )
 from hub.auth import CurrentUser
 from hub.domain import UserData
-from hub.errors import Forbidden, InvalidField, NotFound, checked_text
+from hub.errors import (
+    REASON_BAD_CURSOR,
+    Forbidden,
+    InvalidField,
+    NotFound,
+    checked_text,
+)
 from hub.pagination import decode_cursor, encode_cursor
-from i18n import N_
+from i18n import N_, translate
 from i18n.content import Bilingual, pick
 from messaging import service as messaging
 from messaging.models import Audience, Message, Priority
@@ -79,15 +92,22 @@ CLAIMED_BODY = N_("{caregiver} is checking on {name}. You do not need to do anyt
 RESOLVED_TITLE = N_("{name} has checked in")
 RESOLVED_BODY = N_("{name} has checked in after all. You do not need to do anything.")
 ALERT_REMINDER_BODY = N_("Please confirm that you have read this message from {provider}.")
-INVITATION_EMAIL_TITLE = N_("{senior} invites you to join their circle of caregivers")
+#: the subject names nobody: a display name is text its owner wrote, and a stranger's inbox gets none of it
+INVITATION_EMAIL_TITLE = N_("An invitation to a circle of caregivers")
 INVITATION_EMAIL_BODY = N_(
     "{senior} invites you to join their circle of caregivers in the app. To accept, create an account "
     "in the app with this email address: the invitation will be waiting for you there."
 )
-SET_UP_TITLE = N_("{proxy} has set up your care circle")
-SET_UP_BODY = N_(
-    "{proxy} has set up your care circle with your agreement. In the app you can see it, remove members "
-    "or withdraw your agreement at any time."
+
+STAFF_INVITATION_TITLE = N_("Join the team of {provider}")
+STAFF_INVITATION_BODY = N_(
+    "You are invited to join the team of {provider} in the app. Accept there to work with it; you can "
+    "leave at any time."
+)
+CLIENT_INVITATION_TITLE = N_("{provider} offers to serve you")
+CLIENT_INVITATION_BODY = N_(
+    "{provider} invites you to become one of its clients in the app, so that you receive its messages. "
+    "Accept there if you agree."
 )
 
 PLAN_CHANGED_TITLE = N_("{proxy} has changed your daily check-in")
@@ -100,8 +120,10 @@ PLAN_CHANGED_BODY = N_(
 TEXTS: dict[str, tuple[str, str]] = {
     "invitation": (INVITATION_TITLE, INVITATION_BODY),
     "invitation_email": (INVITATION_EMAIL_TITLE, INVITATION_EMAIL_BODY),
-    "circle_set_up": (SET_UP_TITLE, SET_UP_BODY),
+    **setup.TEXTS,
     "plan_changed": (PLAN_CHANGED_TITLE, PLAN_CHANGED_BODY),
+    "staff_invitation": (STAFF_INVITATION_TITLE, STAFF_INVITATION_BODY),
+    "client_invitation": (CLIENT_INVITATION_TITLE, CLIENT_INVITATION_BODY),
     "checkin_reminder": (REMINDER_TITLE, REMINDER_BODY),
     "checkin_missed": (MISSED_TITLE, MISSED_BODY),
     "checkin_missed_provider": (MISSED_TITLE, PROVIDER_BODY),
@@ -119,6 +141,9 @@ def _texts(which: str, /, **params: str | datetime) -> tuple[Message, Message]:
 
 EVENT_KINDS = (
     "circle_created",
+    "circle_requested",
+    "circle_confirmed",
+    "circle_refused",
     "member_invited",
     "member_joined",
     "member_declined",
@@ -136,6 +161,18 @@ EVENT_KINDS = (
 
 _EVENTS_CURSOR = "care-events"
 _SERVICES_CURSOR = "care-services"
+
+
+def _scoped_position(secret: str, cursor: str, scope: list[str], kind: type[Any]) -> Any:
+    """The position of a cursor signed with the hub's secret key for exactly this listing (its kind, the
+    circle or the filters); a cursor of another listing is refused like a tampered one."""
+    found_scope, position = decode_cursor(secret, cursor, tuple[list[str], Any])
+    if found_scope != scope:
+        raise InvalidField("cursor", REASON_BAD_CURSOR)
+    try:
+        return msgspec.convert(position, kind)
+    except msgspec.ValidationError:
+        raise InvalidField("cursor", REASON_BAD_CURSOR) from None
 
 
 def _now() -> datetime:
@@ -164,7 +201,7 @@ async def access_circle(conn: asyncpg.Connection, user_id: uuid.UUID, circle_id:
         raise NotFound()
     if circle.senior_id == user_id:
         return CircleAccess(circle=circle, role="senior")
-    if circle.closed_at is None:
+    if circle.closed_at is None and circle.confirmed_at is not None:
         member = await queries.accepted_member(conn, circle_id, user_id)
         if member is not None:
             return CircleAccess(circle=circle, role="member", proxy=member.proxy)
@@ -210,18 +247,53 @@ async def verify_provider(conn: asyncpg.Connection, user: CurrentUser, provider_
 async def add_staff(
     conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, data: StaffIn
 ) -> Provider:
+    """Offer a staff seat to the account that proved an address; it counts once they accept. The answer is
+    the same whether or not the address has such an account."""
     provider = await access_provider(conn, user, provider_id)
     person = await queries.user_by_email(conn, data.email.strip())
     if person is None:
-        raise InvalidField("email", REASON_NO_ACCOUNT)
-    if not await queries.add_staff(conn, provider_id, person.id):
-        raise AlreadyStaff()
+        return provider
+    if not await queries.invite_staff(conn, provider_id, person.id, user.id):
+        if await queries.is_staff(conn, provider_id, person.id):
+            raise AlreadyStaff()
+        return provider
+    title, body = _texts("staff_invitation", provider=provider.name)
+    await notify(
+        conn,
+        kind="care.staff_invitation",
+        audience=Audience(user_ids=(person.id,)),
+        title=title,
+        body=body,
+        deep_link=f"/care/providers/{provider_id}/staff/me",
+        priority="important",
+        source_id=provider_id,
+        sender_id=user.id,
+    )
     return provider
+
+
+async def accept_staff(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> Provider:
+    """Accept a staff seat offered to me."""
+    if not await queries.accept_staff(conn, provider_id, user.id):
+        raise NotFound()
+    return await access_provider(conn, user, provider_id)
+
+
+async def leave_staff(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> None:
+    """Leave a provider's staff (or turn down the offer); the last member of a provider cannot leave it."""
+    if (
+        await queries.is_staff(conn, provider_id, user.id)
+        and await queries.staff_count(conn, provider_id) <= 1
+    ):
+        raise LastStaff()
+    if not await queries.leave_staff(conn, provider_id, user.id):
+        raise NotFound()
 
 
 async def directory(
     conn: asyncpg.Connection,
     *,
+    secret: str,
     locale: str,
     municipality: str | None,
     kind: str | None,
@@ -232,9 +304,10 @@ async def directory(
     """Verified providers serving a municipality, of a kind, speaking a language; in the reader's language."""
     if municipality:
         await municipalities.check_known(conn, [municipality], "municipality")
+    scope = [_SERVICES_CURSOR, municipality or "", kind or "", language or ""]
     after = None
     if cursor:
-        name, provider_id = decode_cursor(_SERVICES_CURSOR, cursor, tuple[str, uuid.UUID])
+        name, provider_id = _scoped_position(secret, cursor, scope, tuple[str, uuid.UUID])
         after = (name, provider_id)
     rows = await queries.services(
         conn, municipality=municipality, kind=kind, language=language, after=after, limit=limit + 1
@@ -254,7 +327,7 @@ async def directory(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor(_SERVICES_CURSOR, [last.name, str(last.id)])
+        next_cursor = encode_cursor(secret, [scope, [last.name, str(last.id)]])
     return ServicePage(items=items, next_cursor=next_cursor)
 
 
@@ -265,7 +338,58 @@ async def register_client(
     provider = await queries.provider(conn, provider_id)
     if provider is None or not provider.verified:
         raise NotFound()
-    return await queries.upsert_client(conn, provider_id, user.id, consent.text_version, consent.locale)
+    return await queries.request_client(conn, provider_id, user.id, consent.text_version, consent.locale)
+
+
+async def client_list(
+    conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, status: str
+) -> ClientList:
+    """The provider's clients, or the requests waiting for approval, for its staff."""
+    await _staff_of_verified(conn, user, provider_id)
+    return ClientList(items=await queries.client_requests(conn, provider_id, status))
+
+
+async def decide_client(
+    conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, client_id: uuid.UUID, approve: bool
+) -> ClientRegistration:
+    """Staff approve (or decline) a person's request to be a client; only approved clients get alerts."""
+    await _staff_of_verified(conn, user, provider_id)
+    decided = await queries.decide_client(conn, provider_id, client_id, user.id, approve)
+    if decided is None:
+        raise NotFound()
+    return decided
+
+
+async def invite_client(
+    conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, data: StaffIn
+) -> Provider:
+    """Staff invite a person (the account that proved the address) to be a client; they accept by
+    registering with their consent. The answer is the same whether or not the address has an account."""
+    provider = await _staff_of_verified(conn, user, provider_id)
+    person = await queries.user_by_email(conn, data.email.strip())
+    if person is not None and await queries.invite_client(conn, provider_id, person.id, user.id):
+        title, body = _texts("client_invitation", provider=provider.name)
+        await notify(
+            conn,
+            kind="care.client_invitation",
+            audience=Audience(user_ids=(person.id,)),
+            title=title,
+            body=body,
+            deep_link=f"/care/providers/{provider_id}/clients/me",
+            priority="info",
+            source_id=provider_id,
+            sender_id=user.id,
+        )
+    return provider
+
+
+async def _staff_of_verified(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> Provider:
+    provider = await queries.provider(conn, provider_id)
+    if provider is None or not await queries.is_staff(conn, provider_id, user.id):
+        raise NotFound()
+    if not provider.verified:
+        raise ProviderNotVerified()
+    return provider
 
 
 async def withdraw_client(
@@ -333,7 +457,24 @@ async def acknowledge_alert(
     at = await queries.acknowledge(conn, alert_id, user.id, now or _now())
     if at is None:
         raise NotFound()
+    # the same acknowledgement shows in the person's inbox (alert and reminder alike)
+    await messaging.acknowledge_source(conn, user.id, ALERT_KINDS, alert_id)
     return Acknowledged(alert_id=alert_id, acknowledged_at=at)
+
+
+#: the notification kinds of a provider alert, whose inbox acknowledgement is the alert's
+ALERT_KINDS = ("care.provider_alert", "care.provider_alert_reminder")
+
+
+async def _inbox_acknowledged(
+    conn: asyncpg.Connection, user_id: uuid.UUID, kind: str, source_id: uuid.UUID | None, at: datetime
+) -> None:
+    """An alert acknowledged from the inbox is acknowledged for its provider too (rates, no reminder)."""
+    if kind in ALERT_KINDS and source_id is not None:
+        await queries.acknowledge(conn, source_id, user_id, at)
+
+
+messaging.on_acknowledged(_inbox_acknowledged)
 
 
 async def alert_report(conn: asyncpg.Connection, user: CurrentUser, alert_id: uuid.UUID) -> AlertReport:
@@ -397,6 +538,7 @@ async def _circle_view(conn: asyncpg.Connection, access: CircleAccess) -> Circle
         members=await queries.members(conn, c.id, with_email=access.role == "senior"),
         proxy=await queries.proxy_of(conn, c.id),
         consent=await queries.circle_consent(conn, c.id) if access.role == "senior" or access.proxy else None,
+        state="closed" if c.closed_at is not None else "pending" if c.pending else "active",
     )
 
 
@@ -424,75 +566,48 @@ async def create_circle(
 
 async def create_circle_for(
     conn: asyncpg.Connection, user: CurrentUser, data: ProxyCircleIn, now: datetime | None = None
-) -> Circle:
-    """Someone (a daughter, a neighbour) sets up the circle of a senior who has an account, with the
-    senior's consent as they obtained it.
+) -> SetUpRequested:
+    """Ask to set up a senior's circle on their behalf: see ``care.setup.request_circle``."""
+    return await setup.request_circle(conn, user, data, now or _now())
 
-    The rules:
-    - the senior is named by the email address of their account, and must never have had a circle: a
-      senior who closed their circle (withdrew consent) decides alone to open a new one. Both refusals
-      give the same answer, so the answer does not tell whether someone has or had a circle;
-    - the senior's consent is recorded as theirs, with who recorded it, how it was obtained (in person,
-      by phone, on paper), the text version and language shown, and when it was recorded;
-    - the person setting it up joins as a caregiver with their own consent, never as the senior; they may
-      set the senior's check-in plan while they remain a member;
-    - the senior is told at once, in their language, and can see the circle, remove any member (the
-      person who set it up included) and withdraw their consent at any time.
-    """
-    now = now or _now()
-    address = data.senior_email.strip()
-    if address.lower() == user.email.lower():
-        raise InvalidField("senior_email", REASON_OWN_ADDRESS)
-    senior = await queries.user_by_email(conn, address)
-    if senior is None or await queries.ever_had_circle(conn, senior.id):
-        raise InvalidField("senior_email", REASON_NO_SET_UP)
-    circle_id = await queries.insert_circle(conn, senior.id)
-    if circle_id is None:
-        raise InvalidField("senior_email", REASON_NO_SET_UP)
-    consent = data.senior_consent
-    await queries.insert_consent(
-        conn,
-        circle_id=circle_id,
-        user_id=senior.id,
-        member_id=None,
-        purpose="senior_circle",
-        text_version=consent.text_version,
-        locale=consent.locale,
-        now=now,
-        method=consent.method,
-        recorded_by=user.id,
-    )
-    member_id = await queries.insert_proxy_member(
-        conn, circle_id=circle_id, email=user.email, user_id=user.id, role=data.role, now=now
-    )
-    await queries.insert_consent(
-        conn,
-        circle_id=circle_id,
-        user_id=user.id,
-        member_id=member_id,
-        purpose="caregiver_membership",
-        text_version=data.my_consent.text_version,
-        locale=data.my_consent.locale,
-        now=now,
-    )
-    await queries.insert_event(
-        conn, circle_id, "circle_created", at=now, actor_id=user.id, subject_id=senior.id
-    )
-    title, body = _texts("circle_set_up", proxy=user.display_name)
-    await notify(
-        conn,
-        kind="care.circle_set_up",
-        audience=Audience(user_ids=(senior.id,)),
-        title=title,
-        body=body,
-        deep_link=f"/care/circles/{circle_id}",
-        priority="important",
-        source_id=circle_id,
-        sender_id=user.id,
-        respect_preferences=False,
-        channels=("push", "email"),
-    )
+
+async def confirm_circle(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    circle_id: uuid.UUID,
+    consent: ConsentIn,
+    now: datetime | None = None,
+) -> Circle:
+    """The senior agrees, in the app, to a circle set up on their behalf."""
+    await setup.confirm(conn, user, circle_id, consent, now or _now())
     return await get_circle(conn, user, circle_id, log=False)
+
+
+async def refuse_circle(
+    conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, now: datetime | None = None
+) -> Circle:
+    """The senior refuses a circle set up on their behalf."""
+    await setup.refuse(conn, user, circle_id, now or _now())
+    return await get_circle(conn, user, circle_id, log=False)
+
+
+async def answer_with_code(
+    conn: asyncpg.Connection, data: CodeAnswerIn, now: datetime | None = None
+) -> CodeAnswer:
+    return await setup.answer_with_code(conn, data, now or _now())
+
+
+async def record_provider_consent(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    circle_id: uuid.UUID,
+    data: ProviderConsentIn,
+    now: datetime | None = None,
+) -> SetUpRequested:
+    """A verified provider serving the senior records the consent it obtained; the circle starts."""
+    now = now or _now()
+    await setup.provider_consent(conn, user, circle_id, data, now)
+    return SetUpRequested(status="requested", requested_at=now)
 
 
 async def get_circle(
@@ -524,9 +639,16 @@ async def invite(
         raise Forbidden()
     if access.circle.closed_at is not None:
         raise NotFound()
+    if access.circle.pending:
+        raise CirclePending()
     email = data.email.strip()
     if email.lower() == user.email.lower():
         raise InvalidField("email", REASON_SELF)
+    if await queries.invitations_sent_since(conn, user.id, now - timedelta(days=1)) >= INVITATIONS_PER_DAY:
+        raise TooManyRequests()
+    if await queries.declined_before(conn, circle_id, email):
+        # whoever declined is not asked again (nor mailed): the answer is the circle as it is
+        return await _circle_view(conn, access)
     invitee = await queries.user_by_email(conn, email)
     provider_id = None
     if data.role == "provider":
@@ -563,7 +685,10 @@ async def invite(
     if invitee is None:
         senior = await queries.user(conn, access.circle.senior_id)
         locale = data.locale or (senior.locale if senior else user.locale)
-        title, body = _texts("invitation_email", senior=access.circle.senior_name)
+        _, body = _texts("invitation_email", senior=access.circle.senior_name)
+        title = Message(
+            INVITATION_EMAIL_TITLE
+        )  # nothing anyone wrote, not even a name, in a stranger's subject
         await messaging.email_address(
             conn,
             kind="care.invitation",
@@ -589,6 +714,10 @@ async def invite(
     return await _circle_view(conn, access)
 
 
+#: invitations one person may send per day (a circle is a handful of people, not a mailing list)
+INVITATIONS_PER_DAY = 10
+
+
 async def my_invitations(conn: asyncpg.Connection, user: CurrentUser) -> InvitationList:
     return InvitationList(items=await queries.open_invitations_for(conn, user.id, user.email))
 
@@ -597,7 +726,9 @@ async def _open_invitation(
     conn: asyncpg.Connection, user: CurrentUser, member_id: uuid.UUID
 ) -> queries.MemberRow:
     row = await queries.member(conn, member_id)
-    mine = row is not None and (row.user_id == user.id or row.invited_email.lower() == user.email.lower())
+    # an invitation sent to an address is for the account that proved that address, and no other
+    owner = await queries.user_by_email(conn, row.invited_email) if row and row.user_id is None else None
+    mine = row is not None and (row.user_id == user.id or (owner is not None and owner.id == user.id))
     if row is None or not mine:
         raise NotFound()
     circle = await queries.circle(conn, row.circle_id)
@@ -697,15 +828,62 @@ async def withdraw_circle_consent(
 
 
 async def circle_events(
-    conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, *, cursor: str | None, limit: int
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    circle_id: uuid.UUID,
+    *,
+    secret: str,
+    cursor: str | None,
+    limit: int,
 ) -> EventPage:
     """The circle's log, newest first; every read is recorded in the access log."""
     await access_circle(conn, user.id, circle_id)
-    before = decode_cursor(_EVENTS_CURSOR, cursor, int) if cursor else None
+    scope = [_EVENTS_CURSOR, str(circle_id), str(user.id)]
+    before = _scoped_position(secret, cursor, scope, int) if cursor else None
     await queries.log_access(conn, circle_id, user.id, "events")
     items = await queries.events(conn, circle_id, before_id=before, limit=limit + 1)
-    next_cursor = encode_cursor(_EVENTS_CURSOR, items[limit - 1].id) if len(items) > limit else None
+    next_cursor = encode_cursor(secret, [scope, items[limit - 1].id]) if len(items) > limit else None
     return EventPage(items=items[:limit], next_cursor=next_cursor)
+
+
+#: what a recorded read was of, as the senior reads it
+READ_KINDS = {
+    "circle": N_("your care circle"),
+    "events": N_("your circle's log"),
+    "checkin_plan": N_("your daily check-in plan"),
+}
+_READS_CURSOR = "care-reads"
+
+
+async def circle_reads(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    circle_id: uuid.UUID,
+    *,
+    locale: str,
+    secret: str,
+    cursor: str | None,
+    limit: int,
+) -> AccessReadPage:
+    """Who read the senior's circle, its log and their check-in plan, and when; newest first. For the
+    senior only: everyone else gets 404."""
+    access = await access_circle(conn, user.id, circle_id)
+    if access.role != "senior":
+        raise NotFound()
+    scope = [_READS_CURSOR, str(circle_id), str(user.id)]
+    before = _scoped_position(secret, cursor, scope, int) if cursor else None
+    rows = await queries.reads_of_circle(conn, circle_id, before_id=before, limit=limit + 1)
+    items = [
+        AccessRead(
+            reader=Person(user_id=r.reader_id, display_name=r.reader_name or "") if r.reader_id else None,
+            what=r.what,
+            what_text=translate(locale, READ_KINDS.get(r.what, READ_KINDS["circle"])),
+            at=r.at,
+        )
+        for r in rows[:limit]
+    ]
+    next_cursor = encode_cursor(secret, [scope, rows[limit - 1].id]) if len(rows) > limit else None
+    return AccessReadPage(items=items, next_cursor=next_cursor)
 
 
 # -- check-in plan and check-ins ---------------------------------------------------------------------------
@@ -748,6 +926,8 @@ async def put_circle_plan(
     access = await _plan_access(conn, user, circle_id)
     if access.circle.closed_at is not None:
         raise CircleClosed()
+    if access.circle.pending:
+        raise CirclePending()
     return await _set_plan(conn, access.circle, user.id, data, now or _now())
 
 
@@ -757,6 +937,7 @@ async def get_circle_plan(conn: asyncpg.Connection, user: CurrentUser, circle_id
     plan = await queries.plan_of(conn, access.circle.senior_id)
     if plan is None or plan.circle_id != circle_id:
         raise NotFound()
+    await queries.log_access(conn, circle_id, user.id, "checkin_plan")
     return plan
 
 

@@ -648,6 +648,26 @@ async def mark_acknowledged(conn: asyncpg.Connection, user_id: uuid.UUID, notifi
     )
 
 
+async def mark_acknowledged_by_source(
+    conn: asyncpg.Connection, user_id: uuid.UUID, kinds: list[str], source_id: uuid.UUID
+) -> None:
+    """Acknowledge a person's inbox entries of the notifications of one source (an alert and its reminder)."""
+    await conn.execute(
+        """
+        UPDATE deliveries SET acknowledged_at = coalesce(acknowledged_at, now()), read_at = coalesce(read_at, now())
+        WHERE user_id = $1 AND channel = 'inbox' AND notification_id IN (
+            SELECT id FROM notifications WHERE kind = ANY($2::text[]) AND source_id = $3 AND ack_requested)
+        """,
+        user_id,
+        kinds,
+        source_id,
+    )
+
+
+async def notification_source(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT kind, source_id FROM notifications WHERE id = $1", notification_id)
+
+
 async def notification_sender(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, sender_id, planned_at, recipients, priority, kind FROM notifications WHERE id = $1",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -221,6 +222,18 @@ async def mark_read(conn: asyncpg.Connection, user_id: uuid.UUID, notification_i
     await queries.mark_read(conn, user_id, notification_id)
 
 
+#: what a domain does when someone acknowledges one of its notifications from the inbox
+AckListener = Callable[[asyncpg.Connection, uuid.UUID, str, "uuid.UUID | None", datetime], Awaitable[None]]
+_ack_listeners: list[AckListener] = []
+
+
+def on_acknowledged(listener: AckListener) -> None:
+    """Register a domain's listener: it gets (conn, user id, kind, source id, when) for every inbox
+    acknowledgement, in the same transaction, so a domain's own state of the fact stays the same fact."""
+    if listener not in _ack_listeners:
+        _ack_listeners.append(listener)
+
+
 async def acknowledge(conn: asyncpg.Connection, user_id: uuid.UUID, notification_id: uuid.UUID) -> None:
     entry = await queries.inbox_entry(conn, user_id, notification_id)
     if entry is None:
@@ -228,6 +241,18 @@ async def acknowledge(conn: asyncpg.Connection, user_id: uuid.UUID, notification
     if not entry["ack_requested"]:
         raise NotAcknowledgeable()
     await queries.mark_acknowledged(conn, user_id, notification_id)
+    source = await queries.notification_source(conn, notification_id)
+    if source is not None:
+        at = datetime.now().astimezone()
+        for listener in _ack_listeners:
+            await listener(conn, user_id, source["kind"], source["source_id"], at)
+
+
+async def acknowledge_source(
+    conn: asyncpg.Connection, user_id: uuid.UUID, kinds: tuple[str, ...], source_id: uuid.UUID
+) -> None:
+    """The sending domain recorded an acknowledgement itself: the person's inbox shows it too."""
+    await queries.mark_acknowledged_by_source(conn, user_id, list(kinds), source_id)
 
 
 class Acknowledgement(msgspec.Struct, frozen=True):

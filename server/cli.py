@@ -23,7 +23,7 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 #: commands that sign nothing, so they run without HUB_SECRET_KEY outside development too
-NO_SECRET_NEEDED = frozenset({"migrate", "territories"})
+NO_SECRET_NEEDED = frozenset({"migrate", "territories", "admin"})
 
 
 def _run_event_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -112,7 +112,29 @@ def build_parser(locale: str) -> argparse.ArgumentParser:
         metavar=_("FILE"),
         help=_("a communes list (INSEE COG or Destatis GV-ISys); without it, the pilot region"),
     )
+    _admin_commands(command("admin", _("make or unmake hub administrators")), parser_of, Formatter, _)
     return parser
+
+
+def _admin_commands(
+    admin: argparse.ArgumentParser,
+    parser_of: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
+    formatter: type[argparse.HelpFormatter],
+    _: Callable[[str], str],
+) -> None:
+    actions = admin.add_subparsers(dest="action", metavar=_("ACTION"), required=True)
+    for name, help_text in (
+        ("grant", _("make the account of an email address a hub administrator")),
+        ("revoke", _("make a hub administrator an ordinary account again")),
+        ("list", _("list the hub administrators")),
+    ):
+        action = parser_of(
+            actions.add_parser(
+                name, help=help_text, description=help_text, add_help=False, formatter_class=formatter
+            )
+        )
+        if name != "list":
+            action.add_argument("email", metavar=_("EMAIL"), help=_("the account's email address"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +174,7 @@ def _run(args: argparse.Namespace) -> int:
         "worker": _worker,
         "migrate": _migrate,
         "territories": _territories,
+        "admin": _admin,
     }
     try:
         return handlers[args.command](settings, args)
@@ -205,8 +228,12 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
             _say_migrated(settings, _migrate_or_fail(settings, addresses.database_url))
 
             async def run() -> None:
+                from accounts import admin
+
                 await devserver.load_reference_data(settings, addresses.database_url, DOMAINS)
                 local = await devserver.start_local_endpoints(settings)
+                if await admin.make_demo_admin(addresses.database_url):
+                    local.notes.append(_(admin.DEV_NOTE).format(email=admin.DEMO_ADMIN_EMAIL))
                 try:
                     await devserver.run_services(
                         local.settings,
@@ -285,6 +312,19 @@ def _territories(settings: Settings, args: argparse.Namespace) -> int:
     message = ngettext("{count} municipality loaded.", "{count} municipalities loaded.", count)
     print(message.format(count=count), flush=True)
     return EXIT_OK
+
+
+def _admin(settings: Settings, args: argparse.Namespace) -> int:
+    from accounts import admin
+    from server import devserver
+
+    with devserver.data_dir_servers(settings, "admin", with_redis=False) as addresses:
+        _migrate_or_fail(settings, addresses.database_url)
+        return asyncio.run(
+            admin.run(
+                addresses.database_url, args.action, getattr(args, "email", None), settings.console_locale
+            )
+        )
 
 
 async def _load_territories(database_url: str, path: Path | None) -> int:

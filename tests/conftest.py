@@ -180,16 +180,20 @@ UserFactory = Callable[..., Awaitable[SignedIn]]
 
 
 @pytest.fixture
-def make_user(client: AsyncTestClient[Litestar]) -> UserFactory:
+def make_user(client: AsyncTestClient[Litestar], db: asyncpg.Pool) -> UserFactory:
     """Register a fresh user (unique email) and return their tokens."""
-    return user_factory(client)
+    return user_factory(client, db)
 
 
-def user_factory(client: AsyncTestClient[Litestar]) -> UserFactory:
-    """Registers fresh users (unique emails) through the API."""
+def user_factory(client: AsyncTestClient[Litestar], db: asyncpg.Pool | None = None) -> UserFactory:
+    """Registers fresh users (unique emails) through the API; by default each proves their address with
+    the link of their welcome email (``verified=False`` leaves it unproven)."""
 
     async def factory(
-        locale: str = "fr", municipality_code: str | None = "57089", display_name: str | None = None
+        locale: str = "fr",
+        municipality_code: str | None = "57089",
+        display_name: str | None = None,
+        verified: bool = True,
     ) -> SignedIn:
         email = f"{uuid.uuid4().hex[:12]}@example.test"
         body = {
@@ -203,6 +207,11 @@ def user_factory(client: AsyncTestClient[Litestar]) -> UserFactory:
         response = await client.post("/v1/auth/register", json=body)
         assert response.status_code == 201, response.text
         data = response.json()
+        if verified:
+            assert db is not None, "proving an address reads the emailed link from the database"
+            token = await emailed_token(db, email, "/verify-email")
+            proven = await client.post("/v1/auth/verify-email", json={"token": token})
+            assert proven.status_code == 200, proven.text
         return SignedIn(
             id=data["user"]["id"],
             email=email,
@@ -212,6 +221,18 @@ def user_factory(client: AsyncTestClient[Litestar]) -> UserFactory:
         )
 
     return factory
+
+
+async def emailed_token(db: asyncpg.Pool, address: str, link: str) -> str:
+    """The token of the newest link to ``link`` emailed to an address (as recorded for sending)."""
+    deep_link = await db.fetchval(
+        "SELECT deep_link FROM direct_emails WHERE lower(address) = lower($1) AND deep_link LIKE $2 "
+        "ORDER BY created_at DESC, id LIMIT 1",
+        address,
+        f"{link}?token=%",
+    )
+    assert deep_link is not None, f"no {link} link was emailed"
+    return str(deep_link).split("?token=", 1)[1]
 
 
 class Clock:

@@ -40,14 +40,19 @@ async def test_wrong_password_is_401_in_callers_language(
     assert problem["detail"] == "Die E-Mail-Adresse oder das Passwort ist nicht korrekt."
 
 
-async def test_duplicate_email_is_409(client: AsyncTestClient[Litestar], make_user: UserFactory) -> None:
+async def test_duplicate_email_is_not_revealed(
+    client: AsyncTestClient[Litestar], make_user: UserFactory
+) -> None:
     user = await make_user()
     response = await client.post(
         "/v1/auth/register",
         json={"email": user.email, "password": "another long password", "display_name": "X"},
     )
-    assert response.status_code == 409
-    assert response.json()["code"] == "email_taken"
+    assert response.status_code == 201
+    assert response.json()["user"]["id"] != user.id
+    assert response.json()["user"]["email_verified"] is False
+    me = await client.get("/v1/me", headers=user.headers)
+    assert me.json()["email_verified"] is True
 
 
 async def test_refresh_rotates_and_reuse_ends_session(

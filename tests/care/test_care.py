@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from care import service
 from hub.db import transaction
 from i18n import translate
-from tests.conftest import SignedIn, UserFactory
+from tests.conftest import SignedIn, UserFactory, emailed_token
 
 Client = AsyncTestClient[Litestar]
 CONSENT_FR = {"text_version": "care-circle-2026-11", "locale": "fr"}
@@ -443,10 +443,30 @@ async def test_invitation_to_an_address_without_account_waits_for_sign_up(
         json={"email": email, "password": "correct horse battery", "display_name": "Lena", "locale": "de"},
     )
     headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+    # someone else signs up with the same address: neither sees the invitation before proving the address
+    other = await client.post(
+        "/v1/auth/register",
+        json={"email": email, "password": "another long password", "display_name": "Eve"},
+    )
+    other_headers = {"Authorization": f"Bearer {other.json()['access_token']}"}
+    assert (await client.get("/v1/care/invitations", headers=headers)).json()["items"] == []
+    member_id = await db.fetchval(
+        "SELECT id FROM care_circle_members WHERE circle_id = $1 AND state = 'invited'", uuid.UUID(circle_id)
+    )
+    early = await client.post(f"/v1/care/invitations/{member_id}/accept", json=CONSENT_DE, headers=headers)
+    assert early.status_code == 404
+    # Lena proves the address with the link of her welcome email (the second sign-up got no link)
+    token = await emailed_token(db, email, "/verify-email")
+    assert (await client.post("/v1/auth/verify-email", json={"token": token})).status_code == 200
     mine = await client.get("/v1/care/invitations", headers=headers)
     [invitation] = mine.json()["items"]
     assert invitation["senior_name"] == "Marie Muller"
     assert invitation["registered"] is False
+    assert (await client.get("/v1/care/invitations", headers=other_headers)).json()["items"] == []
+    stolen = await client.post(
+        f"/v1/care/invitations/{invitation['id']}/accept", json=CONSENT_DE, headers=other_headers
+    )
+    assert stolen.status_code == 404
     accepted = await client.post(
         f"/v1/care/invitations/{invitation['id']}/accept", json=CONSENT_DE, headers=headers
     )
@@ -533,11 +553,19 @@ async def test_provider_alert_acknowledgements_and_one_reminder(
     french = await make_user(locale="fr", municipality_code="57089")
     german = await make_user(locale="de", municipality_code="10045114")
     bystander = await make_user()
-    for person, consent in ((french, CONSENT_FR), (german, CONSENT_DE)):
+    for person, consent in ((french, CONSENT_FR), (german, CONSENT_DE), (bystander, CONSENT_FR)):
         joined = await client.post(
             f"/v1/care/providers/{provider_id}/clients", json=consent, headers=person.headers
         )
         assert joined.status_code == 200
+        assert joined.json()["status"] == "requested"
+    # the provider's staff approve two of the three requests; the bystander's stays a request
+    for person in (french, german):
+        approved = await client.post(
+            f"/v1/care/providers/{provider_id}/clients/{person.id}/approve", headers=staff.headers
+        )
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["status"] == "approved"
     stranger_alert = await client.post(
         f"/v1/care/providers/{provider_id}/alerts",
         json={"title": {"fr": "x"}, "body": {"fr": "y"}},

@@ -28,7 +28,25 @@ TOKEN = "tok_" + "Z9y8X7w6" * 8
 CASES: dict[str, tuple[str, dict[str, str], str, str]] = {
     "invitation": ("invitation", {"senior": "Marie Muller"}, "important", "/care/invitations/1"),
     "invitation_email": ("invitation_email", {"senior": "Marie Muller"}, "info", "/care/invitations"),
-    "circle_set_up": ("circle_set_up", {"proxy": "Anna Muller"}, "important", CIRCLE),
+    "circle_requested": (
+        "circle_requested",
+        {"proxy": "Anna Muller", "code": "K7QPM-3XWRT"},
+        "important",
+        CIRCLE,
+    ),
+    "circle_confirmed": ("circle_confirmed", {"senior": "Marie Muller"}, "important", CIRCLE),
+    "staff_invitation": (
+        "staff_invitation",
+        {"provider": "Soins à domicile"},
+        "important",
+        "/care/providers/4f3e2d1c-0b9a-4877-8665-544332211000/staff/me",
+    ),
+    "client_invitation": (
+        "client_invitation",
+        {"provider": "Soins à domicile"},
+        "info",
+        "/care/providers/4f3e2d1c-0b9a-4877-8665-544332211000/clients/me",
+    ),
     "plan_changed": ("plan_changed", {"proxy": "Anna Muller"}, "important", CIRCLE),
     "checkin_reminder": ("checkin_reminder", {}, "urgent", "/care/checkin"),
     "checkin_missed": ("checkin_missed", {"name": "Marie Muller"}, "urgent", ESCALATION),

@@ -14,18 +14,18 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from devtools.fcm_local import FcmLocal
+from devtools.smtp_local import MailCatcher
 from hub.db import transaction
 from hub.queue import queue_pool
 from hub.settings import Settings
 from i18n.content import Bilingual
 from messaging import pipeline, queries
 from messaging.email import Mailer
-from devtools.fcm_local import FcmLocal
 from messaging.models import Audience
 from messaging.planning import LEASE_S, SLICE_SIZE, Circuit
 from messaging.push import PushSender
 from messaging.service import notify
-from devtools.smtp_local import MailCatcher
 from tests.conftest import Clock, Servers, UserFactory
 from tests.messaging.test_delivery import drain
 

@@ -20,16 +20,16 @@ from pathlib import Path
 
 import asyncpg
 
+from devtools.fcm_local import FcmLocal
+from devtools.smtp_local import MailCatcher
 from hub.db import transaction
 from hub.queue import queue_pool
 from hub.settings import Settings
 from i18n.content import Bilingual
-from devtools.fcm_local import FcmLocal
 from messaging.models import Audience
 from messaging.pipeline import DISPATCH_PARALLELISM
 from messaging.planning import LEASE_S, SLICE_SIZE
 from messaging.service import notify
-from devtools.smtp_local import MailCatcher
 from tests.conftest import Servers
 
 RECIPIENTS = 2000

@@ -34,7 +34,7 @@ def api_schema(settings: Settings, servers: Servers) -> Any:
 @pytest.fixture(scope="module")
 async def bearer(client: AsyncTestClient[Litestar]) -> str:
     """A signed-in person, so the fuzzer reaches past authentication."""
-    user = await user_factory(client)(locale="de")
+    user = await user_factory(client)(locale="de", verified=False)
     return user.access_token
 
 
