@@ -194,6 +194,20 @@ async def is_staff(conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uu
     )
 
 
+async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> list[uuid.UUID]:
+    """Staff of the verified providers whose service area includes a municipality."""
+    records = await conn.fetch(
+        """
+        SELECT DISTINCT s.user_id
+        FROM care_provider_staff s JOIN care_providers p ON p.id = s.provider_id
+        WHERE p.verified_at IS NOT NULL AND $1 = ANY(p.municipality_codes)
+        ORDER BY s.user_id
+        """,
+        municipality_code,
+    )
+    return [r["user_id"] for r in records]
+
+
 async def add_staff(conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     added = await conn.fetchval(
         """

@@ -209,6 +209,12 @@ async def verify_provider(conn: asyncpg.Connection, user: CurrentUser, provider_
     return await access_provider(conn, user, provider_id)
 
 
+async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> list[uuid.UUID]:
+    """The people who act for verified care providers serving a municipality (for other domains that
+    must hand something to them, such as a report about a person in difficulty)."""
+    return await queries.staff_serving(conn, municipality_code)
+
+
 async def add_staff(
     conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, data: StaffIn
 ) -> Provider:

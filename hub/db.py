@@ -23,7 +23,7 @@ from hub.settings import environment
 logger = logging.getLogger("hub.db")
 
 #: the packages whose ``migrations/`` folders hold the schema, applied together in timestamp order.
-MIGRATION_PACKAGES = ("hub", "communities", "messaging", "care")
+MIGRATION_PACKAGES = ("hub", "communities", "messaging", "care", "feedback")
 
 Connection = asyncpg.Connection  # re-exported so domain code annotates without importing asyncpg everywhere
 

@@ -18,6 +18,7 @@ ROUTES: tuple[str, ...] = (
     "communities.events.routes:ROUTES",
     "communities.calendar.routes:ROUTES",
     "communities.partners.routes:ROUTES",
+    "feedback.routes:ROUTES",
 )
 
 #: "module:attribute" of each domain's UserData section, in export order; erasure runs in reverse.
@@ -26,6 +27,7 @@ USER_DATA: tuple[str, ...] = (
     "communities.service:USER_DATA",
     "care.service:user_data",
     "communities.events.service:USER_DATA",
+    "feedback.service:USER_DATA",
 )
 
 
