@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.datastructures import State, UploadFile
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from feedback import photos, service
@@ -47,6 +47,9 @@ def _locale(request: AnyRequest) -> str:
         getattr(user, "locale", None),
         request.headers.get("accept-language"),
     )
+
+
+Viewer = NamedDependency[CurrentUser | None]
 
 
 async def provide_viewer(request: AnyRequest) -> CurrentUser | None:
@@ -204,9 +207,7 @@ class Open311Controller(Controller):
         dependencies={"viewer": Provide(provide_viewer)},
         responses=problems(403, 409, 422, public=True),
     )
-    async def create(
-        self, conn: Conn, request: AnyRequest, viewer: CurrentUser | None
-    ) -> list[Open311Created]:
+    async def create(self, conn: Conn, request: AnyRequest, viewer: Viewer) -> list[Open311Created]:
         """A new request (form, multipart with ``media`` files, or JSON): ``service_code``, ``lat``/``long`` or
         ``address_string``, ``description``; signed in, or with an application's ``api_key``. Extension:
         ``municipality_code`` when the place lies between municipalities."""
@@ -267,7 +268,7 @@ class Open311Controller(Controller):
         conn: Conn,
         request: AnyRequest,
         settings: Config,
-        request_id: str,
+        request_id: FromPath[str],
         jurisdiction_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
         locale: Annotated[str | None, QueryParameter(max_length=10)] = None,
     ) -> list[Open311Request]:

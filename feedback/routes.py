@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import FromPath, QueryParameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
@@ -43,6 +43,8 @@ Cursor = Annotated[str | None, QueryParameter(max_length=300, description="next_
 Code = Annotated[str, QueryParameter(pattern=r"^(([0-9]{2}|2A|2B)[0-9]{3}|[0-9]{8})$")]
 MUNICIPALITY = r"^(([0-9]{2}|2A|2B)[0-9]{3}|[0-9]{8})$"
 
+Viewer = NamedDependency[CurrentUser | None]
+
 
 async def provide_viewer(request: AnyRequest) -> CurrentUser | None:
     return await optional_user(request)
@@ -67,18 +69,20 @@ class FeedbackController(Controller):
         return await service.catalogue(conn, request.user, municipality)
 
     @post("/services", responses=problems(403, 404, 409, 422))
-    async def create_service(self, conn: Conn, request: AuthRequest, data: ServiceIn) -> ServiceOut:
+    async def create_service(self, conn: Conn, request: AuthRequest, data: JSONBody[ServiceIn]) -> ServiceOut:
         """A new service, bilingual name, description and group (both languages required)."""
         return await service.create_service(conn, request.user, data)
 
     @patch("/services/{code:str}", responses=problems(404, 422))
     async def update_service(
-        self, conn: Conn, request: AuthRequest, code: FromPath[str], data: ServicePatch
+        self, conn: Conn, request: AuthRequest, code: FromPath[str], data: JSONBody[ServicePatch]
     ) -> ServiceOut:
         return await service.update_service(conn, request.user, code, data)
 
     @post("/staff", status_code=HTTP_200_OK, responses=problems(403, 422))
-    async def grant_staff(self, conn: Conn, request: AuthRequest, data: StaffIn) -> list[StaffMember]:
+    async def grant_staff(
+        self, conn: Conn, request: AuthRequest, data: JSONBody[StaffIn]
+    ) -> list[StaffMember]:
         """Hub admins: make someone staff of a municipality for feedback."""
         return await service.grant_staff(conn, request.user, data)
 
@@ -99,7 +103,9 @@ class FeedbackController(Controller):
         await service.revoke_staff(conn, request.user, municipality_code, user_id)
 
     @post("/api-keys", responses=problems(403))
-    async def create_api_key(self, conn: Conn, request: AuthRequest, data: ApiKeyIn) -> ApiKeyCreated:
+    async def create_api_key(
+        self, conn: Conn, request: AuthRequest, data: JSONBody[ApiKeyIn]
+    ) -> ApiKeyCreated:
         """Hub admins: a key for a partner's Open311 application (shown once)."""
         return await service.create_api_key(conn, request.user, data)
 
@@ -143,28 +149,32 @@ class FeedbackController(Controller):
         "/requests/{request_id:uuid}/status", status_code=HTTP_200_OK, responses=problems(403, 404, 409, 422)
     )
     async def change_status(
-        self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID], data: StatusIn
+        self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID], data: JSONBody[StatusIn]
     ) -> FeedbackItem:
         """Staff: acknowledged → in progress → closed, each with a public note in French and German."""
         return await service.change_status(conn, request.user, request_locale(request), request_id, data)
 
     @post("/requests/{request_id:uuid}/forward", status_code=HTTP_200_OK, responses=problems(403, 404, 422))
     async def forward(
-        self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID], data: ForwardIn
+        self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID], data: JSONBody[ForwardIn]
     ) -> FeedbackItem:
         """Staff: pass the report to the competent municipality, on either side of the border."""
         return await service.forward(conn, request.user, request_locale(request), request_id, data)
 
     @post("/requests/{request_id:uuid}/release", status_code=HTTP_200_OK, responses=problems(403, 404, 422))
     async def release(
-        self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID], data: ReleaseIn
+        self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID], data: JSONBody[ReleaseIn]
     ) -> FeedbackItem:
         """Staff: make the report public, with the photos chosen."""
         return await service.release(conn, request.user, request_locale(request), request_id, data)
 
     @post("/requests/{request_id:uuid}/satisfaction", status_code=HTTP_200_OK, responses=problems(404, 409))
     async def satisfaction(
-        self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID], data: SatisfactionIn
+        self,
+        conn: Conn,
+        request: AuthRequest,
+        request_id: FromPath[uuid.UUID],
+        data: JSONBody[SatisfactionIn],
     ) -> FeedbackItem:
         """The reporter, after closure: satisfied or not (not satisfied reopens it for review)."""
         return await service.satisfaction(conn, request.user, request_locale(request), request_id, data)
@@ -180,23 +190,21 @@ class FeedbackController(Controller):
 
     @post("/requests/{request_id:uuid}/abuse", status_code=HTTP_204_NO_CONTENT, responses=problems(404))
     async def abuse(
-        self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID], data: AbuseIn
+        self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID], data: JSONBody[AbuseIn]
     ) -> None:
         """Report a public report as abusive."""
         await service.report_abuse(conn, request.user, request_id, data)
 
     @get(
-        "/photos/{photo_id:uuid}.jpg",
+        "/photos/{photo_name:str}",
         opt={"public": True},
         media_type="image/jpeg",
         dependencies={"viewer": Provide(provide_viewer)},
         responses=problems(404, public=True),
     )
-    async def photo(
-        self, conn: Conn, viewer: CurrentUser | None, photo_id: FromPath[uuid.UUID]
-    ) -> Response[bytes]:
-        """A released photo (anyone), or an unreleased one for the reporter and the staff."""
-        content = await service.photo(conn, viewer, photo_id)
+    async def photo(self, conn: Conn, viewer: Viewer, photo_name: FromPath[str]) -> Response[bytes]:
+        """A released photo (``{id}.jpg``) for anyone, an unreleased one for the reporter and the staff."""
+        content = await service.photo(conn, viewer, photo_name)
         return Response(
             content,
             media_type="image/jpeg",

@@ -876,8 +876,15 @@ async def report_abuse(
 # -- public views ----------------------------------------------------------------------------------------------
 
 
-async def photo(conn: asyncpg.Connection, user: CurrentUser | None, photo_id: uuid.UUID) -> bytes:
+async def photo(conn: asyncpg.Connection, user: CurrentUser | None, name: str) -> bytes:
     """A released photo of a public report for anyone; others only for the reporter and the staff."""
+    ident, _, extension = name.rpartition(".")
+    try:
+        photo_id = uuid.UUID(ident)
+    except ValueError:
+        raise NotFound() from None
+    if extension != "jpg":
+        raise NotFound()
     found = await queries.photo(conn, photo_id)
     if found is None:
         raise NotFound()
