@@ -511,7 +511,7 @@ async def served(settings: Settings, servers: Servers) -> AsyncIterator[str]:
     app = create_app(load_settings(env), database_url=servers.database_url, redis_url=servers.redis_url)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn's Server offers a flag, not an event
+    while not server.started:
         assert not task.done(), "the server stopped before it started"
         await asyncio.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
