@@ -184,7 +184,7 @@ class FeedbackController(Controller):
         """Follow a report (a nearby one of the same kind) instead of reporting it again."""
         await service.follow(conn, request.user, request_id)
 
-    @delete("/requests/{request_id:uuid}/follow", status_code=HTTP_204_NO_CONTENT)
+    @delete("/requests/{request_id:uuid}/follow", status_code=HTTP_204_NO_CONTENT, responses=problems(404))
     async def unfollow(self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID]) -> None:
         await service.unfollow(conn, request.user, request_id)
 

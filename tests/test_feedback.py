@@ -582,3 +582,70 @@ async def test_open311_client_round_trip(
     assert_no_metadata(photo.content)
     closed = await asyncio.to_thread(geo.get_service_requests, service_code="road-damage", status="closed")
     assert request_id not in {r["service_request_id"] for r in closed}
+
+
+# -- the public page in a real browser ----------------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+async def test_public_list_reads_in_german_and_french_in_a_browser(
+    served: str, client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    from playwright.async_api import async_playwright
+
+    reporter = await make_user(locale="fr", municipality_code="57641")  # Schweyen
+    staff = await make_staff(client, db, make_user, "57641")
+    request_id = await report(
+        client,
+        reporter,
+        lat=49.1599,
+        lon=7.3902,
+        service_code="waste",
+        description="Dépôt sauvage <b>au</b> bord du chemin",
+        media=[jpeg_with_gps()],
+    )
+    item = (await client.get(f"/v1/feedback/requests/{request_id}", headers=staff.headers)).json()
+    await client.post(
+        f"/v1/feedback/requests/{request_id}/status",
+        json={"status": "acknowledged", "note": {"fr": "Enlèvement lundi.", "de": "Abholung am Montag."}},
+        headers=staff.headers,
+    )
+    released = await client.post(
+        f"/v1/feedback/requests/{request_id}/release",
+        json={"photo_ids": [item["photos"][0]["id"]]},
+        headers=staff.headers,
+    )
+    assert released.status_code == 200
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{served}/feedback/57641?lang=de")
+            assert await page.get_attribute("html", "lang") == "de"
+            assert await page.inner_text("h1") == "Meldungen in Schweyen"
+            # Schweyen is in France: the French numbers, told in German
+            assert "in Frankreich 112" in await page.inner_text("[role=note]")
+            entry = page.locator("li", has_text="Dépôt sauvage")
+            assert await entry.count() == 1
+            text = await entry.inner_text()
+            assert "Dépôt sauvage <b>au</b> bord du chemin" in text  # shown as text, never as markup
+            assert "Bestätigt" in text and "Abholung am Montag." in text
+            image = entry.locator("img")
+            assert await image.get_attribute("alt") == "Foto zur Meldung"
+            assert await image.evaluate("img => img.complete && img.naturalWidth > 0")
+            await page.click("text=Français")
+            assert await page.inner_text("h1") == "Signalements à Schweyen"
+            assert "Enlèvement lundi." in await page.inner_text("main, body")
+            assert "le 17 (police)" in await page.inner_text("[role=note]")
+        finally:
+            await browser.close()
