@@ -649,3 +649,97 @@ async def test_public_list_reads_in_german_and_french_in_a_browser(
             assert "le 17 (police)" in await page.inner_text("[role=note]")
         finally:
             await browser.close()
+
+
+# -- catalogue, abuse, personal data --------------------------------------------------------------------------
+
+
+async def test_staff_add_a_bilingual_service_of_their_own_that_open311_lists_per_locale(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    staff = await make_staff(client, db, make_user, "10045114")  # Homburg
+    body = {
+        "code": "homburg-castle-path",
+        "municipality_code": "10045114",
+        "name": {"fr": "Chemin du Schlossberg", "de": "Weg am Schlossberg"},
+        "description": {"fr": "Problème sur le chemin du Schlossberg.", "de": "Problem am Schlossbergweg."},
+        "group": {"fr": "Tourisme", "de": "Tourismus"},
+        "keywords": ["problem", "tip"],
+    }
+    one_language = {**body, "name": {"fr": "Chemin du Schlossberg"}}
+    assert (
+        await client.post("/v1/feedback/services", json=one_language, headers=staff.headers)
+    ).status_code == 400
+    created = await client.post("/v1/feedback/services", json=body, headers=staff.headers)
+    assert created.status_code == 201, created.text
+    again = await client.post("/v1/feedback/services", json=body, headers=staff.headers)
+    assert again.status_code == 409
+    region_wide = {**body, "code": "region-thing", "municipality_code": None}
+    assert (
+        await client.post("/v1/feedback/services", json=region_wide, headers=staff.headers)
+    ).status_code == 403
+    elsewhere = {**body, "code": "bitche-thing", "municipality_code": BITCHE}
+    assert (
+        await client.post("/v1/feedback/services", json=elsewhere, headers=staff.headers)
+    ).status_code == 404
+
+    german = (
+        await client.get("/open311/v2/services.json", params={"locale": "de", "municipality": "10045114"})
+    ).json()
+    [mine] = [s for s in german if s["service_code"] == "homburg-castle-path"]
+    assert mine == {
+        "service_code": "homburg-castle-path",
+        "service_name": "Weg am Schlossberg",
+        "description": "Problem am Schlossbergweg.",
+        "metadata": False,
+        "type": "realtime",
+        "keywords": "problem,tip",
+        "group": "Tourismus",
+    }
+    french = (await client.get("/open311/v2/services.json", params={"locale": "fr"})).json()
+    assert "homburg-castle-path" not in {s["service_code"] for s in french}  # not for the whole region
+    assert {"Arbre tombé ou branche dangereuse", "Personne en difficulté"} <= {
+        s["service_name"] for s in french
+    }
+
+    reporter = await make_user(locale="de", municipality_code=BITCHE)
+    wrong_place = await client.post(
+        "/open311/v2/requests.json",
+        data={"service_code": "homburg-castle-path", "lat": "49.0523", "long": "7.4299", "description": "x"},
+        headers=reporter.headers,
+    )
+    assert wrong_place.status_code == 422
+
+
+async def test_abuse_reports_hide_a_public_report_and_erasure_keeps_it_without_its_author(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    reporter = await make_user(locale="fr", municipality_code="57188")  # Éguelshardt
+    staff = await make_staff(client, db, make_user, "57188")
+    request_id = await report(
+        client, reporter, lat=49.0197, lon=7.4929, service_code="idea", description="Un banc près de l'étang"
+    )
+    await client.post(f"/v1/feedback/requests/{request_id}/release", json={}, headers=staff.headers)
+    public = {"service_request_id": request_id}
+    assert (await client.get("/open311/v2/requests.json", params=public)).json()
+
+    export = (await client.get("/v1/me/export", headers=reporter.headers)).json()
+    assert request_id in json.dumps(export)
+
+    for _ in range(3):
+        flagger = await make_user()
+        flagged = await client.post(
+            f"/v1/feedback/requests/{request_id}/abuse",
+            json={"reason": "Propos injurieux"},
+            headers=flagger.headers,
+        )
+        assert flagged.status_code == 204
+    assert (await client.get("/open311/v2/requests.json", params=public)).json() == []
+
+    assert (await client.delete("/v1/me", headers=reporter.headers)).status_code in (200, 204)
+    kept = await client.get(f"/v1/feedback/requests/{request_id}", headers=staff.headers)
+    assert kept.status_code == 200 and kept.json()["description"] == "Un banc près de l'étang"
+    assert (
+        await db.fetchval("SELECT reporter_id FROM feedback_requests WHERE id = $1", uuid.UUID(request_id))
+        is None
+    )
