@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from feedback import photos, service
+from feedback import catalogue, photos, public, service
 from feedback.errors import (
     REASON_BBOX,
     REASON_DATE,
@@ -197,7 +197,7 @@ class Open311Controller(Controller):
         jurisdiction_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> list[Open311Service]:
         """The service catalogue in French or German (``locale=fr|de``); with ``municipality`` its own too."""
-        return await service.open311_services(conn, _locale(request), municipality)
+        return await catalogue.open311_services(conn, _locale(request), municipality)
 
     @post(
         "/requests.json",
@@ -248,7 +248,7 @@ class Open311Controller(Controller):
         """Released requests, newest first: by ids, service codes, status (open, closed), dates, ``bbox``
         (west,south,east,north) or municipality."""
         ids = _list(service_request_id, r"[0-9a-fA-F-]{36}")
-        return await service.open311_requests(
+        return await public.open311_requests(
             conn,
             _locale(request),
             settings.public_url,
@@ -280,7 +280,7 @@ class Open311Controller(Controller):
             parsed = uuid.UUID(ident)
         except ValueError:
             raise NotFound() from None
-        return await service.open311_request(conn, _locale(request), settings.public_url, parsed)
+        return await public.open311_request(conn, _locale(request), settings.public_url, parsed)
 
 
 def _open311_error(request: AnyRequest, exc: Exception) -> Response[Any]:

@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from feedback import service
+from feedback import public
 from hub.deps import Config, Conn
 from hub.errors import request_locale
 from hub.openapi import problems
@@ -63,7 +63,7 @@ class FeedbackPages(Controller):
         locale = request_locale(request)
         if locale not in ("fr", "de"):
             locale = "fr"
-        page = await service.public_page(conn, locale, "", municipality_code)
+        page = await public.public_page(conn, locale, "", municipality_code)
         env = _pages().overlay()
         env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
         html = env.get_template("list.html.j2").render(

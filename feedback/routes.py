@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from feedback import service
+from feedback import catalogue, public, service
 from feedback.models import (
     AbuseIn,
     ApiKeyCreated,
@@ -66,31 +66,31 @@ class FeedbackController(Controller):
         municipality: Annotated[str | None, QueryParameter(pattern=MUNICIPALITY)] = None,
     ) -> list[ServiceOut]:
         """The catalogue as its managers see it: region-wide (hub admins) or one municipality's (its staff)."""
-        return await service.catalogue(conn, request.user, municipality)
+        return await catalogue.catalogue(conn, request.user, municipality)
 
     @post("/services", responses=problems(403, 404, 409, 422))
     async def create_service(self, conn: Conn, request: AuthRequest, data: JSONBody[ServiceIn]) -> ServiceOut:
         """A new service, bilingual name, description and group (both languages required)."""
-        return await service.create_service(conn, request.user, data)
+        return await catalogue.create_service(conn, request.user, data)
 
     @patch("/services/{code:str}", responses=problems(404, 422))
     async def update_service(
         self, conn: Conn, request: AuthRequest, code: FromPath[str], data: JSONBody[ServicePatch]
     ) -> ServiceOut:
-        return await service.update_service(conn, request.user, code, data)
+        return await catalogue.update_service(conn, request.user, code, data)
 
     @post("/staff", status_code=HTTP_200_OK, responses=problems(403, 422))
     async def grant_staff(
         self, conn: Conn, request: AuthRequest, data: JSONBody[StaffIn]
     ) -> list[StaffMember]:
         """Hub admins: make someone staff of a municipality for feedback."""
-        return await service.grant_staff(conn, request.user, data)
+        return await catalogue.grant_staff(conn, request.user, data)
 
     @get("/staff/{municipality_code:str}", responses=problems(404))
     async def staff(
         self, conn: Conn, request: AuthRequest, municipality_code: FromPath[str]
     ) -> list[StaffMember]:
-        return await service.list_staff(conn, request.user, municipality_code)
+        return await catalogue.list_staff(conn, request.user, municipality_code)
 
     @delete(
         "/staff/{municipality_code:str}/{user_id:uuid}",
@@ -100,14 +100,14 @@ class FeedbackController(Controller):
     async def revoke_staff(
         self, conn: Conn, request: AuthRequest, municipality_code: FromPath[str], user_id: FromPath[uuid.UUID]
     ) -> None:
-        await service.revoke_staff(conn, request.user, municipality_code, user_id)
+        await catalogue.revoke_staff(conn, request.user, municipality_code, user_id)
 
     @post("/api-keys", responses=problems(403))
     async def create_api_key(
         self, conn: Conn, request: AuthRequest, data: JSONBody[ApiKeyIn]
     ) -> ApiKeyCreated:
         """Hub admins: a key for a partner's Open311 application (shown once)."""
-        return await service.create_api_key(conn, request.user, data)
+        return await catalogue.create_api_key(conn, request.user, data)
 
     # -- before reporting --------------------------------------------------------------------------------------
 
@@ -204,7 +204,7 @@ class FeedbackController(Controller):
     )
     async def photo(self, conn: Conn, viewer: Viewer, photo_name: FromPath[str]) -> Response[bytes]:
         """A released photo (``{id}.jpg``) for anyone, an unreleased one for the reporter and the staff."""
-        content = await service.photo(conn, viewer, photo_name)
+        content = await public.photo(conn, viewer, photo_name)
         return Response(
             content,
             media_type="image/jpeg",
@@ -238,7 +238,7 @@ class OpenDataController(Controller):
         self, conn: Conn, municipality: Annotated[str | None, QueryParameter(pattern=MUNICIPALITY)] = None
     ) -> FeatureCollection:
         """Released reports as GeoJSON (no reporter, no unreleased photo)."""
-        return await service.open_data(conn, municipality)
+        return await public.open_data(conn, municipality)
 
 
 ROUTES = [FeedbackController, MyFeedbackController, OpenDataController]

@@ -1,11 +1,9 @@
-"""Feedback use cases: catalogue, routing and submitting reports, staff work, followers, open data."""
+"""Feedback reports: placing and submitting them, access, staff work, followers, the reporter's views."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-import secrets
 import uuid
 from datetime import datetime
 from typing import Any
@@ -16,13 +14,12 @@ from care import service as care
 from communities.municipalities import service as municipalities
 from communities.municipalities.models import Municipality
 from feedback import boundaries, photos, queries
+from feedback.catalogue import hash_key, names, require_staff
 from feedback.errors import (
     REASON_ADDRESS,
-    REASON_BOTH_LANGUAGES,
     REASON_DESCRIPTION,
     REASON_DUPLICATE_OF,
     REASON_FORWARDED_TO,
-    REASON_NO_ACCOUNT,
     REASON_NOT_A_CANDIDATE,
     REASON_OUTSIDE_REGION,
     REASON_PHOTO_COUNT,
@@ -37,41 +34,25 @@ from feedback.errors import (
     ChooseMunicipality,
     InvalidTransition,
     NotClosed,
-    ServiceExists,
     StaffOnly,
 )
 from feedback.models import (
     AbuseIn,
-    ApiKeyCreated,
-    ApiKeyIn,
     Candidate,
-    Feature,
-    FeatureCollection,
-    FeatureProperties,
     FeedbackItem,
     FeedbackPage,
     ForwardIn,
-    Names,
     Nearby,
     Open311Created,
-    Open311Request,
-    Open311Service,
     PhotoInfo,
     Placement,
-    PointGeometry,
-    PublicList,
     ReleaseIn,
     SatisfactionIn,
-    ServiceIn,
-    ServiceOut,
-    ServicePatch,
-    StaffIn,
-    StaffMember,
     StatusIn,
     Update,
 )
 from hub.auth import CurrentUser
-from hub.errors import REASON_UNKNOWN_MUNICIPALITIES, Forbidden, InvalidField, NotFound
+from hub.errors import REASON_UNKNOWN_MUNICIPALITIES, InvalidField, NotFound
 from hub.pagination import decode_cursor, encode_cursor
 from hub.registry import UserData
 from i18n import N_, translate
@@ -86,7 +67,6 @@ MAX_DESCRIPTION = 4000
 #: people reporting a released report as abusive before it is hidden until staff look at it again
 ABUSE_THRESHOLD = 3
 _CURSOR_KEY = "feedback:cursor"
-API_KEY_PREFIX = "hubf_"
 
 EMERGENCY = {
     "FR": N_(
@@ -117,32 +97,10 @@ CARE_REPORT_BODY = N_(
 REOPENED_NOTE = N_("The reporter is not satisfied; the report is being reviewed again.")
 
 
-def _names(fr: str, de: str) -> Names:
-    return Names(fr=fr, de=de)
-
-
-def _service_out(row: queries.ServiceRow) -> ServiceOut:
-    return ServiceOut(
-        code=row.code,
-        municipality_code=row.municipality_code,
-        name=_names(row.name_fr, row.name_de),
-        description=_names(row.description_fr, row.description_de),
-        group=_names(row.group_fr, row.group_de),
-        keywords=row.keywords,
-        audience=row.audience,
-        position=row.position,
-        active=row.active,
-    )
-
-
-def _in(locale: str, fr: str, de: str) -> str:
-    return de if locale == "de" else fr
-
-
 # -- access ----------------------------------------------------------------------------------------------------
 
 
-async def _may_manage(conn: asyncpg.Connection, user: CurrentUser, row: queries.RequestRow) -> bool:
+async def may_manage(conn: asyncpg.Connection, user: CurrentUser, row: queries.RequestRow) -> bool:
     """Staff of the report's municipality (or, for a person in difficulty, the care providers serving it)."""
     if user.is_admin:
         return True
@@ -164,7 +122,7 @@ async def access_request(
     row = await queries.request(conn, request_id, lock=lock)
     if row is None:
         raise NotFound()
-    if await _may_manage(conn, user, row):
+    if await may_manage(conn, user, row):
         return row
     visible = row.reporter_id == user.id or (
         row.audience == "municipality" and user.id in await queries.followers(conn, request_id)
@@ -174,153 +132,6 @@ async def access_request(
     if manage:
         raise StaffOnly()
     return row
-
-
-async def _staff_of(conn: asyncpg.Connection, user: CurrentUser, municipality_code: str) -> None:
-    if not (user.is_admin or await queries.is_staff(conn, user.id, municipality_code)):
-        raise NotFound()
-
-
-# -- catalogue -------------------------------------------------------------------------------------------------
-
-
-async def open311_services(
-    conn: asyncpg.Connection, locale: str, municipality_code: str | None
-) -> list[Open311Service]:
-    return [
-        Open311Service(
-            service_code=s.code,
-            service_name=_in(locale, s.name_fr, s.name_de),
-            description=_in(locale, s.description_fr, s.description_de),
-            metadata=False,
-            type="realtime",
-            keywords=",".join(s.keywords),
-            group=_in(locale, s.group_fr, s.group_de),
-        )
-        for s in await queries.services(conn, municipality_code)
-    ]
-
-
-async def catalogue(
-    conn: asyncpg.Connection, user: CurrentUser, municipality_code: str | None
-) -> list[ServiceOut]:
-    """The catalogue as its managers see it (inactive services included)."""
-    if municipality_code is not None:
-        await _staff_of(conn, user, municipality_code)
-    elif not user.is_admin:
-        raise Forbidden()
-    return [_service_out(s) for s in await queries.services(conn, municipality_code, everything=True)]
-
-
-async def create_service(conn: asyncpg.Connection, user: CurrentUser, data: ServiceIn) -> ServiceOut:
-    """A region-wide service (hub administrators) or a municipality's own (its staff too)."""
-    if data.municipality_code is None:
-        if not user.is_admin:
-            raise Forbidden()
-    else:
-        await _staff_of(conn, user, data.municipality_code)
-    values: dict[str, Any] = {
-        "code": data.code,
-        "municipality_code": data.municipality_code,
-        "name_fr": data.name.fr.strip(),
-        "name_de": data.name.de.strip(),
-        "description_fr": data.description.fr.strip(),
-        "description_de": data.description.de.strip(),
-        "group_fr": data.group.fr.strip(),
-        "group_de": data.group.de.strip(),
-        "keywords": sorted(set(data.keywords)),
-        "audience": data.audience,
-        "position": data.position,
-    }
-    if not all(v for k, v in values.items() if k.endswith(("_fr", "_de"))):
-        raise InvalidField("name", REASON_BOTH_LANGUAGES)
-    if not await queries.insert_service(conn, values):
-        raise ServiceExists()
-    row = await queries.service(conn, data.code)
-    assert row is not None
-    return _service_out(row)
-
-
-async def update_service(
-    conn: asyncpg.Connection, user: CurrentUser, code: str, data: ServicePatch
-) -> ServiceOut:
-    row = await queries.service(conn, code)
-    if row is None:
-        raise NotFound()
-    if row.municipality_code is None:
-        if not user.is_admin:
-            raise NotFound()
-    else:
-        await _staff_of(conn, user, row.municipality_code)
-    changes: dict[str, Any] = {}
-    for field in ("name", "description", "group"):
-        text = getattr(data, field)
-        if text is not None:
-            changes[f"{field}_fr"], changes[f"{field}_de"] = text.fr.strip(), text.de.strip()
-    if data.keywords is not None:
-        changes["keywords"] = sorted(set(data.keywords))
-    if data.position is not None:
-        changes["position"] = data.position
-    if data.active is not None:
-        changes["active"] = data.active
-    await queries.update_service(conn, code, changes)
-    updated = await queries.service(conn, code)
-    assert updated is not None
-    return _service_out(updated)
-
-
-# -- staff and keys ------------------------------------------------------------------------------------------
-
-
-async def grant_staff(conn: asyncpg.Connection, user: CurrentUser, data: StaffIn) -> list[StaffMember]:
-    """A hub administrator makes someone staff of a municipality for feedback."""
-    if not user.is_admin:
-        raise Forbidden()
-    if await municipalities.unknown_codes(conn, [data.municipality_code]):
-        raise InvalidField("municipality_code", REASON_UNKNOWN_MUNICIPALITIES, codes=data.municipality_code)
-    person = await queries.user_by_email(conn, data.email.strip())
-    if person is None:
-        raise InvalidField("email", REASON_NO_ACCOUNT)
-    await queries.grant_staff(conn, data.municipality_code, person.id, user.id)
-    logger.info("feedback staff granted for %s", data.municipality_code)
-    return await list_staff(conn, user, data.municipality_code)
-
-
-async def revoke_staff(
-    conn: asyncpg.Connection, user: CurrentUser, municipality_code: str, user_id: uuid.UUID
-) -> None:
-    if not user.is_admin:
-        raise Forbidden()
-    if not await queries.revoke_staff(conn, municipality_code, user_id):
-        raise NotFound()
-
-
-async def list_staff(
-    conn: asyncpg.Connection, user: CurrentUser, municipality_code: str
-) -> list[StaffMember]:
-    await _staff_of(conn, user, municipality_code)
-    return [
-        StaffMember(
-            user_id=r.user_id,
-            display_name=r.display_name,
-            municipality_code=r.municipality_code,
-            granted_at=r.granted_at,
-        )
-        for r in await queries.staff_of(conn, municipality_code)
-    ]
-
-
-def _hash_key(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
-
-
-async def create_api_key(conn: asyncpg.Connection, user: CurrentUser, data: ApiKeyIn) -> ApiKeyCreated:
-    """A key for a partner's Open311 application, shown once and kept hashed."""
-    if not user.is_admin:
-        raise Forbidden()
-    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    key_id = await queries.insert_api_key(conn, data.name.strip(), _hash_key(secret), user.id)
-    return ApiKeyCreated(id=key_id, name=data.name.strip(), api_key=secret)
 
 
 # -- placing a report ------------------------------------------------------------------------------------------
@@ -336,7 +147,7 @@ async def _centroids(conn: asyncpg.Connection) -> list[boundaries.Centroid]:
 async def _candidates(conn: asyncpg.Connection, codes: tuple[str, ...]) -> list[Candidate]:
     found = {m.code: m for m in await municipalities.by_codes(conn, list(codes))}
     return [
-        Candidate(code=c, country=found[c].country, name=_names(found[c].name.fr, found[c].name.de))
+        Candidate(code=c, country=found[c].country, name=names(found[c].name.fr, found[c].name.de))
         for c in codes
         if c in found
     ]
@@ -418,7 +229,7 @@ async def authenticate_key(conn: asyncpg.Connection, api_key: str | None) -> uui
     """The id of a valid Open311 application key (None when absent or unknown)."""
     if not api_key:
         return None
-    return await queries.api_key_id(conn, _hash_key(api_key.strip()))
+    return await queries.api_key_id(conn, hash_key(api_key.strip()))
 
 
 async def submit(
@@ -514,7 +325,7 @@ async def submit(
 
 def _update(row: queries.UpdateRow, locale: str) -> Update:
     notes = (
-        _names(row.note_fr or "", row.note_de or "")
+        names(row.note_fr or "", row.note_de or "")
         if row.note_fr is not None or row.note_de is not None
         else None
     )
@@ -592,7 +403,7 @@ async def get_item(
     conn: asyncpg.Connection, user: CurrentUser, locale: str, request_id: uuid.UUID
 ) -> FeedbackItem:
     row = await access_request(conn, user, request_id)
-    full = {row.id} if (row.reporter_id == user.id or await _may_manage(conn, user, row)) else set()
+    full = {row.id} if (row.reporter_id == user.id or await may_manage(conn, user, row)) else set()
     [item] = await _items(conn, [row], locale, user, full=full)
     return item
 
@@ -637,7 +448,7 @@ async def staff_list(
         if not (user.is_admin or user.id in await care.staff_serving(conn, municipality_code)):
             raise NotFound()
     else:
-        await _staff_of(conn, user, municipality_code)
+        await require_staff(conn, user, municipality_code)
     rows = await queries.requests_for_staff(conn, municipality_code, audience, _after(cursor), limit + 1)
     page = rows[:limit]
     items = await _items(conn, page, locale, user, full={r.id for r in page})
@@ -701,7 +512,7 @@ async def change_status(
         if data.duplicate_of is None or data.duplicate_of == row.id:
             raise InvalidField("duplicate_of", REASON_DUPLICATE_OF)
         other = await queries.request(conn, data.duplicate_of)
-        if other is None or not await _may_manage(conn, user, other):
+        if other is None or not await may_manage(conn, user, other):
             raise InvalidField("duplicate_of", REASON_DUPLICATE_OF)
         duplicate_of = other.id
         if row.reporter_id is not None:
@@ -776,7 +587,7 @@ async def forward(
         )
     moved = await queries.request(conn, row.id)
     assert moved is not None
-    full = {row.id} if await _may_manage(conn, user, moved) else set()
+    full = {row.id} if await may_manage(conn, user, moved) else set()
     [item] = await _items(conn, [moved], locale, user, full=full)
     return item
 
@@ -871,157 +682,6 @@ async def report_abuse(
     if await queries.report_abuse(conn, row.id, user.id, data.reason.strip()) >= ABUSE_THRESHOLD:
         await queries.hide_request(conn, row.id)
         logger.info("feedback report %s hidden after abuse reports", row.id)
-
-
-# -- public views ----------------------------------------------------------------------------------------------
-
-
-async def photo(conn: asyncpg.Connection, user: CurrentUser | None, name: str) -> bytes:
-    """A released photo of a public report for anyone; others only for the reporter and the staff."""
-    ident, _, extension = name.rpartition(".")
-    try:
-        photo_id = uuid.UUID(ident)
-    except ValueError:
-        raise NotFound() from None
-    if extension != "jpg":
-        raise NotFound()
-    found = await queries.photo(conn, photo_id)
-    if found is None:
-        raise NotFound()
-    info, content = found
-    row = await queries.request(conn, info.request_id)
-    if row is None:
-        raise NotFound()
-    public = (
-        info.released_at is not None
-        and row.released_at is not None
-        and row.hidden_at is None
-        and row.audience == "municipality"
-    )
-    if public:
-        return content
-    if user is None:
-        raise NotFound()
-    if row.reporter_id == user.id or await _may_manage(conn, user, row):
-        return content
-    raise NotFound()
-
-
-async def _public_photos(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
-    result: dict[uuid.UUID, list[str]] = {}
-    for p in await queries.photos_of(conn, ids):
-        if p.released_at is not None:
-            result.setdefault(p.request_id, []).append(photo_url(p.id))
-    return result
-
-
-def _latest_note(updates: list[queries.UpdateRow], locale: str) -> str | None:
-    for u in reversed(updates):
-        if u.note_fr or u.note_de:
-            return pick(Bilingual(fr=u.note_fr, de=u.note_de), locale).text
-    return None
-
-
-async def open311_requests(
-    conn: asyncpg.Connection, locale: str, public_url: str, **filters: Any
-) -> list[Open311Request]:
-    rows = await queries.public_requests(conn, **filters)
-    ids = [r.id for r in rows]
-    notes: dict[uuid.UUID, list[queries.UpdateRow]] = {}
-    for u in await queries.updates_of(conn, ids):
-        notes.setdefault(u.request_id, []).append(u)
-    pictures = await _public_photos(conn, ids)
-    services = {s.code: s for s in await queries.services(conn, None, everything=True)}
-    agencies = {
-        m.code: m for m in await municipalities.by_codes(conn, sorted({r.municipality_code for r in rows}))
-    }
-    result = []
-    for r in rows:
-        svc = services.get(r.service_code) or await queries.service(conn, r.service_code)
-        assert svc is not None
-        town = agencies[r.municipality_code]
-        urls = pictures.get(r.id, [])
-        result.append(
-            Open311Request(
-                service_request_id=str(r.id),
-                status="closed" if r.status == "closed" else "open",
-                status_notes=_latest_note(notes.get(r.id, []), locale),
-                service_name=_in(locale, svc.name_fr, svc.name_de),
-                service_code=r.service_code,
-                description=r.description,
-                agency_responsible=_in(locale, town.name.fr, town.name.de),
-                service_notice=None,
-                requested_datetime=r.requested_at,
-                updated_datetime=r.updated_at,
-                expected_datetime=None,
-                address=r.address_string,
-                address_id=None,
-                zipcode=r.zipcode,
-                lat=r.lat,
-                long=r.lon,
-                media_url=f"{public_url.rstrip('/')}{urls[0]}" if urls else None,
-                detailed_status=r.status,  # type: ignore[arg-type]
-                resolution=r.resolution,  # type: ignore[arg-type]
-                municipality_code=r.municipality_code,
-            )
-        )
-    return result
-
-
-async def open311_request(
-    conn: asyncpg.Connection, locale: str, public_url: str, request_id: uuid.UUID
-) -> list[Open311Request]:
-    found = await open311_requests(conn, locale, public_url, ids=[request_id], limit=1)
-    if not found:
-        raise NotFound()
-    return found
-
-
-async def open_data(conn: asyncpg.Connection, municipality_code: str | None) -> FeatureCollection:
-    """Released reports as GeoJSON (RFC 7946: longitude first), without their reporters."""
-    rows = await queries.public_requests(conn, municipality_code=municipality_code, limit=5000)
-    pictures = await _public_photos(conn, [r.id for r in rows])
-    services = {s.code: s for s in await queries.services(conn, None, everything=True)}
-    features = []
-    for r in rows:
-        svc = services.get(r.service_code) or await queries.service(conn, r.service_code)
-        assert svc is not None
-        features.append(
-            Feature(
-                geometry=PointGeometry(coordinates=(r.lon, r.lat)),
-                properties=FeatureProperties(
-                    id=str(r.id),
-                    service_code=r.service_code,
-                    service_name=_names(svc.name_fr, svc.name_de),
-                    municipality_code=r.municipality_code,
-                    status=r.status,  # type: ignore[arg-type]
-                    resolution=r.resolution,  # type: ignore[arg-type]
-                    description=r.description,
-                    requested_at=r.requested_at,
-                    updated_at=r.updated_at,
-                    photo_urls=pictures.get(r.id, []),
-                ),
-            )
-        )
-    return FeatureCollection(features=features)
-
-
-async def public_page(
-    conn: asyncpg.Connection, locale: str, public_url: str, municipality_code: str
-) -> PublicList:
-    """What the public list of a municipality shows: its released reports, in the reader's language."""
-    found = await municipalities.by_codes(conn, [municipality_code])
-    if not found:
-        raise NotFound()
-    town = found[0]
-    items = await open311_requests(conn, locale, public_url, municipality_code=municipality_code, limit=500)
-    country = "DE" if town.country == "DE" else "FR"
-    return PublicList(
-        code=town.code,
-        name=_in(locale, town.name.fr, town.name.de),
-        emergency=emergency_text(locale, country).text,
-        items=items,
-    )
 
 
 # -- GDPR ------------------------------------------------------------------------------------------------------
