@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -37,6 +37,7 @@ AnyRequest = Request[Any, Any, State]
 #: a few photos and the form around them
 MAX_SUBMISSION_BYTES = photos.MAX_PHOTOS * photos.MAX_BYTES + 64 * 1024
 MAX_TEXT = 10_000
+DEFAULT_WINDOW = timedelta(days=90)
 
 
 def _locale(request: AnyRequest) -> str:
@@ -248,6 +249,9 @@ class Open311Controller(Controller):
         """Released requests, newest first: by ids, service codes, status (open, closed), dates, ``bbox``
         (west,south,east,north) or municipality."""
         ids = _list(service_request_id, r"[0-9a-fA-F-]{36}")
+        start, end = _date("start_date", start_date), _date("end_date", end_date)
+        if ids is None and start is None and end is None:
+            start = datetime.now(UTC) - DEFAULT_WINDOW  # the spec's default: the most recent 90 days
         return await public.open311_requests(
             conn,
             _locale(request),
@@ -255,8 +259,8 @@ class Open311Controller(Controller):
             ids=[uuid.UUID(i) for i in ids] if ids else None,
             service_codes=_list(service_code, r"[a-z0-9][a-z0-9_-]{1,63}"),
             statuses=_list(status, r"open|closed"),
-            start=_date("start_date", start_date),
-            end=_date("end_date", end_date),
+            start=start,
+            end=end,
             bbox=_bbox(bbox),
             municipality_code=municipality,
             limit=1000,

@@ -81,14 +81,13 @@ async def open311_requests(
     for u in await queries.updates_of(conn, ids):
         notes.setdefault(u.request_id, []).append(u)
     pictures = await _public_photos(conn, ids)
-    services = {s.code: s for s in await queries.services(conn, None, everything=True)}
+    services = await queries.services_by_codes(conn, {r.service_code for r in rows})
     agencies = {
         m.code: m for m in await municipalities.by_codes(conn, sorted({r.municipality_code for r in rows}))
     }
     result = []
     for r in rows:
-        svc = services.get(r.service_code) or await queries.service(conn, r.service_code)
-        assert svc is not None
+        svc = services[r.service_code]
         town = agencies[r.municipality_code]
         urls = pictures.get(r.id, [])
         result.append(
@@ -131,11 +130,10 @@ async def open_data(conn: asyncpg.Connection, municipality_code: str | None) -> 
     """Released reports as GeoJSON (RFC 7946: longitude first), without their reporters."""
     rows = await queries.public_requests(conn, municipality_code=municipality_code, limit=5000)
     pictures = await _public_photos(conn, [r.id for r in rows])
-    services = {s.code: s for s in await queries.services(conn, None, everything=True)}
+    services = await queries.services_by_codes(conn, {r.service_code for r in rows})
     features = []
     for r in rows:
-        svc = services.get(r.service_code) or await queries.service(conn, r.service_code)
-        assert svc is not None
+        svc = services[r.service_code]
         features.append(
             Feature(
                 geometry=PointGeometry(coordinates=(r.lon, r.lat)),

@@ -136,6 +136,11 @@ async def services(
     return _all(ServiceRow, records)
 
 
+async def services_by_codes(conn: asyncpg.Connection, codes: set[str]) -> dict[str, ServiceRow]:
+    records = await conn.fetch(f"{_SERVICE} WHERE code = ANY($1)", list(codes))
+    return {r["code"]: ServiceRow(**dict(r)) for r in records}
+
+
 async def service(conn: asyncpg.Connection, code: str) -> ServiceRow | None:
     return _one(ServiceRow, await conn.fetchrow(f"{_SERVICE} WHERE code = $1", code))
 

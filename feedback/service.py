@@ -366,11 +366,10 @@ async def _items(
                 PhotoInfo(id=p.id, released=p.released_at is not None, url=photo_url(p.id))
             )
     following = await queries.followed_by(conn, viewer.id, ids)
-    services = {s.code: s for s in await queries.services(conn, None, everything=True)}
+    services = await queries.services_by_codes(conn, {r.service_code for r in rows})
     items = []
     for r in rows:
-        svc = services.get(r.service_code) or await queries.service(conn, r.service_code)
-        assert svc is not None
+        svc = services[r.service_code]
         items.append(
             FeedbackItem(
                 id=r.id,

@@ -10,6 +10,7 @@ import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,8 +27,10 @@ from PIL import Image
 
 from feedback import boundaries, photos
 from hub.app import create_app
+from hub.db import transaction
 from hub.settings import Settings, load_settings
 from i18n import translate
+from messaging import pipeline
 from tests.conftest import Servers, SignedIn, UserFactory
 
 Client = AsyncTestClient[Litestar]
@@ -117,7 +120,7 @@ async def report(
 async def notifications(db: asyncpg.Pool, user: SignedIn, kind: str) -> list[dict[str, Any]]:
     rows = await db.fetch(
         """
-        SELECT kind, message, title_fr, title_de, body_fr, body_de, audience_user_ids FROM notifications
+        SELECT id, kind, message, title_fr, title_de, body_fr, body_de, audience_user_ids FROM notifications
         WHERE kind = $1 AND $2 = ANY(audience_user_ids) ORDER BY created_at
         """,
         kind,
@@ -276,8 +279,18 @@ async def test_german_resident_reports_a_fallen_tree_and_hears_each_change_in_ge
     [asked] = await notifications(db, resident, "feedback.satisfaction")
     assert translate("de", asked["message"]["title"]["msgid"]) == "Sind Sie zufrieden?"
 
+    # Planned as the worker plans them: her inbox reads in German, the staff's note in its German version.
+    for n in told:
+        async with transaction(db) as conn:
+            assert await pipeline.plan_notification(conn, n["id"], datetime.now(UTC)) == 1
     inbox = await client.get("/v1/me/notifications", headers=resident.headers)
     assert inbox.status_code == 200
+    feedback_items = [i for i in inbox.json()["items"] if i["kind"] == "feedback.update"]
+    assert [(i["title"]["text"], i["body"]["text"], i["body"]["lang"]) for i in reversed(feedback_items)] == [
+        ("Ihre Meldung ist bei der Gemeinde angekommen", "Meldung erhalten, vielen Dank.", "de"),
+        ("Ihre Meldung wird bearbeitet", "Der Bauhof kommt am Donnerstag.", "de"),
+        ("Ihre Meldung wurde abgeschlossen", "Der Baum wurde entfernt.", "de"),
+    ]
 
     seen = (await client.get(f"/v1/feedback/requests/{request_id}", headers=resident.headers)).json()
     last = seen["updates"][-1]
