@@ -391,7 +391,8 @@ async def requests_for_staff(
 async def nearby_open(
     conn: asyncpg.Connection, service_code: str, lat: float, lon: float, radius_m: float, limit: int = 10
 ) -> list[NearbyRow]:
-    """Open reports of a service within ``radius_m`` (haversine), nearest first; the text only if released."""
+    """Open reports of a service within ``radius_m`` (haversine), nearest first; the text only if released.
+    Reports about a person in difficulty are never offered."""
     records = await conn.fetch(
         """
         WITH candidates AS (
@@ -402,8 +403,8 @@ async def nearby_open(
                        power(sin(radians(r.lat - $2) / 2), 2)
                        + cos(radians($2)) * cos(radians(r.lat)) * power(sin(radians(r.lon - $3) / 2), 2)
                    )) AS distance_m
-            FROM feedback_requests r
-            WHERE r.service_code = $1 AND r.status <> 'closed'
+            FROM feedback_requests r JOIN feedback_services s ON s.code = r.service_code
+            WHERE r.service_code = $1 AND r.status <> 'closed' AND s.audience = 'municipality'
               AND r.lat BETWEEN $2 - $4 / 111000.0 AND $2 + $4 / 111000.0
               AND r.lon BETWEEN $3 - $4 / (111000.0 * cos(radians($2))) AND $3 + $4 / (111000.0 * cos(radians($2)))
         )
@@ -464,7 +465,7 @@ async def move_request(conn: asyncpg.Connection, request_id: uuid.UUID, municipa
 async def release_request(conn: asyncpg.Connection, request_id: uuid.UUID, user_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE feedback_requests SET released_at = coalesce(released_at, now()), released_by = $2, "
-        "updated_at = now() WHERE id = $1",
+        "hidden_at = NULL, updated_at = now() WHERE id = $1",
         request_id,
         user_id,
     )

@@ -594,7 +594,8 @@ async def forward(
 async def release(
     conn: asyncpg.Connection, user: CurrentUser, locale: str, request_id: uuid.UUID, data: ReleaseIn
 ) -> FeedbackItem:
-    """Staff make a report public, with the photos they chose (the reporter is never shown)."""
+    """Staff make a report public, with the photos they chose (the reporter is never shown); a report
+    hidden after abuse reports is shown again."""
     row = await access_request(conn, user, request_id, manage=True)
     if row.audience == "care":
         raise NotFound()  # reports about a person in difficulty are never public

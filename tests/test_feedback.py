@@ -430,6 +430,10 @@ async def test_person_in_difficulty_goes_to_care_providers_serving_the_municipal
     assert request_id in {i["id"] for i in listed.json()["items"]}
     release = await client.post(f"/v1/feedback/requests/{request_id}/release", json={}, headers=admin.headers)
     assert release.status_code == 404
+    nearby = await client.get(
+        "/v1/feedback/place", params={"lat": 49.0523, "long": 7.4299, "service_code": "person-in-difficulty"}
+    )
+    assert nearby.json()["nearby"] == []
 
 
 # -- access and bad input -------------------------------------------------------------------------------------
@@ -748,6 +752,11 @@ async def test_abuse_reports_hide_a_public_report_and_erasure_keeps_it_without_i
         )
         assert flagged.status_code == 204
     assert (await client.get("/open311/v2/requests.json", params=public)).json() == []
+    shown_again = await client.post(
+        f"/v1/feedback/requests/{request_id}/release", json={}, headers=staff.headers
+    )
+    assert shown_again.status_code == 200
+    assert (await client.get("/open311/v2/requests.json", params=public)).json()
 
     assert (await client.delete("/v1/me", headers=reporter.headers)).status_code in (200, 204)
     kept = await client.get(f"/v1/feedback/requests/{request_id}", headers=staff.headers)
