@@ -109,8 +109,8 @@ async def open311_requests(
                 lat=r.lat,
                 long=r.lon,
                 media_url=f"{public_url.rstrip('/')}{urls[0]}" if urls else None,
-                detailed_status=r.status,  # type: ignore[arg-type]
-                resolution=r.resolution,  # type: ignore[arg-type]
+                detailed_status=r.status,
+                resolution=r.resolution,
                 municipality_code=r.municipality_code,
             )
         )
@@ -142,8 +142,8 @@ async def open_data(conn: asyncpg.Connection, municipality_code: str | None) -> 
                     service_code=r.service_code,
                     service_name=names(svc.name_fr, svc.name_de),
                     municipality_code=r.municipality_code,
-                    status=r.status,  # type: ignore[arg-type]
-                    resolution=r.resolution,  # type: ignore[arg-type]
+                    status=r.status,
+                    resolution=r.resolution,
                     description=r.description,
                     requested_at=r.requested_at,
                     updated_at=r.updated_at,

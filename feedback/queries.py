@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 
+from feedback.models import Resolution, Routing, Status
+
 T = TypeVar("T", bound=msgspec.Struct)
 
 
@@ -55,15 +57,15 @@ class RequestRow(msgspec.Struct, frozen=True):
     id: uuid.UUID
     service_code: str
     municipality_code: str
-    routing: str
+    routing: Routing
     reporter_id: uuid.UUID | None
     locale: str
     description: str
     lat: float
     lon: float
     address_string: str | None
-    status: str
-    resolution: str | None
+    status: Status
+    resolution: Resolution | None
     duplicate_of: uuid.UUID | None
     forwarded_to: str | None
     review_requested: bool
@@ -79,8 +81,8 @@ class RequestRow(msgspec.Struct, frozen=True):
 class UpdateRow(msgspec.Struct, frozen=True):
     request_id: uuid.UUID
     kind: str
-    status: str
-    resolution: str | None
+    status: Status
+    resolution: Resolution | None
     note_fr: str | None
     note_de: str | None
     from_municipality: str | None
@@ -98,7 +100,7 @@ class PhotoRow(msgspec.Struct, frozen=True):
 class NearbyRow(msgspec.Struct, frozen=True):
     id: uuid.UUID
     service_code: str
-    status: str
+    status: Status
     distance_m: float
     requested_at: datetime
     description: str | None

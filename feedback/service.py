@@ -58,7 +58,7 @@ from hub.registry import UserData
 from i18n import N_, translate
 from i18n.content import Bilingual, Localized, fold, pick
 from messaging import service as messaging
-from messaging.models import Audience, Message
+from messaging.models import Audience, Message, Priority
 
 logger = logging.getLogger("feedback")
 
@@ -172,7 +172,7 @@ async def place(
             Nearby(
                 id=n.id,
                 service_code=n.service_code,
-                status=n.status,  # type: ignore[arg-type]
+                status=n.status,
                 distance_m=round(n.distance_m),
                 requested_at=n.requested_at,
                 description=n.description,
@@ -290,6 +290,7 @@ async def submit(
     )
     for position, photo in enumerate(cleaned):
         await queries.insert_photo(conn, request_id, position, photo.content, photo.width, photo.height)
+    priority: Priority
     if service.audience == "care":
         recipients = await care.staff_serving(conn, code)
         title, body = CARE_REPORT_TITLE, CARE_REPORT_BODY
@@ -306,7 +307,7 @@ async def submit(
             title=Message(title),
             body=Message(body),
             deep_link=f"/feedback/requests/{request_id}",
-            priority=priority,  # type: ignore[arg-type]
+            priority=priority,
             source_id=request_id,
             channels=("push", "email"),
         )
@@ -332,8 +333,8 @@ def _update(row: queries.UpdateRow, locale: str) -> Update:
     note = pick(Bilingual(fr=row.note_fr, de=row.note_de), locale) if notes is not None else None
     return Update(
         kind=row.kind,
-        status=row.status,  # type: ignore[arg-type]
-        resolution=row.resolution,  # type: ignore[arg-type]
+        status=row.status,
+        resolution=row.resolution,
         note=note,
         notes=notes,
         from_municipality=row.from_municipality,
@@ -376,9 +377,9 @@ async def _items(
                 service_code=r.service_code,
                 service_name=pick(Bilingual(fr=svc.name_fr, de=svc.name_de), locale),
                 municipality_code=r.municipality_code,
-                routing=r.routing,  # type: ignore[arg-type]
-                status=r.status,  # type: ignore[arg-type]
-                resolution=r.resolution,  # type: ignore[arg-type]
+                routing=r.routing,
+                status=r.status,
+                resolution=r.resolution,
                 duplicate_of=r.duplicate_of,
                 forwarded_to=r.forwarded_to,
                 description=r.description if (r.id in full or r.released_at is not None) else "",
