@@ -44,6 +44,8 @@ def reencode(data: bytes) -> Photo:
                     raise PhotoRejected("too_large")
                 probe.verify()
             with Image.open(io.BytesIO(data)) as image:
+                # A JPEG decodes straight at the scale it is shown at (at least MAX_SIDE): far less work.
+                image.draft("RGB", (MAX_SIDE, MAX_SIDE))
                 image.load()
                 upright = ImageOps.exif_transpose(image)
                 pixels = upright.convert("RGB")

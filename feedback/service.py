@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -258,7 +259,8 @@ async def submit(
     cleaned = []
     for data in uploads:
         try:
-            cleaned.append(photos.reencode(data))
+            # Decoding and encoding take a CPU for a moment per photo: off the event loop.
+            cleaned.append(await asyncio.to_thread(photos.reencode, data))
         except photos.PhotoRejected as exc:
             if exc.reason == "too_large":
                 raise InvalidField("media", REASON_PHOTO_SIZE, max=photos.MAX_BYTES // (1024 * 1024)) from exc
