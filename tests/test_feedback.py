@@ -765,3 +765,51 @@ async def test_abuse_reports_hide_a_public_report_and_erasure_keeps_it_without_i
         await db.fetchval("SELECT reporter_id FROM feedback_requests WHERE id = $1", uuid.UUID(request_id))
         is None
     )
+
+
+async def test_staff_forward_a_report_across_the_border_and_the_reporter_is_told(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    reporter = await make_user(locale="de", municipality_code=MANDELBACHTAL)
+    french = await make_staff(client, db, make_user, SARREGUEMINES)
+    german = await make_staff(client, db, make_user, MANDELBACHTAL, locale="de")
+    request_id = await report(client, reporter, lat=49.1100, lon=7.0675, service_code="signage")
+    assert (
+        await client.get(f"/v1/feedback/requests/{request_id}", headers=german.headers)
+    ).status_code == 404
+    same = await client.post(
+        f"/v1/feedback/requests/{request_id}/forward",
+        json={"municipality_code": SARREGUEMINES, "note": {"fr": "x", "de": "x"}},
+        headers=french.headers,
+    )
+    assert same.status_code == 422
+    forwarded = await client.post(
+        f"/v1/feedback/requests/{request_id}/forward",
+        json={
+            "municipality_code": MANDELBACHTAL,
+            "note": {
+                "fr": "Le panneau est côté allemand : transmis à Mandelbachtal.",
+                "de": "Das Schild steht auf deutscher Seite: an Mandelbachtal weitergeleitet.",
+            },
+        },
+        headers=french.headers,
+    )
+    assert forwarded.status_code == 200, forwarded.text
+    assert forwarded.json()["municipality_code"] == MANDELBACHTAL
+    assert (
+        await client.get(f"/v1/feedback/requests/{request_id}", headers=french.headers)
+    ).status_code == 404
+    seen = await client.get(f"/v1/feedback/requests/{request_id}", headers=german.headers)
+    assert seen.status_code == 200
+    [update] = seen.json()["updates"]
+    assert (update["kind"], update["from_municipality"], update["to_municipality"]) == (
+        "forwarded",
+        SARREGUEMINES,
+        MANDELBACHTAL,
+    )
+    [told] = await notifications(db, reporter, "feedback.update")
+    assert translate("de", told["message"]["title"]["msgid"]) == (
+        "Ihre Meldung wurde an eine andere Gemeinde weitergeleitet"
+    )
+    assert told["body_de"].startswith("Das Schild steht auf deutscher Seite")
+    assert await notifications(db, german, "feedback.new")
