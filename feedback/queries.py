@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 
 from feedback.models import Resolution, Routing, Status
+from hub.db import update_set
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -20,6 +21,16 @@ def _one(cls: type[T], record: asyncpg.Record | None) -> T | None:
 
 def _all(cls: type[T], records: list[asyncpg.Record]) -> list[T]:
     return [cls(**dict(r)) for r in records]
+
+
+async def _insert(conn: asyncpg.Connection, table: str, values: dict[str, Any], returning: str) -> Any:
+    """``INSERT`` of the given columns (names from code, values as parameters), returning one column."""
+    columns = ", ".join(values)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    return await conn.fetchval(
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING {returning}",
+        *values.values(),
+    )
 
 
 # -- rows ------------------------------------------------------------------------------------------------------
@@ -149,14 +160,7 @@ async def service(conn: asyncpg.Connection, code: str) -> ServiceRow | None:
 
 async def insert_service(conn: asyncpg.Connection, values: dict[str, Any]) -> bool:
     """False when the code is taken."""
-    columns = list(values)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    inserted = await conn.fetchval(
-        f"INSERT INTO feedback_services ({', '.join(columns)}) VALUES ({placeholders}) "
-        "ON CONFLICT (code) DO NOTHING RETURNING code",
-        *values.values(),
-    )
-    return inserted is not None
+    return await _insert(conn, "feedback_services", values, "code") is not None
 
 
 _SERVICE_COLUMNS = frozenset(
@@ -175,13 +179,9 @@ _SERVICE_COLUMNS = frozenset(
 
 
 async def update_service(conn: asyncpg.Connection, code: str, changes: dict[str, Any]) -> None:
-    columns = [c for c in changes if c in _SERVICE_COLUMNS]
-    if not columns:
-        return
-    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))
-    await conn.execute(
-        f"UPDATE feedback_services SET {assignments} WHERE code = $1", code, *(changes[c] for c in columns)
-    )
+    if changes:
+        sql, values = update_set("feedback_services", _SERVICE_COLUMNS, changes, key="code")
+        await conn.execute(sql, code, *values)
 
 
 # -- staff and keys ------------------------------------------------------------------------------------------
@@ -287,12 +287,7 @@ _REQUEST = """
 
 
 async def insert_request(conn: asyncpg.Connection, values: dict[str, Any]) -> uuid.UUID:
-    columns = list(values)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    request_id: uuid.UUID = await conn.fetchval(
-        f"INSERT INTO feedback_requests ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
-        *values.values(),
-    )
+    request_id: uuid.UUID = await _insert(conn, "feedback_requests", values, "id")
     return request_id
 
 
@@ -481,11 +476,7 @@ async def hide_request(conn: asyncpg.Connection, request_id: uuid.UUID) -> None:
 
 
 async def insert_update(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
-    columns = list(values)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    await conn.execute(
-        f"INSERT INTO feedback_updates ({', '.join(columns)}) VALUES ({placeholders})", *values.values()
-    )
+    await _insert(conn, "feedback_updates", values, "id")
 
 
 async def updates_of(conn: asyncpg.Connection, request_ids: list[uuid.UUID]) -> list[UpdateRow]:

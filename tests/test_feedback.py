@@ -719,6 +719,21 @@ async def test_staff_add_a_bilingual_service_of_their_own_that_open311_lists_per
         s["service_name"] for s in french
     }
 
+    renamed = await client.patch(
+        "/v1/feedback/services/homburg-castle-path",
+        json={"name": {"fr": "Sentier du Schlossberg", "de": "Schlossbergpfad"}, "active": False},
+        headers=staff.headers,
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["name"] == {"fr": "Sentier du Schlossberg", "de": "Schlossbergpfad"}
+    listed = (await client.get("/open311/v2/services.json", params={"municipality": "10045114"})).json()
+    assert "homburg-castle-path" not in {s["service_code"] for s in listed}  # inactive
+    outsider = await make_staff(client, db, make_user, BITCHE)
+    other = await client.patch(
+        "/v1/feedback/services/homburg-castle-path", json={"active": True}, headers=outsider.headers
+    )
+    assert other.status_code == 404
+
     reporter = await make_user(locale="de", municipality_code=BITCHE)
     wrong_place = await client.post(
         "/open311/v2/requests.json",

@@ -27,7 +27,8 @@ CREATE TABLE feedback_services (
     audience          text NOT NULL DEFAULT 'municipality' CHECK (audience IN ('municipality', 'care')),
     position          integer NOT NULL DEFAULT 100,
     active            boolean NOT NULL DEFAULT true,
-    created_at        timestamptz NOT NULL DEFAULT now()
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX feedback_services_municipality_idx ON feedback_services (municipality_code);
 
