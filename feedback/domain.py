@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from feedback.demo import seed
 from feedback.open311 import OPEN311
 from feedback.pages import PAGES
 from feedback.routes import ROUTES
@@ -18,4 +19,5 @@ DOMAIN = Domain(
     migrations=Path(__file__).parent / "migrations",
     catalog="feedback",
     user_data=[DomainUserData(USER_DATA.name, USER_DATA.export, USER_DATA.erase)],
+    demo=seed,
 )

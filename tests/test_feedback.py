@@ -828,3 +828,30 @@ async def test_staff_forward_a_report_across_the_border_and_the_reporter_is_told
     )
     assert told["body_de"].startswith("Das Schild steht auf deutscher Seite")
     assert await notifications(db, german, "feedback.new")
+
+
+async def test_demo_makes_the_demo_admin_staff_and_releases_two_reports_once(servers: Servers) -> None:
+    from communities import demo as communities_demo
+    from feedback.domain import DOMAIN
+
+    assert DOMAIN.demo is not None
+    connection = await asyncpg.connect(servers.database_url)
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        await communities_demo.seed(connection)
+        await DOMAIN.demo(connection)
+        await DOMAIN.demo(connection)
+        rows = await connection.fetch(
+            "SELECT municipality_code, released_at IS NOT NULL AS public FROM feedback_requests "
+            "WHERE id::text LIKE '5f0b7c1e-%' ORDER BY id"
+        )
+        assert [(r["municipality_code"], r["public"]) for r in rows] == [("57089", True), ("10045116", True)]
+        staff = await connection.fetch(
+            "SELECT s.municipality_code FROM feedback_staff s JOIN users u ON u.id = s.user_id "
+            "WHERE u.email = 'demo-admin@hub.localhost' ORDER BY 1"
+        )
+        assert [r["municipality_code"] for r in staff] == ["10045116", "57089"]
+    finally:
+        await transaction.rollback()
+        await connection.close()
