@@ -57,5 +57,4 @@ async def seed(conn: asyncpg.Connection) -> None:
                 "lon": lon,
             },
         )
-        if admin is not None:
-            await queries.release_request(conn, request_id, admin.id)
+        await queries.release_request(conn, request_id, admin.id if admin is not None else None)

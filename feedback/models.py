@@ -247,6 +247,8 @@ class FeedbackItem(msgspec.Struct, frozen=True):
     requested_at: datetime
     updated_at: datetime
     released: bool
+    #: hidden from the public after several abuse reports, until staff release it again
+    hidden: bool
     review_requested: bool
     satisfied: bool | None
     following: bool

@@ -459,7 +459,7 @@ async def move_request(conn: asyncpg.Connection, request_id: uuid.UUID, municipa
     )
 
 
-async def release_request(conn: asyncpg.Connection, request_id: uuid.UUID, user_id: uuid.UUID) -> None:
+async def release_request(conn: asyncpg.Connection, request_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
     await conn.execute(
         "UPDATE feedback_requests SET released_at = coalesce(released_at, now()), released_by = $2, "
         "hidden_at = NULL, updated_at = now() WHERE id = $1",

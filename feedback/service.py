@@ -391,6 +391,7 @@ async def _items(
                 requested_at=r.requested_at,
                 updated_at=r.updated_at,
                 released=r.released_at is not None,
+                hidden=r.hidden_at is not None,
                 review_requested=r.review_requested,
                 satisfied=r.satisfied,
                 following=r.id in following,

@@ -767,6 +767,8 @@ async def test_abuse_reports_hide_a_public_report_and_erasure_keeps_it_without_i
         )
         assert flagged.status_code == 204
     assert (await client.get("/open311/v2/requests.json", params=public)).json() == []
+    flagged_item = await client.get(f"/v1/feedback/requests/{request_id}", headers=staff.headers)
+    assert flagged_item.json()["hidden"] is True
     shown_again = await client.post(
         f"/v1/feedback/requests/{request_id}/release", json={}, headers=staff.headers
     )
@@ -839,6 +841,7 @@ async def test_demo_makes_the_demo_admin_staff_and_releases_two_reports_once(ser
     transaction = connection.transaction()
     await transaction.start()
     try:
+        await connection.execute("DELETE FROM communities")  # the communities' demo seeds an empty hub only
         await communities_demo.seed(connection)
         await DOMAIN.demo(connection)
         await DOMAIN.demo(connection)
