@@ -244,6 +244,12 @@ async def verify_provider(conn: asyncpg.Connection, user: CurrentUser, provider_
     return await access_provider(conn, user, provider_id)
 
 
+async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> list[uuid.UUID]:
+    """The people who act for verified care providers serving a municipality: other domains hand them what
+    puts seniors there at risk (heat) or a report about a person in difficulty."""
+    return await queries.staff_serving(conn, municipality_code)
+
+
 async def add_staff(
     conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, data: StaffIn
 ) -> Provider:
@@ -1290,12 +1296,6 @@ async def claim(
 
 
 # -- export and erasure ----------------------------------------------------------------------------------------
-
-
-async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> list[uuid.UUID]:
-    """The staff of verified providers serving a municipality: told once of what puts seniors there at risk
-    (heat), so that they check on the people they serve."""
-    return await queries.staff_serving(conn, municipality_code)
 
 
 async def export_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any]:

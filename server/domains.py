@@ -7,6 +7,7 @@ from pathlib import Path
 import accounts.domain
 import care.domain
 import communities.domain
+import feedback.domain
 import hub
 import messaging.domain
 import official_warnings.domain
@@ -22,6 +23,7 @@ DOMAINS: tuple[Domain, ...] = (
     care.domain.DOMAIN,
     official_warnings.domain.DOMAIN,
     sensors.domain.DOMAIN,
+    feedback.domain.DOMAIN,
 )
 
 #: the kernel's own migrations (idempotency keys) and every domain's, applied together in timestamp order
