@@ -159,8 +159,7 @@ async def grant_staff(conn: asyncpg.Connection, user: CurrentUser, data: StaffIn
     """A hub administrator makes someone staff of a municipality for feedback."""
     if not user.is_admin:
         raise Forbidden()
-    if await municipalities.unknown_codes(conn, [data.municipality_code]):
-        raise InvalidField("municipality_code", codes=data.municipality_code)
+    await municipalities.check_known(conn, [data.municipality_code], field="municipality_code")
     person = await queries.user_by_email(conn, data.email.strip())
     if person is None:
         raise InvalidField("email", REASON_NO_ACCOUNT)

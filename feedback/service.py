@@ -559,8 +559,7 @@ async def forward(
     row = await access_request(conn, user, request_id, manage=True, lock=True)
     if data.municipality_code == row.municipality_code:
         raise InvalidField("municipality_code", REASON_SAME_MUNICIPALITY)
-    if await municipalities.unknown_codes(conn, [data.municipality_code]):
-        raise InvalidField("municipality_code", codes=data.municipality_code)
+    await municipalities.check_known(conn, [data.municipality_code], field="municipality_code")
     await queries.move_request(conn, row.id, data.municipality_code)
     note = Bilingual(fr=data.note.fr.strip(), de=data.note.de.strip())
     await queries.insert_update(
