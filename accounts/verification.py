@@ -76,6 +76,7 @@ async def _send_token(
         title=title,
         body=body,
         deep_link=f"{link}?token={token}",
+        reason="account",
     )
 
 
@@ -97,6 +98,7 @@ async def welcome(conn: asyncpg.Connection, user: User, now: datetime | None = N
             title=Message(SIGN_UP_AGAIN_TITLE),
             body=Message(SIGN_UP_AGAIN_BODY),
             deep_link="/sign-in",
+            reason="account",
         )
         return
     await _send_token(

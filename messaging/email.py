@@ -65,8 +65,9 @@ class EmailView(msgspec.Struct, frozen=True, kw_only=True):
     sent_at: datetime
     link_url: str
     priority: Priority = "info"
-    #: why this address gets email: its owner's settings, or someone invited an address without an account
-    reason: Literal["settings", "invited"] = "settings"
+    #: why this address gets email: its owner's settings, someone invited an address without an account,
+    #: or the address was given for an account (welcome, verification, password reset)
+    reason: Literal["settings", "invited", "account"] = "settings"
 
 
 class DigestPeriod(msgspec.Struct, frozen=True, kw_only=True):

@@ -611,7 +611,7 @@ async def send_direct_email(pool: asyncpg.Pool, channels: Channels, email_id: uu
             sender=Localized(text=translate(locale, DEFAULT_SENDER), lang=locale, fallback=False),
             sent_at=row["created_at"],
             link_url=f"{channels.public_url}{row['deep_link']}",
-            reason="invited",
+            reason=row["reason"],
         ),
     )
     address = smtp_address(row["address"])

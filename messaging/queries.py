@@ -818,18 +818,26 @@ async def cancel_by_link_prefix(conn: asyncpg.Connection, link_prefix: str) -> N
 
 
 async def insert_direct_email(
-    conn: asyncpg.Connection, *, kind: str, address: str, locale: str, message: str, deep_link: str
+    conn: asyncpg.Connection,
+    *,
+    kind: str,
+    address: str,
+    locale: str,
+    message: str,
+    deep_link: str,
+    reason: str = "invited",
 ) -> uuid.UUID:
     return await conn.fetchval(  # type: ignore[no-any-return]
         """
-        INSERT INTO direct_emails (kind, address, locale, message, deep_link, enqueued_at)
-        VALUES ($1, $2, $3, $4::jsonb, $5, now()) RETURNING id
+        INSERT INTO direct_emails (kind, address, locale, message, deep_link, reason, enqueued_at)
+        VALUES ($1, $2, $3, $4::jsonb, $5, $6, now()) RETURNING id
         """,
         kind,
         address,
         locale,
         message,
         deep_link,
+        reason,
     )
 
 
@@ -844,7 +852,7 @@ async def claim_direct_email(
             lease_until = $2::timestamptz + interval '{LONG_LEASE_S} seconds',
             retry_until = coalesce(e.retry_until, $2::timestamptz + $3::interval)
         WHERE e.id = $1 AND e.status = 'pending' AND e.due_at <= $2
-        RETURNING e.id, e.kind, e.address, e.locale, e.message::text AS message, e.deep_link, e.attempts,
+        RETURNING e.id, e.kind, e.address, e.locale, e.message::text AS message, e.deep_link, e.reason, e.attempts,
                   e.created_at, e.retry_until,
                   EXISTS (SELECT 1 FROM email_bounces b WHERE b.address = lower(e.address)
                           AND b.suppressed_at IS NOT NULL) AS suppressed,

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
@@ -121,15 +121,23 @@ async def email_address(
     title: Message,
     body: Message,
     deep_link: str,
+    reason: Literal["invited", "account"] = "invited",
 ) -> uuid.UUID:
-    """Email someone who has no account yet (an invitation), in the language the sender chose for them.
+    """Email an address no proven account answers for: an invitation (``invited``), or the account's own
+    welcome, verification or reset link (``account``), in the language chosen for its reader.
 
     Recorded in the caller's transaction and sent after commit; an address that opted out or bounced
     for good gets nothing. The texts are catalog messages: nothing a user wrote goes to a stranger.
     """
     message = msgspec.json.encode({"title": _message_json(title), "body": _message_json(body)}).decode()
     email_id = await queries.insert_direct_email(
-        conn, kind=kind, address=address.strip(), locale=locale, message=message, deep_link=deep_link
+        conn,
+        kind=kind,
+        address=address.strip(),
+        locale=locale,
+        message=message,
+        deep_link=deep_link,
+        reason=reason,
     )
     enqueue_after_commit(conn, "dispatch_direct_email", str(email_id), job_id=f"direct-email:{email_id}")
     return email_id
