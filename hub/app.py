@@ -20,7 +20,7 @@ from litestar.stores.redis import RedisStore
 from litestar.types import ControllerRouterHandler, Message, Middleware, OnAppInitHandler, Scope
 
 from hub import db
-from hub.auth import TokenIssuer, build_jwt_auth
+from hub.auth import TokenIssuer, build_jwt_auth, resolve_viewer
 from hub.errors import EXCEPTION_HANDLERS, scope_request_id
 from hub.idempotency import idempotency_middleware
 from hub.openapi import document_problems
@@ -102,6 +102,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         on_app_init=[jwt_auth.on_app_init, _outermost(db.request_connection_middleware)],
         middleware=[idempotency_middleware],
+        before_request=resolve_viewer,
         before_send=[add_request_id],
         stores={
             "rate_limit": RedisStore.with_client(url=redis_url, namespace=f"{settings.queue_name}:ratelimit")
