@@ -23,6 +23,7 @@ from hub import db
 from hub.auth import TokenIssuer, build_jwt_auth, resolve_viewer
 from hub.errors import EXCEPTION_HANDLERS, scope_request_id
 from hub.idempotency import idempotency_middleware
+from hub.input_guard import input_guard_middleware
 from hub.openapi import document_problems
 from hub.queue import queue_pool
 from hub.settings import Settings
@@ -101,7 +102,7 @@ def create_app(
         },
         exception_handlers=EXCEPTION_HANDLERS,
         on_app_init=[jwt_auth.on_app_init, _outermost(db.request_connection_middleware)],
-        middleware=[idempotency_middleware],
+        middleware=[input_guard_middleware, idempotency_middleware],
         before_request=resolve_viewer,
         before_send=[add_request_id],
         stores={

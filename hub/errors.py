@@ -7,6 +7,7 @@ import re
 import uuid
 from typing import Any, ClassVar
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import (
     ClientException,
@@ -321,6 +322,46 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     )
 
 
+def handle_unstorable(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[dict[str, Any]]:
+    """A value that decoded but that PostgreSQL cannot hold (a NUL character, a number out of range):
+    the caller's input, so a 400 rather than a 500; the transaction has been rolled back."""
+    logger.info("refused unstorable input [request %s]: %s", request_id(request), type(exc).__name__)
+    return problem(
+        request,
+        status=400,
+        code="invalid_value",
+        title=N_("Invalid request"),
+        detail=N_(
+            "A value of the request cannot be stored: text may not contain NUL characters, and numbers "
+            "must stay within range."
+        ),
+    )
+
+
+def handle_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
+    """JSON nested deeper than the decoder follows is the caller's malformed body, not our failure."""
+    if "deserializ" not in str(exc) and "decod" not in str(exc):
+        return handle_unexpected(request, exc)
+    return problem(
+        request,
+        status=400,
+        code="malformed_body",
+        title=N_("Invalid request"),
+        detail=N_("The request body is nested too deeply."),
+    )
+
+
+def handle_not_utf8(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """A body (or a parameter) that is not UTF-8 text: the caller's malformed input."""
+    return problem(
+        request,
+        status=400,
+        code="malformed_body",
+        title=N_("Invalid request"),
+        detail=N_("The request is not valid UTF-8 text."),
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     rid = request_id(request)
     logger.error("unexpected error [request %s] %s %s", rid, request.method, request.url.path, exc_info=exc)
@@ -353,5 +394,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     TooManyRequestsException: handle_too_many,
     ClientException: handle_client,
     HTTPException: handle_http,
+    asyncpg.DataError: handle_unstorable,
+    RecursionError: handle_recursion,
+    UnicodeDecodeError: handle_not_utf8,
     Exception: handle_unexpected,
 }
