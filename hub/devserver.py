@@ -26,6 +26,7 @@ import uvicorn
 from litestar import get
 
 from hub.embedded import EmbeddedPostgres, EmbeddedRedis
+from hub.redaction import RedactingFilter
 from hub.settings import DEFAULT_FCM_ENDPOINT, Settings
 from i18n import gettext_for, ngettext_for
 
@@ -54,6 +55,7 @@ def configure_logging(level: str) -> None:
     """One plain handler on the root logger; libraries that bring their own (Litestar, uvicorn) use it."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter())
+    handler.addFilter(RedactingFilter())  # no token, address or body in any line
     root = logging.getLogger()
     for old in root.handlers:
         old.close()
