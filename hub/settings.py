@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -48,6 +49,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     dev_mode: bool = False
     auth_rate_per_minute: int = 20
     log_level: str = "INFO"
+    #: days delivered or failed deliveries, inbox items, finished emails and ended sessions are kept
+    retention_days: int = 180
+    #: days the access logs (partner audit, care access log) are kept
+    access_log_retention_days: int = 365
+    #: proxies whose X-Forwarded-For is believed (addresses or networks); none by default
+    trusted_proxies: tuple[str, ...] = ()
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -109,6 +116,20 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
             return False
         raise fail(variable, _("expected true or false"))
 
+    def proxies(variable: str) -> tuple[str, ...]:
+        networks = []
+        for item in env.get(variable, "").replace(",", " ").split():
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise fail(
+                    variable,
+                    _("expected IP addresses or networks, such as {example}").format(
+                        example="10.0.0.0/8 127.0.0.1"
+                    ),
+                ) from None
+        return tuple(networks)
+
     data_dir = Path(env.get("HUB_DATA_DIR") or ".hub").expanduser().absolute()
     if data_dir.exists() and not data_dir.is_dir():
         raise fail("HUB_DATA_DIR", _("not a directory"))
@@ -162,6 +183,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         dev_mode=dev,
         auth_rate_per_minute=integer("HUB_AUTH_RATE_PER_MINUTE", 20, 1, 100_000),
         log_level=log_level,
+        retention_days=integer("HUB_RETENTION_DAYS", 180, 1, 3650),
+        access_log_retention_days=integer("HUB_ACCESS_LOG_RETENTION_DAYS", 365, 1, 3650),
+        trusted_proxies=proxies("HUB_TRUSTED_PROXIES"),
     )
 
 

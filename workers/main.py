@@ -39,6 +39,7 @@ CRONS: tuple[tuple[str, frozenset[int]], ...] = (
     ("care.jobs:advance_checkins", frozenset({15, 45})),
     ("care.jobs:remind_care_alerts", frozenset({40})),
     ("communities.events.jobs:send_event_reminders", frozenset({20, 50})),
+    ("hub.retention:purge_expired", frozenset({55})),
 )
 
 
