@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from arq.connections import ArqRedis
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import MutableScopeHeaders, State
@@ -27,6 +27,7 @@ from hub.input_guard import input_guard_middleware
 from hub.openapi import document_problems
 from hub.queue import queue_pool
 from hub.settings import Settings
+from hub.throttle import client_address
 
 logger = logging.getLogger("hub")
 
@@ -56,7 +57,14 @@ def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     from hub.health import health_router
     from hub.registry import domain_routes
 
-    auth_limit = RateLimitConfig(rate_limit=("minute", settings.auth_rate_per_minute), store="rate_limit")
+    def client(request: Request[Any, Any, Any]) -> str:
+        return client_address(request.scope, settings.trusted_proxies)
+
+    auth_limit = RateLimitConfig(
+        rate_limit=("minute", settings.auth_rate_per_minute),
+        store="rate_limit",
+        identifier_for_request=client,
+    )
     auth_router = Router(path="/", route_handlers=[AuthController], middleware=[auth_limit.middleware])
     v1: list[ControllerRouterHandler] = [auth_router, MeController, MunicipalityController, *domain_routes()]
     return [Router(path="/v1", route_handlers=v1), health_router]

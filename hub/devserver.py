@@ -455,7 +455,10 @@ async def run_services(
                 extra_routes=extra_routes or [],
             )
             configure_logging(settings.log_level)  # Litestar sets up its own logging when it is built
-            config = uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=5)
+            # The hub reads X-Forwarded-For itself, from HUB_TRUSTED_PROXIES only (hub.throttle).
+            config = uvicorn.Config(
+                app, log_config=None, lifespan="on", timeout_graceful_shutdown=5, proxy_headers=False
+            )
             server = _Server(config)
             tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name="api"))
         worker_task: asyncio.Task[Any] | None = None

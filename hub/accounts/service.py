@@ -25,6 +25,7 @@ from hub.accounts.models import (
 from hub.errors import InvalidCredentials, InvalidField, NotFound
 from hub.registry import user_data_sections
 from hub.settings import Settings
+from hub.throttle import Failures
 from i18n import N_
 
 REASON_UNKNOWN_MUNICIPALITY = N_("unknown municipality code {code}.")
@@ -77,15 +78,28 @@ async def register(
 
 
 async def login(
-    conn: asyncpg.Connection, issuer: auth.TokenIssuer, settings: Settings, data: LoginRequest
+    conn: asyncpg.Connection,
+    issuer: auth.TokenIssuer,
+    settings: Settings,
+    data: LoginRequest,
+    failures: Failures | None = None,
 ) -> AuthResponse:
+    account = data.email.strip().lower()
+    if failures is not None:
+        await failures.check(account)
     found = await queries.credentials_by_email(conn, data.email.strip())
     if found is None:
         await auth.burn_password_check(data.password)
+        if failures is not None:
+            await failures.failed(account)
         raise InvalidCredentials()
     user_id, password_hash = found
     if not await auth.verify_password(password_hash, data.password):
+        if failures is not None:
+            await failures.failed(account)
         raise InvalidCredentials()
+    if failures is not None:
+        await failures.clear(account)
     user = await queries.user_by_id(conn, user_id)
     assert user is not None
     tokens = await _start_session(conn, issuer, settings, user_id)
