@@ -156,7 +156,7 @@ async def update_profile(conn: asyncpg.Connection, user_id: uuid.UUID, data: Pro
         changes["time_zone"] = await _zone_for(conn, data.municipality_code)
         changes["municipality_code"] = data.municipality_code
     if data.quiet_hours is not msgspec.UNSET:
-        if data.quiet_hours is not None and data.quiet_hours.start == data.quiet_hours.end:
+        if data.quiet_hours is not None and len(set(data.quiet_hours.times())) == 1:
             raise InvalidField("quiet_hours", N_("the start and the end must differ."))
         changes.update(queries.quiet_columns(data.quiet_hours))
     if not changes:
