@@ -425,6 +425,13 @@ def _base_url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
+def follow_listening_address(settings: Settings, sock: socket.socket) -> Settings:
+    """Links in emails point at the address the API listens on (``--port``), unless HUB_PUBLIC_URL is set."""
+    if settings.public_url_set:
+        return settings
+    return msgspec.structs.replace(settings, public_url=_base_url(sock))
+
+
 async def run_services(
     settings: Settings,
     addresses: Addresses,
@@ -437,6 +444,8 @@ async def run_services(
 ) -> None:
     """Run the API (when given a socket) and/or the ARQ worker in this event loop until SIGINT or SIGTERM."""
     _ = gettext_for(settings.console_locale)
+    if sock is not None:
+        settings = follow_listening_address(settings, sock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

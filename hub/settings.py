@@ -34,6 +34,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
+    #: HUB_PUBLIC_URL was set; otherwise links follow the address ``hub dev`` / ``hub serve`` listens on
+    public_url_set: bool = False
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str | None = None
@@ -168,6 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         database_url=database_url,
         redis_url=redis_url,
         public_url=public_url.rstrip("/"),
+        public_url_set=bool(env.get("HUB_PUBLIC_URL", "").strip()),
         smtp_host=smtp_host,
         smtp_port=integer("HUB_SMTP_PORT", 25, 1, 65535),
         smtp_username=env.get("HUB_SMTP_USERNAME") or None,

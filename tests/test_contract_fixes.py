@@ -1,10 +1,15 @@
-"""Small contract fixes: quiet hours as HH:MM times, one charset on the iCalendar feed."""
+"""Small contract fixes: quiet hours as HH:MM times, one charset on the iCalendar feed, links on the right port."""
 
 from __future__ import annotations
+
+import socket
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from hub.devserver import follow_listening_address
+from hub.settings import load_settings
 from tests.conftest import UserFactory
 from tests.test_events import community
 
@@ -41,3 +46,22 @@ async def test_ics_feed_has_one_charset(client: AsyncTestClient[Litestar], make_
     r = await client.get(f"/v1/communities/{cid}/events.ics")
     assert r.status_code == 200
     assert r.headers["content-type"].lower().count("charset") == 1, r.headers["content-type"]
+
+
+def test_links_follow_the_port_hub_dev_listens_on_unless_public_url_is_set(tmp_path: Path) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    try:
+        defaults = load_settings({"HUB_DATA_DIR": str(tmp_path), "HUB_SECRET_KEY": "k" * 40})
+        assert follow_listening_address(defaults, sock).public_url == f"http://127.0.0.1:{port}"
+        fixed = load_settings(
+            {
+                "HUB_DATA_DIR": str(tmp_path),
+                "HUB_SECRET_KEY": "k" * 40,
+                "HUB_PUBLIC_URL": "https://hub.example",
+            }
+        )
+        assert follow_listening_address(fixed, sock).public_url == "https://hub.example"
+    finally:
+        sock.close()
