@@ -112,6 +112,20 @@ REASON_EMPTY_TEXT = N_("write it in French, in German, or in both.")
 REASON_TOO_LONG = N_("it is longer than {max} characters.")
 REASON_UNKNOWN_MUNICIPALITIES = N_("unknown municipality codes: {codes}.")
 REASON_BAD_CURSOR = N_("this page cursor was not issued by the hub.")
+REASON_CONTROL_CHARACTERS = N_(
+    "it may not contain control characters or characters that reverse the writing direction."
+)
+
+#: names and titles are one line; other text may hold line breaks and tabs, never other control characters
+_SINGLE_LINE_FIELDS = frozenset({"name", "title", "display_name"})
+#: C0 and C1 control characters, and the bidirectional embeddings, overrides and isolates (a title that
+#: displays differently from what it says)
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def has_unsafe_characters(value: str, *, single_line: bool) -> bool:
+    return bool((_UNSAFE if single_line else _UNSAFE_MULTILINE).search(value))
 
 
 def checked_text(
@@ -122,6 +136,10 @@ def checked_text(
     content = content.stripped()
     if required and content.is_empty():
         raise InvalidField(field, REASON_EMPTY_TEXT)
+    single_line = field in _SINGLE_LINE_FIELDS
+    for value in (content.fr, content.de, content.fr_simple, content.de_simple):
+        if value and has_unsafe_characters(value, single_line=single_line):
+            raise InvalidField(field, REASON_CONTROL_CHARACTERS)
     if limit is not None and content.longest() > limit:
         raise InvalidField(field, REASON_TOO_LONG, max=limit)
     return content

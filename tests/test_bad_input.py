@@ -98,3 +98,35 @@ async def test_huge_numbers_are_a_4xx(client: AsyncTestClient[Litestar], make_us
         json={"window_start": "09:00", "window_end": "10:00", "grace_minutes": 10**30},
     )
     _problem(response)
+
+
+@pytest.mark.parametrize("bad", ["Chorale\u202eelaroh", "Chorale\u2066x\u2069", "Cho\nrale", "Cho\x07rale"])
+async def test_control_and_bidi_override_characters_are_refused_in_names_and_titles(
+    client: AsyncTestClient[Litestar], make_user: UserFactory, bad: str
+) -> None:
+    user = await make_user(locale="de")
+    community = {"name": {"fr": bad}, "municipality_codes": ["57089"], "kind": "choir"}
+    r = await client.post("/v1/communities", json=community, headers=user.headers)
+    assert r.status_code == 422 and r.json()["code"] == "invalid_field", r.text
+    assert "name" in r.json()["detail"]
+    r = await client.patch("/v1/me", json={"display_name": bad}, headers=user.headers)
+    assert r.status_code == 422 and "display_name" in r.json()["detail"], r.text
+    registered = await client.post(
+        "/v1/auth/register",
+        json={"email": "bidi@example.test", "password": "correct horse battery", "display_name": bad},
+    )
+    assert registered.status_code == 422
+
+
+async def test_line_breaks_stay_allowed_in_descriptions(
+    client: AsyncTestClient[Litestar], make_user: UserFactory
+) -> None:
+    user = await make_user()
+    community = {
+        "name": {"fr": "Chorale"},
+        "description": {"fr": "Répétitions :\n- mardi\n- jeudi"},
+        "municipality_codes": ["57089"],
+        "kind": "choir",
+    }
+    r = await client.post("/v1/communities", json=community, headers=user.headers)
+    assert r.status_code == 201, r.text

@@ -22,7 +22,13 @@ from hub.accounts.models import (
     TokenPair,
     User,
 )
-from hub.errors import InvalidCredentials, InvalidField, NotFound
+from hub.errors import (
+    REASON_CONTROL_CHARACTERS,
+    InvalidCredentials,
+    InvalidField,
+    NotFound,
+    has_unsafe_characters,
+)
 from hub.registry import user_data_sections
 from hub.settings import Settings
 from hub.throttle import Failures
@@ -60,6 +66,7 @@ async def register(
     settings: Settings,
     data: RegisterRequest,
 ) -> AuthResponse:
+    _check_display_name(data.display_name)
     time_zone = await _zone_for(conn, data.municipality_code)
     password_hash = await auth.hash_password(data.password)
     user = await queries.insert_user(
@@ -146,9 +153,15 @@ async def profile(conn: asyncpg.Connection, user_id: uuid.UUID) -> User:
     return found
 
 
+def _check_display_name(name: str) -> None:
+    if has_unsafe_characters(name, single_line=True):
+        raise InvalidField("display_name", REASON_CONTROL_CHARACTERS)
+
+
 async def update_profile(conn: asyncpg.Connection, user_id: uuid.UUID, data: ProfileUpdate) -> User:
     changes: dict[str, Any] = {}
     if data.display_name is not msgspec.UNSET:
+        _check_display_name(data.display_name)
         changes["display_name"] = data.display_name.strip()
     if data.locale is not msgspec.UNSET:
         changes["locale"] = data.locale
