@@ -8,6 +8,7 @@ import uuid
 from typing import Any, ClassVar
 
 import asyncpg
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     ClientException,
@@ -228,7 +229,65 @@ _VALIDATION_MESSAGES = {
     "invalid_value": N_("The field {field} has an invalid value."),
     "malformed_body": N_("The request body is not valid JSON."),
     "invalid_parameter": N_("The parameter {field} has an invalid value."),
+    "too_short": N_("The field {field} must be at least {limit} character(s) long."),
+    "too_long": N_("The field {field} may be at most {limit} character(s) long."),
+    "too_small": N_("The field {field} must be at least {limit}."),
+    "too_large": N_("The field {field} must be at most {limit}."),
+    "out_of_range": N_("The field {field} holds a number out of range."),
+    "not_allowed": N_("The field {field} must be one of: {allowed}."),
+    "bad_format": N_("The field {field} does not have the expected format."),
 }
+
+# msgspec's constraint messages, turned into sentences that say what is valid
+_CONSTRAINTS = (
+    (re.compile(r"Expected `str` of length >= (?P<limit>\d+)"), "too_short"),
+    (re.compile(r"Expected `str` of length <= (?P<limit>\d+)"), "too_long"),
+    (re.compile(r"Expected `(?:int|float)` >= (?P<limit>-?[\d.]+)"), "too_small"),
+    (re.compile(r"Expected `(?:int|float)` <= (?P<limit>-?[\d.]+)"), "too_large"),
+    (re.compile(r"Number out of range"), "out_of_range"),
+    (re.compile(r"Invalid enum value"), "not_allowed"),
+    (re.compile(r"Expected `str` matching regex"), "bad_format"),
+)
+
+
+def _allowed_values(request: Request[Any, Any, Any], path: str) -> list[str]:
+    """The values the body's field at ``path`` (``$.a.b[0].c``) accepts, from the route's body type."""
+    handler = request.scope.get("route_handler")
+    parameters = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", {})
+    data = parameters.get("data")
+    if data is None:
+        return []
+    try:
+        info: Any = msgspec.inspect.type_info(data.annotation)
+    except Exception:
+        return []
+    for part in re.findall(r"\.([^.\[]+)|\[\d+\]", path.removeprefix("$")):
+        info = _unwrap(info)
+        if part and isinstance(info, msgspec.inspect.StructType):
+            info = next((f.type for f in info.fields if f.encode_name == part), None)
+        elif not part and isinstance(info, msgspec.inspect.ListType | msgspec.inspect.SetType):
+            info = info.item_type
+        if info is None:
+            return []
+    info = _unwrap(info)
+    if isinstance(info, msgspec.inspect.LiteralType):
+        return [str(v) for v in info.values]
+    if isinstance(info, msgspec.inspect.EnumType):
+        return [str(m.value) for m in info.cls]
+    return []
+
+
+def _unwrap(info: Any) -> Any:
+    while True:
+        if isinstance(info, msgspec.inspect.Metadata):
+            info = info.type
+        elif isinstance(info, msgspec.inspect.UnionType):
+            kept = [t for t in info.types if type(t).__name__ not in {"NoneType", "UnsetType"}]
+            if len(kept) != 1:
+                return info
+            info = kept[0]
+        else:
+            return info
 
 
 def _field_path(path: str | None, name: str | None = None) -> str:
@@ -261,17 +320,32 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
     if not entries:
         entries = [{"message": str(exc.detail), "key": None, "source": "body"}]
     errors = []
+    first_params: dict[str, Any] = {}
     for entry in entries:
         if not isinstance(entry, dict):
             continue
-        kind, field = _classify(str(entry.get("message", "")), entry.get("key"), entry.get("source"))
+        message = str(entry.get("message", ""))
+        kind, field = _classify(message, entry.get("key"), entry.get("source"))
+        if field == "data":  # Litestar's name for the body, which the caller never sees
+            field = "body"
+        params: dict[str, Any] = {"field": field}
+        if kind == "invalid_value" and entry.get("source") in {None, "body"}:
+            at = _AT_PATH.search(message)
+            path = at.group("path") if at else "$." + field
+            for pattern, refined in _CONSTRAINTS:
+                if m := pattern.search(message):
+                    params.update(m.groupdict())
+                    if refined == "not_allowed":
+                        allowed = _allowed_values(request, path)
+                        if not allowed:
+                            break
+                        params["allowed"] = ", ".join(allowed)
+                    kind = refined
+                    break
         errors.append(
-            {
-                "code": kind,
-                "field": field,
-                "message": translate(locale, _VALIDATION_MESSAGES[kind], field=field),
-            }
+            {"code": kind, "field": field, "message": translate(locale, _VALIDATION_MESSAGES[kind], **params)}
         )
+        first_params = first_params or params
     first = errors[0]
     code = "unknown_field" if first["code"] == "unknown_field" else "validation_failed"
     return problem(
@@ -280,7 +354,7 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
         code=code,
         title=N_("Invalid request"),
         detail=_VALIDATION_MESSAGES[first["code"]],
-        params={"field": first["field"]},
+        params=first_params,
         extra={"errors": errors},
     )
 

@@ -130,3 +130,29 @@ async def test_line_breaks_stay_allowed_in_descriptions(
     }
     r = await client.post("/v1/communities", json=community, headers=user.headers)
     assert r.status_code == 201, r.text
+
+
+async def test_validation_messages_say_what_is_valid(client: AsyncTestClient[Litestar]) -> None:
+    short = await client.post(
+        "/v1/auth/register",
+        json={"email": "short@example.test", "password": "short", "display_name": "A"},
+        headers={"Accept-Language": "de"},
+    )
+    problem = _problem(short)
+    assert problem["errors"][0]["field"] == "password"
+    assert "10" in problem["detail"], problem["detail"]
+    locale = await client.post(
+        "/v1/auth/register",
+        json={
+            "email": "loc@example.test",
+            "password": "correct horse battery",
+            "display_name": "A",
+            "locale": "it",
+        },
+        headers={"Accept-Language": "fr"},
+    )
+    problem = _problem(locale)
+    assert problem["errors"][0]["field"] == "locale"
+    for allowed in ("fr", "de", "en"):
+        assert allowed in problem["detail"], problem["detail"]
+    assert "data" not in {e["field"] for e in problem["errors"]}
