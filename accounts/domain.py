@@ -7,7 +7,7 @@ from pathlib import Path
 from accounts.places import service as places
 from accounts.places.routes import PlacesController
 from accounts.routes import MeController
-from hub.domain import Domain
+from hub.domain import Domain, Retention
 
 #: sign-up and sign-in (``AuthController``) are mounted by the shell behind the per-address rate limit
 DOMAIN = Domain(
@@ -15,5 +15,6 @@ DOMAIN = Domain(
     routes=(MeController, PlacesController),
     migrations=Path(__file__).parent / "migrations",
     catalog="hub",
+    retention=(Retention("sessions", "sessions", "expires_at < now() OR revoked_at < $1"),),
     user_data=(places.USER_DATA,),
 )

@@ -7,6 +7,7 @@ from datetime import datetime, time
 from typing import Annotated, Literal
 
 import msgspec
+from litestar.openapi.spec.enums import OpenAPIFormat
 
 from territory.models import MunicipalityCode
 
@@ -16,11 +17,34 @@ DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 LocaleCode = Literal["fr", "de", "en"]
 
 
+#: a local wall-clock time, ``HH:MM`` or ``HH:MM:SS``
+WallClock = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        # documented as a time: Litestar reads "extra" of extra_json_schema into the schema
+        extra_json_schema={
+            "description": "Local wall-clock time, HH:MM or HH:MM:SS",
+            "examples": ["22:00"],
+            "extra": {"format": OpenAPIFormat.TIME},
+        },
+    ),
+]
+
+
+def wall_clock(value: time) -> str:
+    """``HH:MM``, or ``HH:MM:SS`` when the seconds matter."""
+    return value.isoformat(timespec="seconds" if value.second else "minutes")
+
+
 class QuietHours(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Local wall-clock times between which non-urgent pushes wait (may span midnight: 22:00–07:00)."""
 
-    start: time
-    end: time
+    start: WallClock
+    end: WallClock
+
+    def times(self) -> tuple[time, time]:
+        return time.fromisoformat(self.start), time.fromisoformat(self.end)
 
 
 class RegisterRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

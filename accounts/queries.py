@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from accounts.models import QuietHours, SessionInfo, User
+from accounts.models import QuietHours, SessionInfo, User, wall_clock
 from hub.db import update_set
 
 _USER_COLUMNS = (
@@ -21,7 +21,7 @@ _USER_COLUMNS = (
 def _user(row: asyncpg.Record) -> User:
     quiet = None
     if row["quiet_hours_start"] is not None:
-        quiet = QuietHours(start=row["quiet_hours_start"], end=row["quiet_hours_end"])
+        quiet = QuietHours(start=wall_clock(row["quiet_hours_start"]), end=wall_clock(row["quiet_hours_end"]))
     return User(
         id=row["id"],
         email=row["email"],
@@ -319,7 +319,5 @@ async def sessions_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[Sess
 
 
 def quiet_columns(quiet: QuietHours | None) -> dict[str, time | None]:
-    return {
-        "quiet_hours_start": quiet.start if quiet else None,
-        "quiet_hours_end": quiet.end if quiet else None,
-    }
+    start, end = quiet.times() if quiet else (None, None)
+    return {"quiet_hours_start": start, "quiet_hours_end": end}

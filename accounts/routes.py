@@ -27,8 +27,9 @@ from accounts.models import (
     VerifyEmailRequest,
 )
 from hub.auth import CurrentUser
-from hub.deps import Config, Conn, Issuer, UserDataSections
+from hub.deps import Config, Conn, Issuer, Queue, UserDataSections
 from hub.openapi import problems
+from hub.throttle import SIGN_IN_FAILURES, SIGN_IN_WINDOW_S, Failures
 
 
 class AuthController(Controller):
@@ -45,9 +46,13 @@ class AuthController(Controller):
 
     @post("/login", opt={"public": True}, status_code=HTTP_200_OK, responses=problems(401, 429, public=True))
     async def login(
-        self, conn: Conn, issuer: Issuer, settings: Config, data: JSONBody[LoginRequest]
+        self, conn: Conn, issuer: Issuer, settings: Config, arq: Queue, data: JSONBody[LoginRequest]
     ) -> AuthResponse:
-        return await service.login(conn, issuer, settings, data)
+        """Also limited per account: too many failures for one address of any origin is a 429."""
+        failures = Failures(
+            arq, f"{settings.queue_name}:signin", limit=SIGN_IN_FAILURES, window_s=SIGN_IN_WINDOW_S
+        )
+        return await service.login(conn, issuer, settings, data, failures)
 
     @post(
         "/refresh", opt={"public": True}, status_code=HTTP_200_OK, responses=problems(401, 429, public=True)

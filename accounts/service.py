@@ -23,8 +23,15 @@ from accounts.models import (
 )
 from hub import auth
 from hub.domain import UserData
-from hub.errors import InvalidCredentials, InvalidField, NotFound
+from hub.errors import (
+    REASON_CONTROL_CHARACTERS,
+    InvalidCredentials,
+    InvalidField,
+    NotFound,
+    has_unsafe_characters,
+)
 from hub.settings import Settings
+from hub.throttle import Failures
 from i18n import N_
 from territory import service as municipalities
 
@@ -50,6 +57,7 @@ async def register(
 ) -> AuthResponse:
     """A new account, whatever the address: the answer never tells whether the address has an account
     already (its owner is told by email instead, and the new account cannot prove it)."""
+    _check_display_name(data.display_name)
     time_zone = await municipalities.time_zone_of(conn, data.municipality_code)
     password_hash = await auth.hash_password(data.password)
     user = await queries.insert_user(
@@ -67,11 +75,20 @@ async def register(
 
 
 async def login(
-    conn: asyncpg.Connection, issuer: auth.TokenIssuer, settings: Settings, data: LoginRequest
+    conn: asyncpg.Connection,
+    issuer: auth.TokenIssuer,
+    settings: Settings,
+    data: LoginRequest,
+    failures: Failures | None = None,
 ) -> AuthResponse:
+    account = data.email.strip().lower()
+    if failures is not None:
+        await failures.check(account)
     candidates = await queries.credentials_by_email(conn, data.email.strip())
     if not candidates:
         await auth.burn_password_check(data.password)
+        if failures is not None:
+            await failures.failed(account)
         raise InvalidCredentials()
     matched: uuid.UUID | None = None
     for candidate_id, password_hash in candidates:
@@ -79,7 +96,11 @@ async def login(
             matched = candidate_id
             break
     if matched is None:
+        if failures is not None:
+            await failures.failed(account)
         raise InvalidCredentials()
+    if failures is not None:
+        await failures.clear(account)
     user_id = matched
     user = await queries.user_by_id(conn, user_id)
     assert user is not None
@@ -127,9 +148,15 @@ async def profile(conn: asyncpg.Connection, user_id: uuid.UUID) -> User:
     return found
 
 
+def _check_display_name(name: str) -> None:
+    if has_unsafe_characters(name, single_line=True):
+        raise InvalidField("display_name", REASON_CONTROL_CHARACTERS)
+
+
 async def update_profile(conn: asyncpg.Connection, user_id: uuid.UUID, data: ProfileUpdate) -> User:
     changes: dict[str, Any] = {}
     if data.display_name is not msgspec.UNSET:
+        _check_display_name(data.display_name)
         changes["display_name"] = data.display_name.strip()
     if data.email is not msgspec.UNSET:
         current = await profile(conn, user_id)
@@ -144,7 +171,7 @@ async def update_profile(conn: asyncpg.Connection, user_id: uuid.UUID, data: Pro
         changes["time_zone"] = await municipalities.time_zone_of(conn, data.municipality_code)
         changes["municipality_code"] = data.municipality_code
     if data.quiet_hours is not msgspec.UNSET:
-        if data.quiet_hours is not None and data.quiet_hours.start == data.quiet_hours.end:
+        if data.quiet_hours is not None and len(set(data.quiet_hours.times())) == 1:
             raise InvalidField("quiet_hours", N_("the start and the end must differ."))
         changes.update(queries.quiet_columns(data.quiet_hours))
     if not changes:

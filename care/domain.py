@@ -7,7 +7,7 @@ from pathlib import Path
 from care import jobs
 from care.routes import ROUTES
 from care.service import user_data
-from hub.domain import Cron, Domain
+from hub.domain import Cron, Domain, Retention
 
 DOMAIN = Domain(
     name="care",
@@ -19,4 +19,5 @@ DOMAIN = Domain(
     migrations=Path(__file__).parent / "migrations",
     catalog="care",
     user_data=(user_data,),
+    retention=(Retention("care_access_log", "care_access_log", "at < $1", access_log=True),),
 )

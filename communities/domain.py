@@ -11,7 +11,7 @@ from communities.events.service import USER_DATA as EVENT_USER_DATA
 from communities.partners.routes import ROUTES as PARTNER_ROUTES
 from communities.routes import ROUTES
 from communities.service import USER_DATA
-from hub.domain import Cron, Domain
+from hub.domain import Cron, Domain, Retention
 
 DOMAIN = Domain(
     name="communities",
@@ -23,5 +23,6 @@ DOMAIN = Domain(
     migrations=Path(__file__).parent / "migrations",
     catalog="communities",
     user_data=(USER_DATA, EVENT_USER_DATA),
+    retention=(Retention("partner_audit", "partner_audit", "created_at < $1", access_log=True),),
     demo=demo.seed,
 )

@@ -14,7 +14,7 @@ from typing import Any, Self
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from litestar.connection import ASGIConnection
+from litestar.connection import ASGIConnection, Request
 from litestar.security.jwt import JWTAuth, Token
 
 from hub import db
@@ -215,12 +215,43 @@ class TokenIssuer:
         )
 
 
+_VIEWER_KEY = "hub.auth.viewer"
+
+
+def has_viewer(handler: Any) -> bool:
+    """Whether a route takes the optional ``viewer`` (anonymous callers welcome, a bad token is a 401)."""
+    return "viewer" in handler.resolve_dependencies()
+
+
+async def resolve_viewer(request: Request[Any, Any, Any]) -> None:
+    """``before_request`` hook: resolve the optional viewer before any dependency runs.
+
+    A bad token is refused here, before the route's connection dependency opens a transaction; resolved
+    beside it, the refusal would cancel that dependency half-way through ``BEGIN``. The session is looked
+    up on the request's own connection, which the route's dependency then uses.
+    """
+    if not has_viewer(request.scope["route_handler"]):
+        return
+    user = await _optional_user(request, keep_connection=True)
+    request.scope.setdefault("state", {})[_VIEWER_KEY] = user
+
+
 async def optional_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
     """The signed-in person on a route that anonymous callers may also use (``opt={"public": True}``).
 
     A missing token means anonymous; a token that is present but invalid or revoked is still a 401, so a
     client never silently sees the anonymous view because its session ended.
     """
+    state = connection.scope.get("state") or {}
+    if _VIEWER_KEY in state:
+        resolved: CurrentUser | None = state[_VIEWER_KEY]
+        return resolved
+    return await _optional_user(connection, keep_connection=False)
+
+
+async def _optional_user(
+    connection: ASGIConnection[Any, Any, Any, Any], *, keep_connection: bool
+) -> CurrentUser | None:
     from litestar.exceptions import NotAuthorizedException
 
     header = connection.headers.get("authorization", "")
@@ -243,8 +274,7 @@ async def optional_user(connection: ASGIConnection[Any, Any, Any, Any]) -> Curre
         raise
     except Exception as exc:
         raise NotAuthorizedException() from exc
-    # A dependency, possibly resolved alongside the connection dependencies: its own pooled connection.
-    user = await _session_user(token, connection, keep_connection=False)
+    user = await _session_user(token, connection, keep_connection=keep_connection)
     if user is None:
         raise NotAuthorizedException()
     connection.scope["user"] = user

@@ -183,7 +183,8 @@ async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 
 class _RequestConnection:
-    """A request's pooled connection: acquired by authentication, then taken over by the route."""
+    """A request's pooled connection: acquired on first use (authentication, the viewer, the route's
+    dependency), released by whoever finishes first: the dependency, else the request itself."""
 
     __slots__ = ("pool", "proxy")
 
@@ -193,8 +194,16 @@ class _RequestConnection:
 
     async def get(self) -> asyncpg.Connection:
         if self.proxy is None:
-            self.proxy = await self.pool.acquire()
+            proxy = await self.pool.acquire()
+            # another user of this request may have acquired one meanwhile: one connection per request
+            if self.held() is not None:
+                await self.pool.release(proxy)
+            else:
+                self.proxy = proxy
         return cast(asyncpg.Connection, self.proxy)
+
+    def held(self) -> PoolConnectionProxy | None:
+        return self.proxy
 
     def take(self) -> PoolConnectionProxy | None:
         """The connection, now the caller's to release (None if there is none left to take)."""
@@ -203,6 +212,7 @@ class _RequestConnection:
 
     async def release(self) -> None:
         if (proxy := self.take()) is not None:
+            # asyncpg rolls back an open transaction, waits out a cancelled query, or closes the connection
             await self.pool.release(proxy)
 
 
@@ -210,11 +220,12 @@ _SCOPE_KEY = "hub.db.request_connection"
 
 
 def request_connection_middleware(app: ASGIApp) -> ASGIApp:
-    """Let authentication hand the connection it looked the session up with to the route.
+    """Give each request one connection, owned by the request and released when it ends, whatever happens.
 
-    A connection dependency takes it over (one acquire per request instead of two) and releases it when
-    the handler is done; this releases it in every other case (a refused session, a route without a
-    connection dependency, an error before the dependencies ran).
+    Authentication, the optional viewer and the route's connection dependency share it (one acquire per
+    request). The dependency releases it as soon as the handler is done; this releases it in every other
+    case (a refused session, a route without a connection dependency, an error before or while the
+    dependencies ran, a cancelled request).
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -250,17 +261,24 @@ async def fetchrow_for_request(
 
 @asynccontextmanager
 async def _request_connection(scope: Scope, pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """The connection authentication left for this request, else a pooled one; released at the end."""
+    """The request's connection (the one authentication may already hold), released at the end.
+
+    The request owns it, not this block: ``request_connection_middleware`` releases it on every path, so a
+    dependency that is cancelled or never finalised (a sibling dependency raised while this one was
+    opening its transaction) cannot keep it; releasing a connection left inside a transaction rolls it back.
+    """
     state = scope.get("state")
     shared: _RequestConnection | None = state.get(_SCOPE_KEY) if state else None
-    proxy = shared.take() if shared is not None else None
-    if proxy is None:
-        proxy = await pool.acquire()
+    if shared is None:
+        async with pool.acquire() as proxy:
+            yield cast(asyncpg.Connection, proxy)
+        return
+    conn = await shared.get()
     try:
-        yield cast(asyncpg.Connection, proxy)
+        yield conn
     finally:
         # back to the pool before the response is serialised and sent, as before
-        await pool.release(proxy)
+        await shared.release()
 
 
 async def provide_transaction(state: State, scope: Scope) -> AsyncGenerator[asyncpg.Connection, None]:

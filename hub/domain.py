@@ -31,6 +31,17 @@ class Cron:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """One kind of row a domain keeps only for a while; ``condition`` may compare with ``$1``, the cutoff:
+    ``HUB_RETENTION_DAYS`` ago, or ``HUB_ACCESS_LOG_RETENTION_DAYS`` ago when ``access_log`` is set."""
+
+    name: str
+    table: str
+    condition: str
+    access_log: bool = False
+
+
+@dataclass(frozen=True)
 class Domain:
     """Everything a domain plugs into the hub, in one place.
 
@@ -40,6 +51,7 @@ class Domain:
     the gettext domain of its user-facing strings. ``user_data`` is its part of GDPR export and erasure
     (export in listing order, erasure in reverse). ``demo`` seeds demo data in ``hub dev`` (idempotent).
     ``worker_startup`` / ``worker_shutdown`` run in each worker with its context (long-lived listeners).
+    ``retention`` lists the rows it keeps only for a while, purged in small batches by the kernel's job.
     """
 
     name: str
@@ -53,4 +65,5 @@ class Domain:
     demo: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
     worker_startup: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     worker_shutdown: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    retention: Sequence[Retention] = ()
     extra: dict[str, Any] = field(default_factory=dict)

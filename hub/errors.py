@@ -7,6 +7,8 @@ import re
 import uuid
 from typing import Any, ClassVar
 
+import asyncpg
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     ClientException,
@@ -110,6 +112,20 @@ class BadRequest(HubError):
 REASON_EMPTY_TEXT = N_("write it in French, in German, or in both.")
 REASON_TOO_LONG = N_("it is longer than {max} characters.")
 REASON_BAD_CURSOR = N_("this page cursor was not issued by the hub.")
+REASON_CONTROL_CHARACTERS = N_(
+    "it may not contain control characters or characters that reverse the writing direction."
+)
+
+#: names and titles are one line; other text may hold line breaks and tabs, never other control characters
+_SINGLE_LINE_FIELDS = frozenset({"name", "title", "display_name"})
+#: C0 and C1 control characters, and the bidirectional embeddings, overrides and isolates (a title that
+#: displays differently from what it says)
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def has_unsafe_characters(value: str, *, single_line: bool) -> bool:
+    return bool((_UNSAFE if single_line else _UNSAFE_MULTILINE).search(value))
 
 
 def checked_text(
@@ -120,6 +136,10 @@ def checked_text(
     content = content.stripped()
     if required and content.is_empty():
         raise InvalidField(field, REASON_EMPTY_TEXT)
+    single_line = field in _SINGLE_LINE_FIELDS
+    for value in (content.fr, content.de, content.fr_simple, content.de_simple):
+        if value and has_unsafe_characters(value, single_line=single_line):
+            raise InvalidField(field, REASON_CONTROL_CHARACTERS)
     if limit is not None and content.longest() > limit:
         raise InvalidField(field, REASON_TOO_LONG, max=limit)
     return content
@@ -208,7 +228,65 @@ _VALIDATION_MESSAGES = {
     "invalid_value": N_("The field {field} has an invalid value."),
     "malformed_body": N_("The request body is not valid JSON."),
     "invalid_parameter": N_("The parameter {field} has an invalid value."),
+    "too_short": N_("The field {field} must be at least {limit} character(s) long."),
+    "too_long": N_("The field {field} may be at most {limit} character(s) long."),
+    "too_small": N_("The field {field} must be at least {limit}."),
+    "too_large": N_("The field {field} must be at most {limit}."),
+    "out_of_range": N_("The field {field} holds a number out of range."),
+    "not_allowed": N_("The field {field} must be one of: {allowed}."),
+    "bad_format": N_("The field {field} does not have the expected format."),
 }
+
+# msgspec's constraint messages, turned into sentences that say what is valid
+_CONSTRAINTS = (
+    (re.compile(r"Expected `str` of length >= (?P<limit>\d+)"), "too_short"),
+    (re.compile(r"Expected `str` of length <= (?P<limit>\d+)"), "too_long"),
+    (re.compile(r"Expected `(?:int|float)` >= (?P<limit>-?[\d.]+)"), "too_small"),
+    (re.compile(r"Expected `(?:int|float)` <= (?P<limit>-?[\d.]+)"), "too_large"),
+    (re.compile(r"Number out of range"), "out_of_range"),
+    (re.compile(r"Invalid enum value"), "not_allowed"),
+    (re.compile(r"Expected `str` matching regex"), "bad_format"),
+)
+
+
+def _allowed_values(request: Request[Any, Any, Any], path: str) -> list[str]:
+    """The values the body's field at ``path`` (``$.a.b[0].c``) accepts, from the route's body type."""
+    handler = request.scope.get("route_handler")
+    parameters = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", {})
+    data = parameters.get("data")
+    if data is None:
+        return []
+    try:
+        info: Any = msgspec.inspect.type_info(data.annotation)
+    except Exception:
+        return []
+    for part in re.findall(r"\.([^.\[]+)|\[\d+\]", path.removeprefix("$")):
+        info = _unwrap(info)
+        if part and isinstance(info, msgspec.inspect.StructType):
+            info = next((f.type for f in info.fields if f.encode_name == part), None)
+        elif not part and isinstance(info, msgspec.inspect.ListType | msgspec.inspect.SetType):
+            info = info.item_type
+        if info is None:
+            return []
+    info = _unwrap(info)
+    if isinstance(info, msgspec.inspect.LiteralType):
+        return [str(v) for v in info.values]
+    if isinstance(info, msgspec.inspect.EnumType):
+        return [str(m.value) for m in info.cls]
+    return []
+
+
+def _unwrap(info: Any) -> Any:
+    while True:
+        if isinstance(info, msgspec.inspect.Metadata):
+            info = info.type
+        elif isinstance(info, msgspec.inspect.UnionType):
+            kept = [t for t in info.types if type(t).__name__ not in {"NoneType", "UnsetType"}]
+            if len(kept) != 1:
+                return info
+            info = kept[0]
+        else:
+            return info
 
 
 def _field_path(path: str | None, name: str | None = None) -> str:
@@ -241,17 +319,32 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
     if not entries:
         entries = [{"message": str(exc.detail), "key": None, "source": "body"}]
     errors = []
+    first_params: dict[str, Any] = {}
     for entry in entries:
         if not isinstance(entry, dict):
             continue
-        kind, field = _classify(str(entry.get("message", "")), entry.get("key"), entry.get("source"))
+        message = str(entry.get("message", ""))
+        kind, field = _classify(message, entry.get("key"), entry.get("source"))
+        if field == "data":  # Litestar's name for the body, which the caller never sees
+            field = "body"
+        params: dict[str, Any] = {"field": field}
+        if kind == "invalid_value" and entry.get("source") in {None, "body"}:
+            at = _AT_PATH.search(message)
+            path = at.group("path") if at else "$." + field
+            for pattern, refined in _CONSTRAINTS:
+                if m := pattern.search(message):
+                    params.update(m.groupdict())
+                    if refined == "not_allowed":
+                        allowed = _allowed_values(request, path)
+                        if not allowed:
+                            break
+                        params["allowed"] = ", ".join(allowed)
+                    kind = refined
+                    break
         errors.append(
-            {
-                "code": kind,
-                "field": field,
-                "message": translate(locale, _VALIDATION_MESSAGES[kind], field=field),
-            }
+            {"code": kind, "field": field, "message": translate(locale, _VALIDATION_MESSAGES[kind], **params)}
         )
+        first_params = first_params or params
     first = errors[0]
     code = "unknown_field" if first["code"] == "unknown_field" else "validation_failed"
     return problem(
@@ -260,7 +353,7 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
         code=code,
         title=N_("Invalid request"),
         detail=_VALIDATION_MESSAGES[first["code"]],
-        params={"field": first["field"]},
+        params=first_params,
         extra={"errors": errors},
     )
 
@@ -320,6 +413,46 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     )
 
 
+def handle_unstorable(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[dict[str, Any]]:
+    """A value that decoded but that PostgreSQL cannot hold (a NUL character, a number out of range):
+    the caller's input, so a 400 rather than a 500; the transaction has been rolled back."""
+    logger.info("refused unstorable input [request %s]: %s", request_id(request), type(exc).__name__)
+    return problem(
+        request,
+        status=400,
+        code="invalid_value",
+        title=N_("Invalid request"),
+        detail=N_(
+            "A value of the request cannot be stored: text may not contain NUL characters, and numbers "
+            "must stay within range."
+        ),
+    )
+
+
+def handle_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
+    """JSON nested deeper than the decoder follows is the caller's malformed body, not our failure."""
+    if "deserializ" not in str(exc) and "decod" not in str(exc):
+        return handle_unexpected(request, exc)
+    return problem(
+        request,
+        status=400,
+        code="malformed_body",
+        title=N_("Invalid request"),
+        detail=N_("The request body is nested too deeply."),
+    )
+
+
+def handle_not_utf8(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """A body (or a parameter) that is not UTF-8 text: the caller's malformed input."""
+    return problem(
+        request,
+        status=400,
+        code="malformed_body",
+        title=N_("Invalid request"),
+        detail=N_("The request is not valid UTF-8 text."),
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     rid = request_id(request)
     logger.error("unexpected error [request %s] %s %s", rid, request.method, request.url.path, exc_info=exc)
@@ -352,5 +485,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     TooManyRequestsException: handle_too_many,
     ClientException: handle_client,
     HTTPException: handle_http,
+    asyncpg.DataError: handle_unstorable,
+    RecursionError: handle_recursion,
+    UnicodeDecodeError: handle_not_utf8,
     Exception: handle_unexpected,
 }

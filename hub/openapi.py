@@ -6,6 +6,8 @@ import msgspec
 from litestar import Litestar
 from litestar.openapi.datastructures import ResponseSpec
 
+from hub.auth import has_viewer
+
 
 class FieldProblem(msgspec.Struct, frozen=True):
     code: str
@@ -58,9 +60,10 @@ def problems(*statuses: int, public: bool = False) -> dict[int, ResponseSpec]:
 
 
 def document_problems(app: Litestar) -> None:
-    """Give every route the problem responses any route can answer (and 401 unless it is public),
-    keeping what the route documents itself; the OpenAPI document then hides no status code."""
+    """Give every route the problem responses any route can answer (and 401 unless it is public and takes
+    no optional viewer), keeping what the route documents itself; the OpenAPI document hides no status."""
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):
-            public = bool(handler.opt.get("public"))
+            # a public route with an optional viewer still refuses a bad token
+            public = bool(handler.opt.get("public")) and not has_viewer(handler)
             handler.responses = {**problems(public=public), **(handler.responses or {})}

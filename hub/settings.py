@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
+    #: HUB_PUBLIC_URL was set; otherwise links follow the address ``hub dev`` / ``hub serve`` listens on
+    public_url_set: bool = False
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str | None = None
@@ -54,6 +57,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     warning_poll_seconds: int = 60
     #: MQTT broker the worker subscribes to for sensor uplinks (none: no subscription)
     mqtt_url: str | None = None
+    #: days delivered or failed deliveries, inbox items, finished emails and ended sessions are kept
+    retention_days: int = 180
+    #: days the access logs (partner audit, care access log) are kept
+    access_log_retention_days: int = 365
+    #: proxies whose X-Forwarded-For is believed (addresses or networks); none by default
+    trusted_proxies: tuple[str, ...] = ()
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -115,6 +124,20 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
             return False
         raise fail(variable, _("expected true or false"))
 
+    def proxies(variable: str) -> tuple[str, ...]:
+        networks = []
+        for item in env.get(variable, "").replace(",", " ").split():
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise fail(
+                    variable,
+                    _("expected IP addresses or networks, such as {example}").format(
+                        example="10.0.0.0/8 127.0.0.1"
+                    ),
+                ) from None
+        return tuple(networks)
+
     data_dir = Path(env.get("HUB_DATA_DIR") or ".hub").expanduser().absolute()
     if data_dir.exists() and not data_dir.is_dir():
         raise fail("HUB_DATA_DIR", _("not a directory"))
@@ -167,6 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         database_url=database_url,
         redis_url=redis_url,
         public_url=public_url.rstrip("/"),
+        public_url_set=bool(env.get("HUB_PUBLIC_URL", "").strip()),
         smtp_host=smtp_host,
         smtp_port=integer("HUB_SMTP_PORT", 25, 1, 65535),
         smtp_username=env.get("HUB_SMTP_USERNAME") or None,
@@ -185,6 +209,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         warning_feeds=tuple(warning_feeds),
         warning_poll_seconds=integer("HUB_WARNING_POLL_SECONDS", 60, 5, 24 * 3600),
         mqtt_url=mqtt_url,
+        retention_days=integer("HUB_RETENTION_DAYS", 180, 1, 3650),
+        access_log_retention_days=integer("HUB_ACCESS_LOG_RETENTION_DAYS", 365, 1, 3650),
+        trusted_proxies=proxies("HUB_TRUSTED_PROXIES"),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.domain import Cron, Domain
+from hub.domain import Cron, Domain, Retention
 from messaging.routes import ROUTES
 from messaging.service import USER_DATA
 from workers import tasks
@@ -21,4 +21,17 @@ DOMAIN = Domain(
     migrations=Path(__file__).parent / "migrations",
     catalog="messaging",
     user_data=(USER_DATA,),
+    retention=(
+        Retention(
+            "deliveries",
+            "deliveries",
+            "channel <> 'inbox' AND status IN ('sent', 'failed', 'skipped') AND updated_at < $1",
+        ),
+        Retention("inbox", "deliveries", "channel = 'inbox' AND coalesce(sent_at, updated_at) < $1"),
+        Retention(
+            "direct_emails", "direct_emails", "status IN ('sent', 'failed', 'skipped') AND created_at < $1"
+        ),
+        Retention("unsubscribe_tokens", "unsubscribe_tokens", "expires_at < $1"),
+        Retention("address_optout_tokens", "address_optout_tokens", "expires_at < $1"),
+    ),
 )

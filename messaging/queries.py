@@ -556,6 +556,21 @@ async def upsert_device(
     return row
 
 
+async def drop_oldest_devices(conn: asyncpg.Connection, user_id: uuid.UUID, keep: int) -> int:
+    """Keep the ``keep`` devices of a person seen most recently; the others are deleted."""
+    status = await conn.execute(
+        """
+        DELETE FROM devices WHERE id IN (
+            SELECT id FROM devices WHERE user_id = $1
+            ORDER BY last_seen_at DESC, created_at DESC OFFSET $2
+        )
+        """,
+        user_id,
+        keep,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def devices_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, platform, created_at, last_seen_at FROM devices WHERE user_id = $1 ORDER BY created_at",

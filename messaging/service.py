@@ -146,8 +146,13 @@ async def email_address(
 # -- devices ---------------------------------------------------------------------------------------------------
 
 
+#: devices per person; registering one more drops the one seen least recently
+MAX_DEVICES = 20
+
+
 async def register_device(conn: asyncpg.Connection, user_id: uuid.UUID, data: DeviceIn) -> Device:
     row = await queries.upsert_device(conn, user_id, data.token.strip(), data.platform)
+    await queries.drop_oldest_devices(conn, user_id, MAX_DEVICES)
     return Device(**dict(row))
 
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from arq.connections import ArqRedis
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import MutableScopeHeaders, State
@@ -20,13 +20,15 @@ from litestar.stores.redis import RedisStore
 from litestar.types import ControllerRouterHandler, Message, Middleware, OnAppInitHandler, Scope
 
 from hub import db
-from hub.auth import TokenIssuer, build_jwt_auth
+from hub.auth import TokenIssuer, build_jwt_auth, resolve_viewer
 from hub.domain import UserData
 from hub.errors import EXCEPTION_HANDLERS, scope_request_id
 from hub.idempotency import idempotency_middleware
+from hub.input_guard import input_guard_middleware
 from hub.openapi import document_problems
 from hub.queue import queue_pool
 from hub.settings import Settings
+from hub.throttle import client_address
 from server.domains import DOMAINS
 
 logger = logging.getLogger("hub")
@@ -55,7 +57,14 @@ def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     from accounts.routes import AuthController
     from server.health import health_router
 
-    auth_limit = RateLimitConfig(rate_limit=("minute", settings.auth_rate_per_minute), store="rate_limit")
+    def client(request: Request[Any, Any, Any]) -> str:
+        return client_address(request.scope, settings.trusted_proxies)
+
+    auth_limit = RateLimitConfig(
+        rate_limit=("minute", settings.auth_rate_per_minute),
+        store="rate_limit",
+        identifier_for_request=client,
+    )
     auth_router = Router(path="/", route_handlers=[AuthController], middleware=[auth_limit.middleware])
     v1: list[ControllerRouterHandler] = [auth_router]
     pages: list[ControllerRouterHandler] = []
@@ -111,7 +120,8 @@ def create_app(
         },
         exception_handlers=EXCEPTION_HANDLERS,
         on_app_init=[jwt_auth.on_app_init, _outermost(db.request_connection_middleware)],
-        middleware=[idempotency_middleware],
+        middleware=[input_guard_middleware, idempotency_middleware],
+        before_request=resolve_viewer,
         before_send=[add_request_id],
         stores={
             "rate_limit": RedisStore.with_client(url=redis_url, namespace=f"{settings.queue_name}:ratelimit")

@@ -26,6 +26,7 @@ from litestar import get
 
 from devtools.embedded import EmbeddedPostgres, EmbeddedRedis
 from hub.domain import Domain
+from hub.redaction import RedactingFilter
 from hub.settings import DEFAULT_FCM_ENDPOINT, Settings
 from i18n import gettext_for, ngettext_for
 
@@ -54,6 +55,7 @@ def configure_logging(level: str) -> None:
     """One plain handler on the root logger; libraries that bring their own (Litestar, uvicorn) use it."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter())
+    handler.addFilter(RedactingFilter())  # no token, address or body in any line
     root = logging.getLogger()
     for old in root.handlers:
         old.close()
@@ -466,6 +468,13 @@ def _base_url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
+def follow_listening_address(settings: Settings, sock: socket.socket) -> Settings:
+    """Links in emails point at the address the API listens on (``--port``), unless HUB_PUBLIC_URL is set."""
+    if settings.public_url_set:
+        return settings
+    return msgspec.structs.replace(settings, public_url=_base_url(sock))
+
+
 async def run_services(
     settings: Settings,
     addresses: Addresses,
@@ -478,6 +487,8 @@ async def run_services(
 ) -> None:
     """Run the API (when given a socket) and/or the ARQ worker in this event loop until SIGINT or SIGTERM."""
     _ = gettext_for(settings.console_locale)
+    if sock is not None:
+        settings = follow_listening_address(settings, sock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -496,7 +507,10 @@ async def run_services(
                 extra_routes=extra_routes or [],
             )
             configure_logging(settings.log_level)  # Litestar sets up its own logging when it is built
-            config = uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=5)
+            # The hub reads X-Forwarded-For itself, from HUB_TRUSTED_PROXIES only (hub.throttle).
+            config = uvicorn.Config(
+                app, log_config=None, lifespan="on", timeout_graceful_shutdown=5, proxy_headers=False
+            )
             server = _Server(config)
             tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name="api"))
         worker_task: asyncio.Task[Any] | None = None

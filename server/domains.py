@@ -13,9 +13,18 @@ import messaging.domain
 import official_warnings.domain
 import sensors.domain
 import territory.domain
-from hub.domain import Domain
+from hub import retention
+from hub.domain import Cron, Domain
+
+#: the kernel's own migrations (idempotency keys) and periodic job (the retention purge)
+KERNEL = Domain(
+    name="kernel",
+    crons=(Cron(retention.purge_expired, frozenset({55})),),
+    migrations=Path(hub.__file__).parent / "migrations",
+)
 
 DOMAINS: tuple[Domain, ...] = (
+    KERNEL,
     accounts.domain.DOMAIN,
     territory.domain.DOMAIN,
     messaging.domain.DOMAIN,
@@ -26,8 +35,5 @@ DOMAINS: tuple[Domain, ...] = (
     feedback.domain.DOMAIN,
 )
 
-#: the kernel's own migrations (idempotency keys) and every domain's, applied together in timestamp order
-MIGRATIONS: tuple[Path, ...] = (
-    Path(hub.__file__).parent / "migrations",
-    *(domain.migrations for domain in DOMAINS if domain.migrations is not None),
-)
+#: every domain's migrations, the kernel's included, applied together in timestamp order
+MIGRATIONS: tuple[Path, ...] = tuple(domain.migrations for domain in DOMAINS if domain.migrations is not None)

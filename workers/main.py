@@ -92,7 +92,7 @@ def build_worker(
         health_check_interval=10,
         keep_result=60,
         max_tries=5,
-        ctx={"settings": settings},
+        ctx={"settings": settings, "domains": domains},
         poll_delay=0.2,
     )
 

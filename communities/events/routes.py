@@ -48,8 +48,8 @@ def _feed_response(feed: Feed) -> Response[bytes]:
     }
     if feed.body is None:
         return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-    media_type = "text/calendar; charset=utf-8" if feed.media_type == "text/calendar" else feed.media_type
-    return Response(feed.body, media_type=media_type, headers=headers)
+    # Litestar adds the charset to a text/* media type itself: one charset parameter, not two
+    return Response(feed.body, media_type=feed.media_type, headers=headers)
 
 
 class CommunityEventController(Controller):

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Router, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
@@ -34,9 +34,10 @@ from communities.partners.models import (
     SubmissionPage,
 )
 from hub.auth import CurrentUser
-from hub.deps import Conn
+from hub.deps import Config, Conn, Queue
 from hub.errors import request_locale
 from hub.openapi import problems
+from hub.throttle import PARTNER_KEY_FAILURES, PARTNER_KEY_WINDOW_S, Failures, client_address
 
 #: requests per minute and key (or address, without a key) on the partner API
 PARTNER_RATE_PER_MINUTE = 120
@@ -47,8 +48,13 @@ AnyRequest = Request[Any, Any, State]
 Key = NamedDependency[PartnerKey]
 
 
-async def provide_key(request: AnyRequest, conn: Conn) -> PartnerKey:
-    return await service.authenticate(conn, request.headers.get("authorization"))
+async def provide_key(request: AnyRequest, conn: Conn, settings: Config, arq: Queue) -> PartnerKey:
+    """The key presented; wrong keys are counted per client address, so keys cannot be guessed."""
+    failures = Failures(
+        arq, f"{settings.queue_name}:partnerkey", limit=PARTNER_KEY_FAILURES, window_s=PARTNER_KEY_WINDOW_S
+    )
+    address = client_address(request.scope, settings.trusted_proxies)
+    return await service.authenticate(conn, request.headers.get("authorization"), failures, address)
 
 
 def _caller(request: Request[Any, Any, Any]) -> str:
@@ -56,7 +62,7 @@ def _caller(request: Request[Any, Any, Any]) -> str:
     header = request.headers.get("authorization", "")
     if header:
         return "key:" + hashlib.sha256(header.encode()).hexdigest()[:32]
-    return "addr:" + get_remote_address(request)
+    return "addr:" + client_address(request.scope, request.app.state.settings.trusted_proxies)
 
 
 class PartnerAdminController(Controller):

@@ -43,6 +43,7 @@ from communities.partners.models import (
 )
 from hub.auth import CurrentUser
 from hub.errors import REASON_EMPTY_TEXT, InvalidField, NotFound, checked_text
+from hub.throttle import Failures
 from i18n.content import Bilingual
 
 KEY_PREFIX = "hubp_"
@@ -146,14 +147,24 @@ async def audit_log(conn: asyncpg.Connection, user: CurrentUser, partner_id: uui
 # -- publishing with a key -------------------------------------------------------------------------------
 
 
-async def authenticate(conn: asyncpg.Connection, authorization: str | None) -> PartnerKey:
-    """The live key of an ``Authorization: Bearer hubp_…`` header; 401 for anything else."""
+async def authenticate(
+    conn: asyncpg.Connection,
+    authorization: str | None,
+    failures: Failures | None = None,
+    address: str = "",
+) -> PartnerKey:
+    """The live key of an ``Authorization: Bearer hubp_…`` header; 401 for anything else, and 429 for an
+    address that presented too many wrong keys (``failures`` counts them)."""
+    if failures is not None:
+        await failures.check(address)
     scheme, _, secret = (authorization or "").partition(" ")
     secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
-        raise InvalidPartnerKey()
-    key = await queries.live_key(conn, _hash(secret))
+    key = None
+    if scheme.lower() == "bearer" and secret.startswith(KEY_PREFIX) and len(secret) <= 200:
+        key = await queries.live_key(conn, _hash(secret))
     if key is None:
+        if failures is not None:
+            await failures.failed(address)
         raise InvalidPartnerKey()
     return key
 

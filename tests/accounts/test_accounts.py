@@ -101,7 +101,7 @@ async def test_profile_update_and_quiet_hours(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["display_name"] == "Marie"
-    assert body["quiet_hours"] == {"start": "22:00:00", "end": "07:00:00"}
+    assert body["quiet_hours"] == {"start": "22:00", "end": "07:00"}  # HH:MM, as API.md shows
     off = await client.patch("/v1/me", json={"quiet_hours": None}, headers=user.headers)
     assert off.json()["quiet_hours"] is None
 

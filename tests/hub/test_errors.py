@@ -122,11 +122,11 @@ async def test_signed_in_users_locale_wins_over_accept_language(
         "/v1/me", json={"display_name": ""}, headers={**user.headers, "Accept-Language": "fr"}
     )
     assert response.status_code == 400
-    assert problem_of(response)["detail"] == "Das Feld display_name hat einen ungültigen Wert."
+    assert problem_of(response)["detail"] == "Das Feld display_name muss mindestens 1 Zeichen lang sein."
     forced = await client.patch(
         "/v1/me", json={"display_name": ""}, headers=user.headers, params={"lang": "fr"}
     )
-    assert problem_of(forced)["detail"] == "Le champ display_name a une valeur invalide."
+    assert problem_of(forced)["detail"] == "Le champ display_name doit compter au moins 1 caractère(s)."
 
 
 @pytest.mark.parametrize(("lang", "title"), [("fr", "Introuvable"), ("de", "Nicht gefunden")])
