@@ -24,9 +24,12 @@ from accounts.models import (
 from hub import auth
 from hub.domain import UserData
 from hub.errors import InvalidCredentials, InvalidField, NotFound
+from hub.logs import get_logger
 from hub.settings import Settings
 from i18n import N_
 from territory import service as municipalities
+
+log = get_logger("accounts")
 
 
 async def _start_session(
@@ -71,9 +74,11 @@ async def login(
     found = await queries.credentials_by_email(conn, data.email.strip())
     if found is None:
         await auth.burn_password_check(data.password)
+        log.info("sign-in failed", reason="unknown_account")
         raise InvalidCredentials()
     user_id, password_hash = found
     if not await auth.verify_password(password_hash, data.password):
+        log.info("sign-in failed", reason="wrong_password", user_id=str(user_id))
         raise InvalidCredentials()
     user = await queries.user_by_id(conn, user_id)
     assert user is not None

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
+from prometheus_client import Counter
 
 from care import ladder, queries
 from care.errors import (
@@ -57,6 +58,7 @@ from care.models import (
 from hub.auth import CurrentUser
 from hub.domain import UserData
 from hub.errors import Forbidden, InvalidField, NotFound, checked_text
+from hub.logs import get_logger
 from hub.pagination import decode_cursor, encode_cursor
 from i18n import N_
 from i18n.content import Bilingual, pick
@@ -64,6 +66,9 @@ from messaging import service as messaging
 from messaging.models import Audience, Message, Priority
 from messaging.service import notify
 from territory import service as municipalities
+
+log = get_logger("care")
+LADDER_STEPS = Counter("hub_care_ladder_steps_total", "Check-in ladder steps taken, by step", ["step"])
 
 # -- texts sent to people (names and actions only, never health details) -----------------------------------
 
@@ -1042,6 +1047,9 @@ async def advance_checkin_batch(
             action = ladder.next_action(view, day, now, state)
             if action != "none" and await _step(conn, plan, day, escalation, action, now):
                 steps += 1
+                LADDER_STEPS.labels(action).inc()
+                # ids and the step only: never a name, a text or what the check-in said
+                log.info("ladder step", step=action, plan_id=str(plan.id), circle_id=str(plan.circle_id))
     return steps, plans[-1].id if len(plans) == limit else None
 
 

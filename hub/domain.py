@@ -40,6 +40,7 @@ class Domain:
     the gettext domain of its user-facing strings. ``user_data`` is its part of GDPR export and erasure
     (export in listing order, erasure in reverse). ``demo`` seeds demo data in ``hub dev`` (idempotent).
     ``worker_startup`` / ``worker_shutdown`` run in each worker with its context (long-lived listeners).
+    ``metrics`` set the domain's Prometheus gauges from PostgreSQL when /metrics is scraped.
     """
 
     name: str
@@ -53,4 +54,6 @@ class Domain:
     demo: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
     worker_startup: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     worker_shutdown: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    #: gauges computed from PostgreSQL each time /metrics is scraped (the age of the oldest due work)
+    metrics: Sequence[Callable[[asyncpg.Connection], Awaitable[None]]] = ()
     extra: dict[str, Any] = field(default_factory=dict)

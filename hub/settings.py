@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -48,6 +49,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     dev_mode: bool = False
     auth_rate_per_minute: int = 20
     log_level: str = "INFO"
+    #: ``json`` (one JSON object a line) or ``console`` (readable lines, the default of ``hub dev``)
+    log_format: str = "json"
+    #: a scraper sending ``Authorization: Bearer <token>`` may read /metrics from anywhere
+    metrics_token: str | None = None
+    #: addresses or networks (comma-separated) that may read /metrics; empty: loopback only
+    metrics_allow: str = ""
+    #: where a worker running on its own serves its metrics (loopback only); None: not served
+    worker_metrics_port: int | None = None
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -140,6 +149,18 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         raise fail(
             "HUB_LOG_LEVEL", _("expected one of {choices}").format(choices="DEBUG, INFO, WARNING, ERROR")
         )
+    log_format = (env.get("HUB_LOG_FORMAT") or ("console" if dev else "json")).strip().lower()
+    if log_format not in {"json", "console"}:
+        raise fail("HUB_LOG_FORMAT", _("expected one of {choices}").format(choices="json, console"))
+    metrics_allow = env.get("HUB_METRICS_ALLOW", "").strip()
+    try:
+        parse_networks(metrics_allow)
+    except ValueError:
+        raise fail("HUB_METRICS_ALLOW", _("expected IP addresses or networks separated by commas")) from None
+    metrics_token = env.get("HUB_METRICS_TOKEN", "").strip() or None
+    if metrics_token is not None and len(metrics_token) < 16:
+        raise fail("HUB_METRICS_TOKEN", _("must be at least 16 characters long"))
+    worker_metrics_port = integer("HUB_WORKER_METRICS_PORT", 0, 0, 65535) or None
 
     return Settings(
         data_dir=data_dir,
@@ -162,6 +183,17 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         dev_mode=dev,
         auth_rate_per_minute=integer("HUB_AUTH_RATE_PER_MINUTE", 20, 1, 100_000),
         log_level=log_level,
+        log_format=log_format,
+        metrics_token=metrics_token,
+        metrics_allow=metrics_allow,
+        worker_metrics_port=worker_metrics_port,
+    )
+
+
+def parse_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or networks separated by commas (``10.0.0.0/8, 192.0.2.7``); ValueError when one is not."""
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()
     )
 
 

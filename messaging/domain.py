@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.domain import Cron, Domain
+from messaging.metrics import scrape_lag
 from messaging.routes import ROUTES
 from messaging.service import USER_DATA
 from workers import tasks
@@ -21,4 +22,5 @@ DOMAIN = Domain(
     migrations=Path(__file__).parent / "migrations",
     catalog="messaging",
     user_data=(USER_DATA,),
+    metrics=(scrape_lag,),
 )

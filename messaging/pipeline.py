@@ -17,6 +17,7 @@ import asyncpg
 import msgspec
 
 from hub.db import connection, enqueue_after_commit, transaction
+from hub.logs import bind_batch, get_logger
 from i18n import N_, translate
 from i18n.content import Bilingual, Localized, pick
 from i18n.formatting import format_datetime
@@ -30,10 +31,12 @@ from messaging.email import (
     render_digest,
     render_notification,
 )
+from messaging.metrics import count_outcomes
 from messaging.planning import BATCH_SIZE, digest_periods_due, email_outcome, push_outcome
 from messaging.push import PushMessage, PushSender
 
 logger = logging.getLogger("messaging.pipeline")
+log = get_logger("messaging.pipeline")
 
 #: parallel dispatch jobs per notification and channel; each drains batches until nothing is due
 DISPATCH_PARALLELISM = 4
@@ -196,6 +199,12 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
             claimed = await queries.claim(conn, notification_id, channel, now, BATCH_SIZE)
         if not claimed:
             return handled
+        # every line logged for this batch (in this job's task) names it: first delivery id and size
+        bind_batch(
+            notification_id=str(notification_id),
+            channel=channel,
+            batch_id=f"{claimed[0]['id']}+{len(claimed)}",
+        )
         try:
             if content["cancelled_at"] is not None:
                 outcomes: list[queries.OutcomeRow] = [
@@ -203,6 +212,7 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
                 ]
                 async with transaction(pool) as conn:
                     await queries.record_outcomes(conn, outcomes, channels.clock())
+                _batch_recorded(channel, outcomes)
             elif channel == "push":
                 await _send_push(pool, channels, content, claimed)
             else:
@@ -216,6 +226,13 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
             logger.exception("dispatch batch failed; its deliveries return to pending when the lease ends")
             raise
         handled += len(claimed)
+
+
+def _batch_recorded(channel: str, outcomes: Sequence[queries.OutcomeRow]) -> None:
+    """Count a batch's outcomes and write its one log line (counts only: no address, token or text)."""
+    statuses = [status for _, status, _, _, _ in outcomes]
+    count_outcomes(channel, statuses)
+    log.info("batch recorded", **{status: statuses.count(status) for status in sorted(set(statuses))})
 
 
 async def _send_push(
@@ -271,6 +288,10 @@ async def _send_push(
         await queries.record_outcomes(conn, outcomes, now)
         if invalid:
             await queries.delete_tokens(conn, invalid)
+    _batch_recorded("push", outcomes)
+    for owner, result in zip(owners, results, strict=True):
+        if result.status == "invalid_token":
+            log.info("push token deleted", delivery_id=owner, reason="unregistered")
 
 
 async def _send_email(
@@ -340,12 +361,18 @@ async def _send_email(
             bounces.append((item.recipient, result.error or "hard bounce"))
         elif result.status == "sent":
             delivered.append(item.recipient)
+    suppressed: list[str] = []
     async with transaction(pool) as conn:
         await queries.record_outcomes(conn, outcomes, now)
         if bounces:
             await queries.record_bounces(conn, bounces, now)
+            suppressed = await queries.newly_suppressed(conn, [a for a, _ in bounces], now)
         if delivered:
             await queries.clear_bounces(conn, delivered)
+    _batch_recorded("email", outcomes)
+    for row, item in zip(owners, outgoing, strict=True):
+        if item.recipient.lower() in suppressed:
+            log.info("email address suppressed", delivery_id=row["id"], user_id=str(row["user_id"]))
 
 
 def _mailbox(mail_from: str) -> str:

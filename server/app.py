@@ -24,6 +24,8 @@ from hub.auth import TokenIssuer, build_jwt_auth
 from hub.domain import UserData
 from hub.errors import EXCEPTION_HANDLERS, scope_request_id
 from hub.idempotency import idempotency_middleware
+from hub.logs import request_logging_middleware, structlog_config
+from hub.metrics import metrics_handler, prometheus_config
 from hub.openapi import document_problems
 from hub.queue import queue_pool
 from hub.settings import Settings
@@ -62,7 +64,8 @@ def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     for domain in DOMAINS:
         v1.extend(domain.routes)
         pages.extend(domain.pages)
-    return [Router(path="/v1", route_handlers=v1), *pages, health_router]
+    scrapes = [scrape for domain in DOMAINS for scrape in domain.metrics]
+    return [Router(path="/v1", route_handlers=v1), *pages, health_router, metrics_handler(scrapes)]
 
 
 def create_app(
@@ -110,8 +113,13 @@ def create_app(
             "user_data": Provide(provide_user_data),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        on_app_init=[jwt_auth.on_app_init, _outermost(db.request_connection_middleware)],
-        middleware=[idempotency_middleware],
+        on_app_init=[
+            jwt_auth.on_app_init,
+            _outermost(db.request_connection_middleware),
+            _outermost(request_logging_middleware),
+        ],
+        middleware=[prometheus_config().middleware, idempotency_middleware],
+        logging_config=structlog_config(),
         before_send=[add_request_id],
         stores={
             "rate_limit": RedisStore.with_client(url=redis_url, namespace=f"{settings.queue_name}:ratelimit")

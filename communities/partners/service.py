@@ -43,7 +43,10 @@ from communities.partners.models import (
 )
 from hub.auth import CurrentUser
 from hub.errors import REASON_EMPTY_TEXT, InvalidField, NotFound, checked_text
+from hub.logs import get_logger
 from i18n.content import Bilingual
+
+log = get_logger("communities.partners")
 
 KEY_PREFIX = "hubp_"
 DEFAULT_KEY_DAYS = 365
@@ -151,10 +154,13 @@ async def authenticate(conn: asyncpg.Connection, authorization: str | None) -> P
     scheme, _, secret = (authorization or "").partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+        log.info("partner key refused", reason="malformed")
         raise InvalidPartnerKey()
     key = await queries.live_key(conn, _hash(secret))
     if key is None:
+        log.info("partner key refused", reason="unknown_or_revoked")
         raise InvalidPartnerKey()
+    log.info("partner key used", partner_id=str(key.partner_id), key_id=str(key.id))
     return key
 
 
@@ -172,6 +178,7 @@ async def _reach(
             community_id=community_id,
             detail={"scope": scope},
         )
+        log.info("partner key out of reach", key_id=str(key.id), action=action, scope=scope)
         raise OutOfReach()
     return await communities.community_for_partner(conn, community_id)
 
