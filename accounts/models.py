@@ -90,3 +90,14 @@ class Export(msgspec.Struct, frozen=True):
     user: User
     sessions: list[SessionInfo]
     sections: dict[str, object]
+
+
+#: example bodies for the API documentation (each decodes as its Struct: tests check it)
+REGISTER_EXAMPLE = {
+    "email": "marie.schmitt@example.org",
+    "password": "Quetsches-de-Bitche-2026",
+    "display_name": "Marie Schmitt",
+    "locale": "fr",
+    "municipality_code": "57089",
+}
+LOGIN_EXAMPLE = {"email": "marie.schmitt@example.org", "password": "Quetsches-de-Bitche-2026"}

@@ -38,11 +38,11 @@ from care.models import (
     AlertReport,
     Checkin,
     Circle,
+    CircleEventPage,
     CircleIn,
     ClientRegistration,
     ConsentIn,
     Escalation,
-    EventPage,
     InvitationIn,
     InvitationList,
     Person,
@@ -703,14 +703,14 @@ async def withdraw_circle_consent(
 
 async def circle_events(
     conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, *, cursor: str | None, limit: int
-) -> EventPage:
+) -> CircleEventPage:
     """The circle's log, newest first; every read is recorded in the access log."""
     await access_circle(conn, user.id, circle_id)
     before = decode_cursor(_EVENTS_CURSOR, cursor, int) if cursor else None
     await queries.log_access(conn, circle_id, user.id, "events")
     items = await queries.events(conn, circle_id, before_id=before, limit=limit + 1)
     next_cursor = encode_cursor(_EVENTS_CURSOR, items[limit - 1].id) if len(items) > limit else None
-    return EventPage(items=items[:limit], next_cursor=next_cursor)
+    return CircleEventPage(items=items[:limit], next_cursor=next_cursor)
 
 
 # -- check-in plan and check-ins ---------------------------------------------------------------------------
