@@ -16,8 +16,6 @@ from litestar.logging.config import StructLoggingConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-FORMATS = ("json", "console")
-
 #: libraries that bring their own loggers: their records go through the same handler and renderer
 LIBRARY_LOGGERS = ("litestar", "uvicorn", "uvicorn.error", "uvicorn.access", "arq")
 
@@ -148,6 +146,8 @@ def request_line_fields(scope: Mapping[str, Any]) -> MutableMapping[str, Any]:
 
 
 _request_log = get_logger("hub.request")
+#: requests logged at DEBUG only: health probes, metric scrapes, the documentation's assets
+QUIET_PATHS = ("/health/", "/metrics", "/schema/assets/")
 
 
 def request_logging_middleware(app: ASGIApp) -> ASGIApp:
@@ -172,7 +172,9 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
             try:
                 await app(scope, receive, send_status)
             finally:
-                _request_log.info(
+                # probes and scrapes every few seconds would drown the lines that matter
+                quiet = str(scope.get("path", "")).startswith(QUIET_PATHS)
+                (_request_log.debug if quiet else _request_log.info)(
                     "request",
                     **request_line_fields(scope),
                     status=status,
