@@ -171,6 +171,10 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
         with structlog.contextvars.bound_contextvars(request_id=scope_request_id(scope)):
             try:
                 await app(scope, receive, send_status)
+            except Exception as exc:
+                # answered by the exception handlers outside this middleware (e.g. 401 from authentication)
+                status = getattr(exc, "status_code", None) or getattr(exc, "status", None) or 500
+                raise
             finally:
                 # probes and scrapes every few seconds would drown the lines that matter
                 quiet = str(scope.get("path", "")).startswith(QUIET_PATHS)

@@ -141,6 +141,10 @@ async def test_failed_sign_in_is_one_line_without_the_address(
     failed = [x for x in parsed(log_lines) if x["event"] == "sign-in failed"]
     assert [x["reason"] for x in failed] == ["unknown_account"]
     assert address not in log_lines.getvalue()
+    refused = await client.get("/v1/feed", headers={"X-Request-ID": "refused0123"})
+    assert refused.status_code == 401
+    lines = [x for x in parsed(log_lines) if x["event"] == "request" and x["request_id"] == "refused0123"]
+    assert [(x["route"], x["status"]) for x in lines] == [("/v1/feed", 401)]
 
 
 async def test_metrics_are_not_public(client: AsyncTestClient[Litestar]) -> None:
