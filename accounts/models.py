@@ -150,3 +150,14 @@ class ChangePasswordRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=T
 
 class SessionsEnded(msgspec.Struct, frozen=True):
     sessions_ended: int
+
+
+#: example bodies for the API documentation (each decodes as its Struct: tests check it)
+REGISTER_EXAMPLE = {
+    "email": "marie.schmitt@example.org",
+    "password": "Quetsches-de-Bitche-2026",
+    "display_name": "Marie Schmitt",
+    "locale": "fr",
+    "municipality_code": "57089",
+}
+LOGIN_EXAMPLE = {"email": "marie.schmitt@example.org", "password": "Quetsches-de-Bitche-2026"}

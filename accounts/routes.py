@@ -10,6 +10,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CO
 
 from accounts import service, verification
 from accounts.models import (
+    LOGIN_EXAMPLE,
+    REGISTER_EXAMPLE,
     Accepted,
     AuthResponse,
     ChangePasswordRequest,
@@ -38,32 +40,51 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["accounts"]
 
-    @post("/register", opt={"public": True}, responses=problems(409, 422, 429, public=True))
+    @post(
+        "/register",
+        opt={"public": True, "example": REGISTER_EXAMPLE},
+        responses=problems(409, 422, 429, public=True),
+        operation_id="signUp",
+    )
     async def register(
         self, conn: Conn, issuer: Issuer, settings: Config, data: JSONBody[RegisterRequest]
     ) -> AuthResponse:
+        """Create an account and a first session; the answer carries the access and refresh tokens."""
         return await service.register(conn, issuer, settings, data)
 
-    @post("/login", opt={"public": True}, status_code=HTTP_200_OK, responses=problems(401, 429, public=True))
+    @post(
+        "/login",
+        opt={"public": True, "example": LOGIN_EXAMPLE},
+        status_code=HTTP_200_OK,
+        responses=problems(401, 429, public=True),
+        operation_id="signIn",
+    )
     async def login(
         self, conn: Conn, issuer: Issuer, settings: Config, arq: Queue, data: JSONBody[LoginRequest]
     ) -> AuthResponse:
-        """Also limited per account: too many failures for one address of any origin is a 429."""
+        """Sign in with email address and password; a new session with its tokens. Also limited per account:
+        too many failures for one address, from any origin, is a 429."""
         failures = Failures(
             arq, f"{settings.queue_name}:signin", limit=SIGN_IN_FAILURES, window_s=SIGN_IN_WINDOW_S
         )
         return await service.login(conn, issuer, settings, data, failures)
 
     @post(
-        "/refresh", opt={"public": True}, status_code=HTTP_200_OK, responses=problems(401, 429, public=True)
+        "/refresh",
+        opt={"public": True},
+        status_code=HTTP_200_OK,
+        responses=problems(401, 429, public=True),
+        operation_id="refreshTokens",
     )
     async def refresh(
         self, conn: Conn, issuer: Issuer, settings: Config, data: JSONBody[RefreshRequest]
     ) -> TokenPair:
+        """Exchange a refresh token for a new pair (rotated: a reused one revokes the session)."""
         return await service.refresh(conn, issuer, settings, data.refresh_token)
 
-    @post("/logout", status_code=HTTP_204_NO_CONTENT, responses=problems(429))
+    @post("/logout", status_code=HTTP_204_NO_CONTENT, responses=problems(429), operation_id="signOut")
     async def logout(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> None:
+        """End the current session; its refresh token stops working."""
         await service.logout(conn, request.user)
 
     @post("/logout-all", status_code=HTTP_204_NO_CONTENT, responses=problems(429))
@@ -108,14 +129,16 @@ class MeController(Controller):
     path = "/me"
     tags = ["accounts"]
 
-    @get("/", responses=problems(404))
+    @get("/", responses=problems(404), operation_id="getMe")
     async def me(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> User:
+        """My profile."""
         return await service.profile(conn, request.user.id)
 
-    @patch("/", responses=problems(404, 422))
+    @patch("/", responses=problems(404, 422), operation_id="updateMe")
     async def update(
         self, conn: Conn, request: Request[CurrentUser, Token, State], data: JSONBody[ProfileUpdate]
     ) -> User:
+        """Change my profile: only the fields sent."""
         return await service.update_profile(conn, request.user.id, data)
 
     @post("/password", status_code=HTTP_200_OK, responses=problems(422))
@@ -131,13 +154,16 @@ class MeController(Controller):
         return await verification.send_verification(conn, await service.profile(conn, request.user.id))
 
     @get("/export", responses=problems(404))
+    @get("/export", responses=problems(404), operation_id="exportMyData")
     async def export(
         self, conn: Conn, request: Request[CurrentUser, Token, State], user_data: UserDataSections
     ) -> Export:
+        """Everything the hub keeps about me, every domain's section (GDPR art. 15 and 20)."""
         return await service.export(conn, request.user.id, user_data)
 
-    @delete("/", status_code=HTTP_204_NO_CONTENT, responses=problems(404))
+    @delete("/", status_code=HTTP_204_NO_CONTENT, responses=problems(404), operation_id="eraseMe")
     async def erase(
         self, conn: Conn, request: Request[CurrentUser, Token, State], user_data: UserDataSections
     ) -> None:
+        """Erase my account and my data in every domain (GDPR art. 17), sessions included."""
         await service.erase(conn, request.user.id, user_data)

@@ -30,10 +30,13 @@ from hub.errors import (
     NotFound,
     has_unsafe_characters,
 )
+from hub.logs import get_logger
 from hub.settings import Settings
 from hub.throttle import Failures
 from i18n import N_
 from territory import service as municipalities
+
+log = get_logger("accounts")
 
 
 async def _start_session(

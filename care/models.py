@@ -269,7 +269,7 @@ class CircleConsent(msgspec.Struct, frozen=True):
     withdrawn_at: datetime | None
 
 
-class Member(msgspec.Struct, frozen=True):
+class CircleMember(msgspec.Struct, frozen=True):
     id: uuid.UUID
     role: str
     state: str
@@ -289,7 +289,7 @@ class Circle(msgspec.Struct, frozen=True):
     created_at: datetime
     closed_at: datetime | None
     my_role: Literal["senior", "member"]
-    members: list[Member]
+    members: list[CircleMember]
     #: who set the circle up for the senior (while still a member); None when the senior did
     proxy: Person | None = None
     consent: CircleConsent | None = None
@@ -356,7 +356,7 @@ class Checkin(msgspec.Struct, frozen=True):
     local_date: date
 
 
-class Event(msgspec.Struct, frozen=True):
+class CircleEvent(msgspec.Struct, frozen=True):
     id: int
     kind: str
     at: datetime
@@ -366,8 +366,8 @@ class Event(msgspec.Struct, frozen=True):
     escalation_id: uuid.UUID | None
 
 
-class EventPage(msgspec.Struct, frozen=True):
-    items: list[Event]
+class CircleEventPage(msgspec.Struct, frozen=True):
+    items: list[CircleEvent]
     next_cursor: str | None = None
 
 

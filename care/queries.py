@@ -11,12 +11,12 @@ import msgspec
 
 from care.models import (
     CircleConsent,
+    CircleEvent,
+    CircleMember,
     ClientOut,
     ClientRegistration,
     Contact,
-    Event,
     Invitation,
-    Member,
     PauseIn,
     PendingCircle,
     Person,
@@ -680,7 +680,7 @@ async def accepted_member(
     return _row(MemberRow, record)  # type: ignore[no-any-return]
 
 
-async def members(conn: asyncpg.Connection, circle_id: uuid.UUID, *, with_email: bool) -> list[Member]:
+async def members(conn: asyncpg.Connection, circle_id: uuid.UUID, *, with_email: bool) -> list[CircleMember]:
     rows = await conn.fetch(
         """
         SELECT m.id, m.role, m.state, u.display_name, m.provider_id, m.invited_email, m.invited_at,
@@ -692,7 +692,7 @@ async def members(conn: asyncpg.Connection, circle_id: uuid.UUID, *, with_email:
         circle_id,
     )
     return [
-        Member(
+        CircleMember(
             id=r["id"],
             role=r["role"],
             state=r["state"],
@@ -810,7 +810,7 @@ async def insert_event(
 
 async def events(
     conn: asyncpg.Connection, circle_id: uuid.UUID, *, before_id: int | None, limit: int
-) -> list[Event]:
+) -> list[CircleEvent]:
     rows = await conn.fetch(
         """
         SELECT e.id, e.kind, e.at, a.display_name AS actor, s.display_name AS subject, e.local_date,
@@ -825,7 +825,7 @@ async def events(
         before_id,
         limit,
     )
-    return [Event(**dict(r)) for r in rows]
+    return [CircleEvent(**dict(r)) for r in rows]
 
 
 async def log_access(conn: asyncpg.Connection, circle_id: uuid.UUID, reader_id: uuid.UUID, what: str) -> None:

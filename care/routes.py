@@ -20,6 +20,7 @@ from care.models import (
     AlertReport,
     Checkin,
     Circle,
+    CircleEventPage,
     CircleIn,
     ClientList,
     ClientRegistration,
@@ -27,7 +28,6 @@ from care.models import (
     CodeAnswerIn,
     ConsentIn,
     Escalation,
-    EventPage,
     InvitationIn,
     InvitationList,
     PendingCircleList,
@@ -59,7 +59,7 @@ class ServicesController(Controller):
     path = "/care/services"
     tags = ["care"]
 
-    @get("/", opt={"public": True}, responses=problems(422, public=True))
+    @get("/", opt={"public": True}, responses=problems(422, public=True), operation_id="listCareServices")
     async def services(
         self,
         conn: Conn,
@@ -73,6 +73,7 @@ class ServicesController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> ServicePage:
+        """The care directory: verified providers serving a municipality, of a kind, speaking a language."""
         return await service.directory(
             conn,
             secret=settings.secret_key,
@@ -91,24 +92,33 @@ class ProvidersController(Controller):
     path = "/care/providers"
     tags = ["care"]
 
-    @post("/", responses=problems(422))
+    @post("/", responses=problems(422), operation_id="registerProvider")
     async def register(self, conn: Conn, request: AuthRequest, data: JSONBody[ProviderIn]) -> Provider:
+        """Register a care provider; it is listed once hub admins verify it."""
         return await service.register_provider(conn, request.user, data)
 
     @get("/{provider_id:uuid}", responses=problems(404))
     async def get_provider(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
     ) -> Provider:
+        """One care provider, for its staff and hub admins (anyone else gets 404)."""
         return await service.access_provider(conn, request.user, provider_id)
 
-    @post("/{provider_id:uuid}/verify", status_code=HTTP_200_OK, responses=problems(403, 404))
+    @post(
+        "/{provider_id:uuid}/verify",
+        status_code=HTTP_200_OK,
+        responses=problems(403, 404),
+        operation_id="verifyProvider",
+    )
     async def verify(self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]) -> Provider:
+        """Hub admins verify a provider: it appears in the directory."""
         return await service.verify_provider(conn, request.user, provider_id)
 
     @post("/{provider_id:uuid}/staff", status_code=HTTP_200_OK, responses=problems(404, 409, 422))
     async def add_staff(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[StaffIn]
     ) -> Provider:
+        """The provider's staff add a colleague by the email address of their account."""
         return await service.add_staff(conn, request.user, provider_id, data)
 
     @post("/{provider_id:uuid}/staff/me/accept", status_code=HTTP_200_OK, responses=problems(404))
@@ -184,18 +194,21 @@ class ProvidersController(Controller):
     async def become_client(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
     ) -> ClientRegistration:
+        """Become a client of a provider, so its alerts reach me."""
         return await service.register_client(conn, request.user, provider_id, data)
 
     @delete("/{provider_id:uuid}/clients/me", status_code=HTTP_200_OK, responses=problems(404))
     async def stop_being_client(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
     ) -> ClientRegistration:
+        """Stop being a client of a provider: no more alerts from it."""
         return await service.withdraw_client(conn, request.user, provider_id)
 
     @post("/{provider_id:uuid}/alerts", responses=problems(404, 409, 422))
     async def send_alert(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[AlertIn]
     ) -> AlertCreated:
+        """Staff send an alert to the provider's clients (urgent ones pass quiet hours)."""
         return await service.send_alert(conn, request.user, provider_id, data)
 
 
@@ -205,14 +218,21 @@ class AlertsController(Controller):
     path = "/care/alerts"
     tags = ["care"]
 
-    @get("/{alert_id:uuid}", responses=problems(404))
+    @get("/{alert_id:uuid}", responses=problems(404), operation_id="getAlertReport")
     async def report(self, conn: Conn, request: AuthRequest, alert_id: FromPath[uuid.UUID]) -> AlertReport:
+        """For the provider's staff: who got the alert on which channel, and who acknowledged it."""
         return await service.alert_report(conn, request.user, alert_id)
 
-    @post("/{alert_id:uuid}/ack", status_code=HTTP_200_OK, responses=problems(404))
+    @post(
+        "/{alert_id:uuid}/ack",
+        status_code=HTTP_200_OK,
+        responses=problems(404),
+        operation_id="acknowledgeAlert",
+    )
     async def acknowledge(
         self, conn: Conn, request: AuthRequest, alert_id: FromPath[uuid.UUID]
     ) -> Acknowledged:
+        """A client confirms they have seen an alert that asks for it."""
         return await service.acknowledge_alert(conn, request.user, alert_id)
 
 
@@ -222,11 +242,17 @@ class CirclesController(Controller):
     path = "/care/circles"
     tags = ["care"]
 
-    @post("/", responses=problems(409))
+    @post("/", responses=problems(409), operation_id="createCircle")
     async def create(self, conn: Conn, request: AuthRequest, data: JSONBody[CircleIn]) -> Circle:
+        """A senior sets up their own circle of caregivers."""
         return await service.create_circle(conn, request.user, data)
 
-    @post("/on-behalf", status_code=HTTP_202_ACCEPTED, responses=problems(422, 429))
+    @post(
+        "/on-behalf",
+        status_code=HTTP_202_ACCEPTED,
+        responses=problems(422, 429),
+        operation_id="createCircleOnBehalf",
+    )
     async def create_on_behalf(
         self, conn: Conn, request: AuthRequest, data: JSONBody[ProxyCircleIn]
     ) -> SetUpRequested:
@@ -292,12 +318,19 @@ class CirclesController(Controller):
 
     @get("/{circle_id:uuid}", responses=problems(404))
     async def get_circle(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Circle:
+        """The circle, its members and their roles (members only)."""
         return await service.get_circle(conn, request.user, circle_id)
 
-    @post("/{circle_id:uuid}/invitations", status_code=HTTP_200_OK, responses=problems(403, 404, 409, 422))
+    @post(
+        "/{circle_id:uuid}/invitations",
+        status_code=HTTP_200_OK,
+        responses=problems(403, 404, 409, 422),
+        operation_id="inviteToCircle",
+    )
     async def invite(
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[InvitationIn]
     ) -> Circle:
+        """The senior (or who set the circle up) invites a caregiver; they must accept."""
         return await service.invite(conn, request.user, circle_id, data)
 
     @delete(
@@ -308,26 +341,36 @@ class CirclesController(Controller):
     async def remove_member(
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], member_id: FromPath[uuid.UUID]
     ) -> None:
+        """The senior removes a member or cancels an invitation; a member leaves by removing themselves."""
         await service.remove_member(conn, request.user, circle_id, member_id)
 
-    @post("/{circle_id:uuid}/consent/withdraw", status_code=HTTP_200_OK, responses=problems(403, 404))
+    @post(
+        "/{circle_id:uuid}/consent/withdraw",
+        status_code=HTTP_200_OK,
+        responses=problems(403, 404),
+        operation_id="withdrawCircleConsent",
+    )
     async def withdraw_consent(
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]
     ) -> Circle:
+        """The senior withdraws their consent: the circle closes, no ladder runs, members lose access."""
         return await service.withdraw_circle_consent(conn, request.user, circle_id)
 
-    @put("/{circle_id:uuid}/checkin-plan", responses=problems(403, 404, 409, 422))
+    @put(
+        "/{circle_id:uuid}/checkin-plan", responses=problems(403, 404, 409, 422), operation_id="setCirclePlan"
+    )
     async def put_plan(
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[PlanIn]
     ) -> Plan:
         """The senior's check-in plan, set by the senior or by who set the circle up for them."""
         return await service.put_circle_plan(conn, request.user, circle_id, data)
 
-    @get("/{circle_id:uuid}/checkin-plan", responses=problems(403, 404))
+    @get("/{circle_id:uuid}/checkin-plan", responses=problems(403, 404), operation_id="getCirclePlan")
     async def get_plan(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Plan:
+        """The senior's check-in plan, for the circle's members."""
         return await service.get_circle_plan(conn, request.user, circle_id)
 
-    @get("/{circle_id:uuid}/events", responses=problems(404, 422))
+    @get("/{circle_id:uuid}/events", responses=problems(404, 422), operation_id="listCircleEvents")
     async def events(
         self,
         conn: Conn,
@@ -336,7 +379,8 @@ class CirclesController(Controller):
         circle_id: FromPath[uuid.UUID],
         cursor: Cursor = None,
         limit: Limit = 50,
-    ) -> EventPage:
+    ) -> CircleEventPage:
+        """The circle's log, newest first: check-ins, reminders, alerts, claims (each read is recorded)."""
         return await service.circle_events(
             conn, request.user, circle_id, secret=settings.secret_key, cursor=cursor, limit=limit
         )
@@ -345,6 +389,7 @@ class CirclesController(Controller):
         "/{circle_id:uuid}/escalations/{escalation_id:uuid}/claim",
         status_code=HTTP_200_OK,
         responses=problems(403, 404, 409),
+        operation_id="claimEscalation",
     )
     async def claim(
         self,
@@ -353,6 +398,7 @@ class CirclesController(Controller):
         circle_id: FromPath[uuid.UUID],
         escalation_id: FromPath[uuid.UUID],
     ) -> Escalation:
+        """A circle member says they are taking care of a missed check-in; the others are told."""
         return await service.claim(conn, request.user, circle_id, escalation_id)
 
 
@@ -362,18 +408,31 @@ class InvitationsController(Controller):
     path = "/care/invitations"
     tags = ["care"]
 
-    @get("/")
+    @get("/", operation_id="listMyInvitations")
     async def mine(self, conn: Conn, request: AuthRequest) -> InvitationList:
+        """Invitations to circles waiting for my answer."""
         return await service.my_invitations(conn, request.user)
 
-    @post("/{member_id:uuid}/accept", status_code=HTTP_200_OK, responses=problems(404, 409))
+    @post(
+        "/{member_id:uuid}/accept",
+        status_code=HTTP_200_OK,
+        responses=problems(404, 409),
+        operation_id="acceptInvitation",
+    )
     async def accept(
         self, conn: Conn, request: AuthRequest, member_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
     ) -> Circle:
+        """Accept an invitation to a circle."""
         return await service.accept_invitation(conn, request.user, member_id, data)
 
-    @post("/{member_id:uuid}/decline", status_code=HTTP_204_NO_CONTENT, responses=problems(404, 409))
+    @post(
+        "/{member_id:uuid}/decline",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(404, 409),
+        operation_id="declineInvitation",
+    )
     async def decline(self, conn: Conn, request: AuthRequest, member_id: FromPath[uuid.UUID]) -> None:
+        """Decline an invitation to a circle."""
         await service.decline_invitation(conn, request.user, member_id)
 
 
@@ -383,16 +442,19 @@ class CheckinController(Controller):
     path = "/care"
     tags = ["care"]
 
-    @put("/checkin-plan", responses=problems(409, 422))
+    @put("/checkin-plan", responses=problems(409, 422), operation_id="setMyPlan")
     async def put_plan(self, conn: Conn, request: AuthRequest, data: JSONBody[PlanIn]) -> Plan:
+        """Set my own check-in plan: days, window and time zone."""
         return await service.put_plan(conn, request.user, data)
 
-    @get("/checkin-plan", responses=problems(404))
+    @get("/checkin-plan", responses=problems(404), operation_id="getMyPlan")
     async def get_plan(self, conn: Conn, request: AuthRequest) -> Plan:
+        """My own check-in plan, as a senior."""
         return await service.get_plan(conn, request.user)
 
-    @post("/checkins")
+    @post("/checkins", operation_id="checkIn")
     async def check_in(self, conn: Conn, request: AuthRequest) -> Checkin:
+        """The senior's daily check-in: all is well (it stops the ladder of the day)."""
         return await service.check_in(conn, request.user)
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
+from prometheus_client import Counter
 
 from care import ladder, queries, setup
 from care.errors import (
@@ -39,6 +40,7 @@ from care.models import (
     AlertReport,
     Checkin,
     Circle,
+    CircleEventPage,
     CircleIn,
     ClientList,
     ClientRegistration,
@@ -46,7 +48,6 @@ from care.models import (
     CodeAnswerIn,
     ConsentIn,
     Escalation,
-    EventPage,
     InvitationIn,
     InvitationList,
     Person,
@@ -70,6 +71,7 @@ from hub.errors import (
     NotFound,
     checked_text,
 )
+from hub.logs import get_logger
 from hub.pagination import decode_cursor, encode_cursor
 from i18n import N_, translate
 from i18n.content import Bilingual, pick
@@ -77,6 +79,9 @@ from messaging import service as messaging
 from messaging.models import Audience, Message, Priority
 from messaging.service import notify
 from territory import service as municipalities
+
+log = get_logger("care")
+LADDER_STEPS = Counter("hub_care_ladder_steps_total", "Check-in ladder steps taken, by step", ["step"])
 
 # -- texts sent to people (names and actions only, never health details) -----------------------------------
 
@@ -841,7 +846,7 @@ async def circle_events(
     secret: str,
     cursor: str | None,
     limit: int,
-) -> EventPage:
+) -> CircleEventPage:
     """The circle's log, newest first; every read is recorded in the access log."""
     await access_circle(conn, user.id, circle_id)
     scope = [_EVENTS_CURSOR, str(circle_id), str(user.id)]
@@ -849,7 +854,7 @@ async def circle_events(
     await queries.log_access(conn, circle_id, user.id, "events")
     items = await queries.events(conn, circle_id, before_id=before, limit=limit + 1)
     next_cursor = encode_cursor(secret, [scope, items[limit - 1].id]) if len(items) > limit else None
-    return EventPage(items=items[:limit], next_cursor=next_cursor)
+    return CircleEventPage(items=items[:limit], next_cursor=next_cursor)
 
 
 #: what a recorded read was of, as the senior reads it
@@ -1229,6 +1234,9 @@ async def advance_checkin_batch(
             action = ladder.next_action(view, day, now, state)
             if action != "none" and await _step(conn, plan, day, escalation, action, now):
                 steps += 1
+                LADDER_STEPS.labels(action).inc()
+                # ids and the step only: never a name, a text or what the check-in said
+                log.info("ladder step", step=action, plan_id=str(plan.id), circle_id=str(plan.circle_id))
     return steps, plans[-1].id if len(plans) == limit else None
 
 

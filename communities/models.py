@@ -239,3 +239,22 @@ class PersonData(msgspec.Struct, frozen=True):
     memberships: list[Membership]
     posts: list[StoredPost]
     reports: list[Report]
+
+
+#: example bodies for the API documentation (each decodes as its Struct: tests check it)
+COMMUNITY_EXAMPLE = {
+    "name": {"fr": "Chorale transfrontalière", "de": "Grenzüberschreitender Chor"},
+    "description": {"fr": "Nous chantons à Bitche le mardi.", "de": "Wir singen dienstags in Bitsch."},
+    "municipality_codes": ["57089"],
+    "visibility": "public",
+    "join_policy": "open",
+    "kind": "choir",
+}
+POST_EXAMPLE = {
+    "title": {"fr": "Répétition déplacée", "de": "Probe verlegt"},
+    "body": {
+        "fr": "La répétition de mardi a lieu à la salle des fêtes.",
+        "de": "Die Probe am Dienstag findet im Festsaal statt.",
+    },
+    "priority": "info",
+}

@@ -15,6 +15,8 @@ from litestar.types import ControllerRouterHandler
 
 from communities import service
 from communities.models import (
+    COMMUNITY_EXAMPLE,
+    POST_EXAMPLE,
     Community,
     CommunityIn,
     CommunityPage,
@@ -60,7 +62,13 @@ class CommunityController(Controller):
     path = "/communities"
     tags = ["communities"]
 
-    @get("/", opt={"public": True}, dependencies=_VIEWER, responses=problems(422, public=True))
+    @get(
+        "/",
+        opt={"public": True},
+        dependencies=_VIEWER,
+        responses=problems(422, public=True),
+        operation_id="listCommunities",
+    )
     async def discover(
         self,
         conn: Conn,
@@ -87,7 +95,7 @@ class CommunityController(Controller):
             lang=request_locale(request),
         )
 
-    @post("/", responses=problems(422))
+    @post("/", responses=problems(422), operation_id="createCommunity", opt={"example": COMMUNITY_EXAMPLE})
     async def create(
         self, conn: Conn, request: Signed, data: JSONBody[CommunityIn], lang: Lang = None
     ) -> Community:
@@ -99,6 +107,7 @@ class CommunityController(Controller):
         opt={"public": True},
         dependencies=_VIEWER,
         responses=problems(404, public=True),
+        operation_id="getCommunity",
     )
     async def detail(
         self,
@@ -108,9 +117,10 @@ class CommunityController(Controller):
         community_id: FromPath[uuid.UUID],
         lang: Lang = None,
     ) -> Community:
+        """One community, with my membership in it."""
         return await service.get_community(conn, viewer, community_id, request_locale(request))
 
-    @patch("/{community_id:uuid}", responses=problems(403, 404, 409, 422))
+    @patch("/{community_id:uuid}", responses=problems(403, 404, 409, 422), operation_id="updateCommunity")
     async def update(
         self,
         conn: Conn,
@@ -122,17 +132,27 @@ class CommunityController(Controller):
         """Admins change the community's names, description, municipalities, visibility, policy or kind."""
         return await service.update_community(conn, request.user, community_id, data, request_locale(request))
 
-    @post("/{community_id:uuid}/join", status_code=HTTP_200_OK, responses=problems(403, 404))
+    @post(
+        "/{community_id:uuid}/join",
+        status_code=HTTP_200_OK,
+        responses=problems(403, 404),
+        operation_id="joinCommunity",
+    )
     async def join(self, conn: Conn, request: Signed, community_id: FromPath[uuid.UUID]) -> Membership:
         """Join (active at once, or pending where admins approve); joining twice changes nothing."""
         return await service.join(conn, request.user, community_id)
 
-    @delete("/{community_id:uuid}/membership", status_code=HTTP_204_NO_CONTENT, responses=problems(404, 409))
+    @delete(
+        "/{community_id:uuid}/membership",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(404, 409),
+        operation_id="leaveCommunity",
+    )
     async def leave(self, conn: Conn, request: Signed, community_id: FromPath[uuid.UUID]) -> None:
         """Leave, or withdraw a request to join; the last admin must hand over first (409)."""
         await service.leave(conn, request.user, community_id)
 
-    @get("/{community_id:uuid}/members", responses=problems(403, 404, 422))
+    @get("/{community_id:uuid}/members", responses=problems(403, 404, 422), operation_id="listMembers")
     async def members(
         self,
         conn: Conn,
@@ -166,7 +186,7 @@ class CommunityController(Controller):
         """Approve, reject (``removed``), ban, or (admins) set a role; null when the membership is gone."""
         return await service.update_member(conn, request.user, community_id, user_id, data)
 
-    @post("/{community_id:uuid}/posts", responses=problems(403, 404, 422))
+    @post("/{community_id:uuid}/posts", responses=problems(403, 404, 422), opt={"example": POST_EXAMPLE})
     async def create_post(
         self,
         conn: Conn,
@@ -183,6 +203,7 @@ class CommunityController(Controller):
         opt={"public": True},
         dependencies=_VIEWER,
         responses=problems(403, 404, 422),
+        operation_id="listPosts",
     )
     async def posts(
         self,
@@ -206,7 +227,7 @@ class CommunityController(Controller):
             lang=request_locale(request),
         )
 
-    @get("/{community_id:uuid}/reports", responses=problems(403, 404, 422))
+    @get("/{community_id:uuid}/reports", responses=problems(403, 404, 422), operation_id="listReports")
     async def reports(
         self,
         conn: Conn,
@@ -235,7 +256,13 @@ class PostController(Controller):
     path = "/posts"
     tags = ["communities"]
 
-    @get("/{post_id:uuid}", opt={"public": True}, dependencies=_VIEWER, responses=problems(404, public=True))
+    @get(
+        "/{post_id:uuid}",
+        opt={"public": True},
+        dependencies=_VIEWER,
+        responses=problems(404, public=True),
+        operation_id="getPost",
+    )
     async def detail(
         self,
         conn: Conn,
@@ -244,9 +271,10 @@ class PostController(Controller):
         post_id: FromPath[uuid.UUID],
         lang: Lang = None,
     ) -> Post:
+        """One post, in my language (``fallback`` marks the other one)."""
         return await service.get_post(conn, viewer, post_id, request_locale(request))
 
-    @patch("/{post_id:uuid}", responses=problems(403, 404, 422))
+    @patch("/{post_id:uuid}", responses=problems(403, 404, 422), operation_id="updatePost")
     async def update(
         self,
         conn: Conn,
@@ -258,18 +286,26 @@ class PostController(Controller):
         """Authors and moderators correct a post."""
         return await service.update_post(conn, request.user, post_id, data, request_locale(request))
 
-    @delete("/{post_id:uuid}", status_code=HTTP_204_NO_CONTENT, responses=problems(403, 404))
+    @delete(
+        "/{post_id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(403, 404),
+        operation_id="deletePost",
+    )
     async def remove(self, conn: Conn, request: Signed, post_id: FromPath[uuid.UUID]) -> None:
+        """Authors and moderators delete a post; it leaves every feed."""
         await service.delete_post(conn, request.user, post_id)
 
-    @post("/{post_id:uuid}/report", responses=problems(404))
+    @post("/{post_id:uuid}/report", responses=problems(404), operation_id="reportPost")
     async def report(
         self, conn: Conn, request: Signed, post_id: FromPath[uuid.UUID], data: JSONBody[ReportIn]
     ) -> Report:
         """Report a post to the community's moderators."""
         return await service.report_post(conn, request.user, post_id, data)
 
-    @post("/{post_id:uuid}/hide", status_code=HTTP_200_OK, responses=problems(403, 404))
+    @post(
+        "/{post_id:uuid}/hide", status_code=HTTP_200_OK, responses=problems(403, 404), operation_id="hidePost"
+    )
     async def hide(
         self, conn: Conn, request: Signed, post_id: FromPath[uuid.UUID], lang: Lang = None
     ) -> Post:
@@ -278,7 +314,12 @@ class PostController(Controller):
             conn, request.user, post_id, hidden=True, lang=request_locale(request)
         )
 
-    @post("/{post_id:uuid}/restore", status_code=HTTP_200_OK, responses=problems(403, 404))
+    @post(
+        "/{post_id:uuid}/restore",
+        status_code=HTTP_200_OK,
+        responses=problems(403, 404),
+        operation_id="restorePost",
+    )
     async def restore(
         self, conn: Conn, request: Signed, post_id: FromPath[uuid.UUID], lang: Lang = None
     ) -> Post:
@@ -292,7 +333,7 @@ class FeedController(Controller):
     path = "/feed"
     tags = ["communities"]
 
-    @get("/", responses=problems(422))
+    @get("/", responses=problems(422), operation_id="listFeed")
     async def feed(
         self,
         read_conn: ReadConn,

@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from hub.logs import current_request_id
 from hub.settings import environment
 
 logger = logging.getLogger("hub.db")
@@ -112,7 +113,8 @@ class _Pending:
 
     def __init__(self, queue: ArqRedis | None) -> None:
         self.queue = queue
-        self.jobs: list[tuple[str, tuple[Any, ...], str | None]] = []
+        #: (function, ids, job id, id of the request the job is done for)
+        self.jobs: list[tuple[str, tuple[Any, ...], str | None, str | None]] = []
 
 
 #: keyed by the identity of the connection whose transaction the work waits for
@@ -130,7 +132,7 @@ def enqueue_after_commit(
     pending = _pending.get(id(conn))
     if pending is None or pending.queue is None:
         return False
-    pending.jobs.append((function, args, job_id))
+    pending.jobs.append((function, args, job_id, current_request_id()))
     return True
 
 
@@ -168,9 +170,11 @@ async def in_transaction(conn: asyncpg.Connection, queue: ArqRedis | None = None
 
 async def _run_pending(pending: _Pending) -> None:
     if pending.queue is not None:
-        for function, args, job_id in pending.jobs:
+        for function, args, job_id, request_id in pending.jobs:
+            # the worker binds the request id to the job's log lines (workers.main.job_functions)
+            extra: dict[str, Any] = {"request_id": request_id} if request_id else {}
             try:
-                await pending.queue.enqueue_job(function, *args, _job_id=job_id)
+                await pending.queue.enqueue_job(function, *args, _job_id=job_id, **extra)
             except Exception as exc:
                 logger.warning("could not enqueue %s after commit (a sweep will): %s", function, exc)
 

@@ -52,6 +52,7 @@ class Domain:
     (export in listing order, erasure in reverse). ``demo`` seeds demo data in ``hub dev`` (idempotent).
     ``worker_startup`` / ``worker_shutdown`` run in each worker with its context (long-lived listeners).
     ``retention`` lists the rows it keeps only for a while, purged in small batches by the kernel's job.
+    ``metrics`` set the domain's Prometheus gauges from PostgreSQL when /metrics is scraped.
     """
 
     name: str
@@ -66,4 +67,6 @@ class Domain:
     worker_startup: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     worker_shutdown: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     retention: Sequence[Retention] = ()
+    #: gauges computed from PostgreSQL each time /metrics is scraped (the age of the oldest due work)
+    metrics: Sequence[Callable[[asyncpg.Connection], Awaitable[None]]] = ()
     extra: dict[str, Any] = field(default_factory=dict)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from typing import Any
+
 import msgspec
 from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example, OpenAPIType, Reference, RequestBody, Schema
+from litestar.types import Method
 
 from hub.auth import has_viewer
+from hub.errors import HubError
 
 
 class FieldProblem(msgspec.Struct, frozen=True):
@@ -16,7 +24,8 @@ class FieldProblem(msgspec.Struct, frozen=True):
 
 
 class Problem(msgspec.Struct, frozen=True):
-    """RFC 9457 problem details; ``title`` and ``detail`` are in the caller's language."""
+    """RFC 9457 problem details; ``title`` and ``detail`` are in the caller's language, ``code`` is stable
+    (see ProblemCode)."""
 
     type: str
     title: str
@@ -67,3 +76,85 @@ def document_problems(app: Litestar) -> None:
             # a public route with an optional viewer still refuses a bad token
             public = bool(handler.opt.get("public")) and not has_viewer(handler)
             handler.responses = {**problems(public=public), **(handler.responses or {})}
+
+
+# -- operation ids, problem codes ------------------------------------------------------------------------
+
+#: problems answered by the framework's handlers in hub.errors (not raised as HubError classes)
+FRAMEWORK_PROBLEMS: dict[str, int] = {
+    "validation_failed": 400,
+    "unknown_field": 400,
+    "malformed_body": 400,
+    "invalid_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "body_too_large": 413,
+    "rate_limited": 429,
+    "internal_error": 500,
+}
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def operation_id(handler: HTTPRouteHandler, method: Method, components: list[Any]) -> str:
+    """A readable operation id from the handler's function name (``create_post`` → ``createPost``);
+    handlers whose name says too little (``detail``, ``update``) set ``operation_id`` themselves."""
+    words: list[str] = _WORD.findall(handler.handler_name)
+    return words[0].lower() + "".join(w[:1].upper() + w[1:] for w in words[1:])
+
+
+def _error_classes(base: type[HubError]) -> Iterator[type[HubError]]:
+    for cls in base.__subclasses__():
+        yield cls
+        yield from _error_classes(cls)
+
+
+def problem_codes() -> dict[str, int]:
+    """Every problem ``code`` the API can answer and its HTTP status: the framework's and those of every
+    HubError class loaded (the kernel's and each domain's)."""
+    codes = dict(FRAMEWORK_PROBLEMS)
+    for cls in _error_classes(HubError):
+        if "code" in vars(cls):  # a base class that only shares behaviour answers its subclasses' codes
+            codes.setdefault(cls.code, cls.status)
+    return dict(sorted(codes.items()))
+
+
+def document_problem_codes(app: Litestar) -> None:
+    """Make ``Problem.code`` an enum of every code (component ``ProblemCode``), each with its status."""
+    components = app.openapi_schema.components
+    schemas = components.schemas if components.schemas is not None else {}
+    codes = problem_codes()
+    schemas["ProblemCode"] = Schema(
+        type=OpenAPIType.STRING,
+        title="ProblemCode",
+        enum=list(codes),
+        description="Stable code of a problem, with the HTTP status it comes with:\n\n"
+        + "\n".join(f"- `{code}`: {status}" for code, status in codes.items()),
+    )
+    problem = schemas.get("Problem")
+    if isinstance(problem, Schema) and problem.properties is not None:
+        problem.properties["code"] = Reference(ref="#/components/schemas/ProblemCode")
+    components.schemas = schemas
+
+
+_PARAMETER_TYPE = re.compile(r":[^}]+}")
+
+
+def document_examples(app: Litestar) -> None:
+    """Give each request body the example its handler declares (``opt={"example": {...}}``), as the
+    body's named example (``example``)."""
+    paths = app.openapi_schema.paths or {}
+    for route in app.routes:
+        path_item = paths.get(_PARAMETER_TYPE.sub("}", route.path) or "/")
+        for handler in getattr(route, "route_handlers", ()):
+            value = handler.opt.get("example")
+            if value is None or path_item is None:
+                continue
+            for method in handler.http_methods:
+                operation = getattr(path_item, method.lower(), None)
+                body = operation.request_body if operation is not None else None
+                if isinstance(body, RequestBody):
+                    for media in body.content.values():
+                        media.examples = {"example": Example(summary="A typical body", value=value)}

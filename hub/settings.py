@@ -63,6 +63,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_log_retention_days: int = 365
     #: proxies whose X-Forwarded-For is believed (addresses or networks); none by default
     trusted_proxies: tuple[str, ...] = ()
+    #: ``json`` (one JSON object a line) or ``console`` (readable lines, the default of ``hub dev``)
+    log_format: str = "json"
+    #: a scraper sending ``Authorization: Bearer <token>`` may read /metrics from anywhere
+    metrics_token: str | None = None
+    #: addresses or networks (comma-separated) that may read /metrics; empty: loopback only
+    metrics_allow: str = ""
+    #: where a worker running on its own serves its metrics (loopback only); None: not served
+    worker_metrics_port: int | None = None
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -170,6 +178,18 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         raise fail(
             "HUB_LOG_LEVEL", _("expected one of {choices}").format(choices="DEBUG, INFO, WARNING, ERROR")
         )
+    log_format = (env.get("HUB_LOG_FORMAT") or ("console" if dev else "json")).strip().lower()
+    if log_format not in {"json", "console"}:
+        raise fail("HUB_LOG_FORMAT", _("expected one of {choices}").format(choices="json, console"))
+    metrics_allow = env.get("HUB_METRICS_ALLOW", "").strip()
+    try:
+        parse_networks(metrics_allow)
+    except ValueError:
+        raise fail("HUB_METRICS_ALLOW", _("expected IP addresses or networks separated by commas")) from None
+    metrics_token = env.get("HUB_METRICS_TOKEN", "").strip() or None
+    if metrics_token is not None and len(metrics_token) < 16:
+        raise fail("HUB_METRICS_TOKEN", _("must be at least 16 characters long"))
+    worker_metrics_port = integer("HUB_WORKER_METRICS_PORT", 0, 0, 65535) or None
 
     warning_feeds: list[tuple[str, str]] = []
     for item in env.get("HUB_WARNING_FEEDS", "").split():
@@ -212,6 +232,17 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         retention_days=integer("HUB_RETENTION_DAYS", 180, 1, 3650),
         access_log_retention_days=integer("HUB_ACCESS_LOG_RETENTION_DAYS", 365, 1, 3650),
         trusted_proxies=proxies("HUB_TRUSTED_PROXIES"),
+        log_format=log_format,
+        metrics_token=metrics_token,
+        metrics_allow=metrics_allow,
+        worker_metrics_port=worker_metrics_port,
+    )
+
+
+def parse_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or networks separated by commas (``10.0.0.0/8, 192.0.2.7``); ValueError when one is not."""
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.domain import Cron, Domain, Retention
+from messaging.metrics import scrape_lag
 from messaging.routes import ROUTES
 from messaging.service import USER_DATA
 from workers import tasks
@@ -34,4 +35,5 @@ DOMAIN = Domain(
         Retention("unsubscribe_tokens", "unsubscribe_tokens", "expires_at < $1"),
         Retention("address_optout_tokens", "address_optout_tokens", "expires_at < $1"),
     ),
+    metrics=(scrape_lag,),
 )

@@ -31,6 +31,7 @@ import msgspec
 import i18n
 from i18n.content import Localized
 from i18n.formatting import format_date, format_time
+from messaging.metrics import observe_send
 
 Priority = Literal["info", "important", "urgent"]
 DigestKind = Literal["daily", "weekly"]
@@ -523,7 +524,9 @@ class Mailer:
                             batch.outcomes[index] = batch.unreachable
                             continue
                         batch.live += 1
-                    batch.outcomes[index] = await self._send_one(pooled, item)
+                    started = time.perf_counter()
+                    batch.outcomes[index] = outcome = await self._send_one(pooled, item)
+                    observe_send("email", time.perf_counter() - started, outcome.status)
                     if not pooled.client.is_connected:
                         batch.live -= 1
                         await self._discard(pooled, polite=False)

@@ -121,3 +121,7 @@ class Content(msgspec.Struct, frozen=True):
 
     title: Bilingual | Message
     body: Bilingual | Message
+
+
+#: example body for the API documentation (decodes as DeviceIn: tests check it)
+DEVICE_EXAMPLE = {"token": "fcm-registration-token-from-the-app", "platform": "android"}

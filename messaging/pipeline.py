@@ -18,6 +18,7 @@ import asyncpg
 import msgspec
 
 from hub.db import connection, enqueue_after_commit, transaction
+from hub.logs import bind_batch, get_logger
 from i18n import N_, translate
 from i18n.content import Bilingual, Localized, pick
 from i18n.formatting import format_datetime
@@ -32,6 +33,7 @@ from messaging.email import (
     render_notification,
     smtp_address,
 )
+from messaging.metrics import count_outcomes
 from messaging.planning import (
     BATCH_SIZE,
     LEASE_S,
@@ -51,6 +53,7 @@ from messaging.planning import (
 from messaging.push import PushMessage, PushSender
 
 logger = logging.getLogger("messaging.pipeline")
+log = get_logger("messaging.pipeline")
 
 #: parallel dispatch jobs per notification and channel; each drains batches until nothing is due
 DISPATCH_PARALLELISM = 4
@@ -265,6 +268,12 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
                 await queries.release_probe(conn, channel)
         if not claimed:
             return handled
+        # every line logged for this batch (in this job's task) names it: first delivery id and size
+        bind_batch(
+            notification_id=str(notification_id),
+            channel=channel,
+            batch_id=f"{claimed[0]['id']}+{len(claimed)}",
+        )
         sent, stopped = await _send_claimed(pool, channels, content, channel, claimed, circuit)
         handled += sent
         if stopped:
@@ -311,6 +320,7 @@ async def _send_claimed(
                 ]
                 async with connection(pool) as conn:
                     await queries.record_outcomes(conn, outcomes, channels.clock())
+                _batch_recorded(channel, outcomes)
                 tally = _Tally()
             elif channel == "push":
                 tally = await _send_push(pool, channels, content, part, prepared)
@@ -329,6 +339,13 @@ async def _send_claimed(
     finally:
         heartbeat.cancel()
     return done, False
+
+
+def _batch_recorded(channel: str, outcomes: Sequence[queries.OutcomeRow]) -> None:
+    """Count a slice's outcomes and write its one log line (counts only: no address, token or text)."""
+    statuses = [row[1] for row in outcomes]
+    count_outcomes(channel, statuses)
+    log.info("batch recorded", **{status: statuses.count(status) for status in sorted(set(statuses))})
 
 
 @dataclass
@@ -481,10 +498,15 @@ async def _send_push(
     if not invalid:
         async with connection(pool) as conn:  # one statement: its own transaction
             await queries.record_outcomes(conn, outcomes, now)
+        _batch_recorded("push", outcomes)
         return tally
     async with transaction(pool) as conn:
         await queries.record_outcomes(conn, outcomes, now)
         await queries.delete_tokens(conn, invalid)
+    _batch_recorded("push", outcomes)
+    for owner, result in zip(owners, results, strict=True):
+        if result.status == "invalid_token":
+            log.info("push token deleted", delivery_id=owner, reason="unregistered")
     return tally
 
 
@@ -562,12 +584,18 @@ async def _send_email(
             bounces.append((item.recipient, result.error or "hard bounce"))
         elif result.status == "sent":
             delivered.append(item.recipient)
+    suppressed: list[str] = []
     async with transaction(pool) as conn:
         await queries.record_outcomes(conn, outcomes, now)
         if bounces:
             await queries.record_bounces(conn, bounces, now)
+            suppressed = await queries.newly_suppressed(conn, [a for a, _ in bounces], now)
         if delivered:
             await queries.clear_bounces(conn, delivered)
+    _batch_recorded("email", outcomes)
+    for row, item in zip(owners, outgoing, strict=True):
+        if item.recipient.lower() in suppressed:
+            log.info("email address suppressed", delivery_id=row["id"], user_id=str(row["user_id"]))
     return tally
 
 

@@ -19,6 +19,8 @@ from google.oauth2 import service_account
 from pyfcm import FCMNotification
 from pyfcm.errors import FCMError, FCMNotRegisteredError, FCMSenderIdMismatchError, InvalidDataError
 
+from messaging.metrics import observe_send
+
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 # Server-side trouble: the message was not taken, asking again later is right.
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -193,7 +195,10 @@ class PushSender:
             return PushOutcome("failed", error=problem)
         payload = self.payload(message)
         async with self._semaphore:
-            return await self._post(session, payload, may_refresh=True)
+            started = time.perf_counter()
+            outcome = await self._post(session, payload, may_refresh=True)
+        observe_send("push", time.perf_counter() - started, outcome.status)
+        return outcome
 
     async def send_many(self, messages: Sequence[PushMessage]) -> list[PushOutcome]:
         """Send all, at most ``concurrency`` at a time; outcomes in the order of ``messages``."""

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from messaging.planning import (
     HARD_BOUNCE_LIMIT,
@@ -320,6 +321,16 @@ async def record_bounces(conn: asyncpg.Connection, addresses: list[tuple[str, st
         """,
         [(address, error[:500], now) for address, error in addresses],
     )
+
+
+async def newly_suppressed(conn: asyncpg.Connection, addresses: list[str], now: datetime) -> list[str]:
+    """Which of ``addresses`` (lower-cased) ``record_bounces`` suppressed at ``now``."""
+    rows = await conn.fetch(
+        "SELECT address FROM email_bounces WHERE address = ANY ($1::text[]) AND suppressed_at = $2",
+        [a.lower() for a in addresses],
+        now,
+    )
+    return [r["address"] for r in rows]
 
 
 async def clear_bounces(conn: asyncpg.Connection, addresses: list[str]) -> None:
@@ -966,4 +977,39 @@ async def optout_known(conn: asyncpg.Connection, token: str, now: datetime) -> b
             token,
             now,
         )
+    )
+
+
+class Lag(msgspec.Struct, frozen=True):
+    """Seconds the oldest due work has waited: pending deliveries by channel, unplanned notifications."""
+
+    oldest_due: dict[str, float]
+    oldest_unplanned: float
+
+
+async def lag(conn: asyncpg.Connection, channels: Sequence[str]) -> Lag:
+    """The age of the oldest due work, by index: one short scan per channel (pending rows by due time)."""
+    rows = await conn.fetch(
+        """
+        SELECT c.channel, extract(epoch FROM now() - d.due_at)::float8 AS age
+        FROM unnest($1::text[]) AS c(channel)
+        CROSS JOIN LATERAL (
+            SELECT due_at FROM deliveries
+            WHERE status = 'pending' AND channel = c.channel AND due_at <= now()
+            ORDER BY due_at
+            LIMIT 1
+        ) d
+        """,
+        list(channels),
+    )
+    unplanned = await conn.fetchval(
+        """
+        SELECT extract(epoch FROM now() - min(coalesce(not_before, created_at)))::float8
+        FROM notifications
+        WHERE planned_at IS NULL AND cancelled_at IS NULL AND coalesce(not_before, created_at) <= now()
+        """
+    )
+    return Lag(
+        oldest_due={r["channel"]: max(0.0, r["age"]) for r in rows},
+        oldest_unplanned=max(0.0, unplanned or 0.0),
     )

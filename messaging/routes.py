@@ -19,7 +19,16 @@ from hub.errors import request_locale
 from hub.openapi import problems
 from i18n import negotiate, translations
 from messaging import service
-from messaging.models import Device, DeviceIn, InboxPage, Preferences, PreferencesIn, RetryFailed, Stats
+from messaging.models import (
+    DEVICE_EXAMPLE,
+    Device,
+    DeviceIn,
+    InboxPage,
+    Preferences,
+    PreferencesIn,
+    RetryFailed,
+    Stats,
+)
 from messaging.pipeline import utcnow
 
 UserRequest = Request[CurrentUser, Token, State]
@@ -29,17 +38,24 @@ class DeviceController(Controller):
     path = "/me/devices"
     tags = ["notifications"]
 
-    @post("/", responses=problems(422))
+    @post("/", responses=problems(422), operation_id="registerDevice", opt={"example": DEVICE_EXAMPLE})
     async def register(self, conn: Conn, request: UserRequest, data: JSONBody[DeviceIn]) -> Device:
         """Register an FCM token (a token already known moves to this account)."""
         return await service.register_device(conn, request.user.id, data)
 
     @get("/", responses=problems())
     async def list_devices(self, conn: Conn, request: UserRequest) -> list[Device]:
+        """My registered devices (their push tokens are not shown)."""
         return await service.list_devices(conn, request.user.id)
 
-    @delete("/{device_id:uuid}", status_code=HTTP_204_NO_CONTENT, responses=problems(404))
+    @delete(
+        "/{device_id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(404),
+        operation_id="removeDevice",
+    )
     async def remove(self, conn: Conn, request: UserRequest, device_id: FromPath[uuid.UUID]) -> None:
+        """Forget a device: it gets no more pushes."""
         await service.remove_device(conn, request.user.id, device_id)
 
 
@@ -47,12 +63,14 @@ class PreferenceController(Controller):
     path = "/me/preferences"
     tags = ["notifications"]
 
-    @get("/", responses=problems())
+    @get("/", responses=problems(), operation_id="getPreferences")
     async def read(self, conn: Conn, request: UserRequest) -> Preferences:
+        """My notification preferences: channels by community, digests and quiet hours."""
         return await service.get_preferences(conn, request.user.id)
 
-    @put("/", responses=problems(422))
+    @put("/", responses=problems(422), operation_id="replacePreferences")
     async def replace(self, conn: Conn, request: UserRequest, data: JSONBody[PreferencesIn]) -> Preferences:
+        """Replace my notification preferences as a whole."""
         return await service.set_preferences(conn, request.user.id, data)
 
 
@@ -60,7 +78,7 @@ class InboxController(Controller):
     path = "/"
     tags = ["notifications"]
 
-    @get("/me/notifications", responses=problems(422))
+    @get("/me/notifications", responses=problems(422), operation_id="listNotifications")
     async def inbox(
         self,
         conn: Conn,
@@ -75,21 +93,30 @@ class InboxController(Controller):
         )
 
     @post(
-        "/notifications/{notification_id:uuid}/read", status_code=HTTP_204_NO_CONTENT, responses=problems(404)
+        "/notifications/{notification_id:uuid}/read",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(404),
+        operation_id="markNotificationRead",
     )
     async def read(self, conn: Conn, request: UserRequest, notification_id: FromPath[uuid.UUID]) -> None:
+        """Mark one of my notifications as read."""
         await service.mark_read(conn, request.user.id, notification_id)
 
     @post(
         "/notifications/{notification_id:uuid}/ack",
         status_code=HTTP_204_NO_CONTENT,
         responses=problems(404, 409),
+        operation_id="acknowledgeNotification",
     )
     async def ack(self, conn: Conn, request: UserRequest, notification_id: FromPath[uuid.UUID]) -> None:
         """Acknowledge an alert that asks for it."""
         await service.acknowledge(conn, request.user.id, notification_id)
 
-    @get("/notifications/{notification_id:uuid}/stats", responses=problems(404))
+    @get(
+        "/notifications/{notification_id:uuid}/stats",
+        responses=problems(404),
+        operation_id="getNotificationStats",
+    )
     async def stats(self, conn: Conn, request: UserRequest, notification_id: FromPath[uuid.UUID]) -> Stats:
         """For the sender: counts by channel and status, language and municipality."""
         return await service.stats(conn, request.user, notification_id)
@@ -126,7 +153,13 @@ class UnsubscribeController(Controller):
     path = "/unsubscribe"
     tags = ["notifications"]
 
-    @get("/{token:str}", opt={"public": True}, media_type="text/html", responses=problems(404, public=True))
+    @get(
+        "/{token:str}",
+        opt={"public": True},
+        media_type="text/html",
+        responses=problems(404, public=True),
+        operation_id="unsubscribePage",
+    )
     async def confirm_page(
         self, conn: Conn, request: Request[None, None, State], token: FromPath[str]
     ) -> Response[str]:
@@ -143,6 +176,7 @@ class UnsubscribeController(Controller):
         status_code=HTTP_200_OK,
         media_type="text/html",
         responses=problems(404, public=True),
+        operation_id="unsubscribe",
     )
     async def unsubscribe(
         self, conn: Conn, request: Request[None, None, State], token: FromPath[str]

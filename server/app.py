@@ -15,7 +15,6 @@ from litestar.datastructures import MutableScopeHeaders, State
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.stores.redis import RedisStore
 from litestar.types import ControllerRouterHandler, Message, Middleware, OnAppInitHandler, Scope
 
@@ -25,10 +24,13 @@ from hub.domain import UserData
 from hub.errors import EXCEPTION_HANDLERS, scope_request_id
 from hub.idempotency import idempotency_middleware
 from hub.input_guard import input_guard_middleware
-from hub.openapi import document_problems
+from hub.logs import request_logging_middleware, structlog_config
+from hub.metrics import metrics_handler, prometheus_config
+from hub.openapi import document_examples, document_problem_codes, document_problems, operation_id
 from hub.queue import queue_pool
 from hub.settings import Settings
 from hub.throttle import client_address
+from server import docs
 from server.domains import DOMAINS
 
 logger = logging.getLogger("hub")
@@ -71,7 +73,14 @@ def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     for domain in DOMAINS:
         v1.extend(domain.routes)
         pages.extend(domain.pages)
-    return [Router(path="/v1", route_handlers=v1), *pages, health_router]
+    scrapes = [scrape for domain in DOMAINS for scrape in domain.metrics]
+    return [
+        Router(path="/v1", route_handlers=v1),
+        *pages,
+        health_router,
+        metrics_handler(scrapes),
+        docs.assets_router(),
+    ]
 
 
 def create_app(
@@ -119,9 +128,14 @@ def create_app(
             "user_data": Provide(provide_user_data),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        on_app_init=[jwt_auth.on_app_init, _outermost(db.request_connection_middleware)],
-        middleware=[input_guard_middleware, idempotency_middleware],
+        on_app_init=[
+            jwt_auth.on_app_init,
+            _outermost(db.request_connection_middleware),
+            _outermost(request_logging_middleware),
+        ],
+        middleware=[prometheus_config().middleware, input_guard_middleware, idempotency_middleware],
         before_request=resolve_viewer,
+        logging_config=structlog_config(),
         before_send=[add_request_id],
         stores={
             "rate_limit": RedisStore.with_client(url=redis_url, namespace=f"{settings.queue_name}:ratelimit")
@@ -132,10 +146,14 @@ def create_app(
             title="Hub — Pays de Bitche, Saarpfalz, Pfalz",
             version="1.0.0",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=docs.render_plugins(),
+            use_handler_docstrings=True,
+            operation_id_creator=operation_id,
         ),
         state=State({"settings": settings, "jwt_auth": jwt_auth}),
         debug=False,
     )
     document_problems(app)
+    document_problem_codes(app)
+    document_examples(app)
     return app

@@ -91,7 +91,12 @@ def build_parser(locale: str) -> argparse.ArgumentParser:
         )
     )
     server_options(command("serve", _("run the API (apply migrations first with “hub migrate”)")))
-    command("worker", _("run the background worker"))
+    worker = command("worker", _("run the background worker"))
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help=_("only check that a worker reported health recently (exit status 1 if none did)"),
+    )
     migrate = command("migrate", _("apply pending database migrations"))
     migrate.add_argument("--status", action="store_true", help=_("only show which migrations are applied"))
     territories = command("territories", _("manage the municipalities of the hub"))
@@ -166,7 +171,7 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    devserver.configure_logging(settings.log_level)
+    devserver.configure_logging(settings)
     _ = gettext_for(settings.console_locale)
     handlers: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
         "dev": _dev,
@@ -271,10 +276,37 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from server import devserver
 
     _ = gettext_for(settings.console_locale)
+    if args.check:
+        return _worker_check(settings)
     with devserver.data_dir_servers(settings, "worker") as addresses:
         _run_event_loop(devserver.run_services(settings, addresses, sock=None, worker=True))
     print(_("Stopped."), flush=True)
     return EXIT_OK
+
+
+def _worker_check(settings: Settings) -> int:
+    """Exit 0 when a worker of the queue reported health recently, else 1 (for container health checks)."""
+    from redis.exceptions import RedisError
+
+    from server import devserver
+    from workers.main import HEALTH_CHECK_INTERVAL, worker_healthy
+
+    _ = gettext_for(settings.console_locale)
+    redis_url = settings.redis_url or devserver.running_redis_url(settings)
+    healthy = False
+    if redis_url:
+        try:
+            healthy = asyncio.run(worker_healthy(redis_url, settings.queue_name))
+        except (RedisError, OSError) as exc:
+            print(_("Redis is unreachable: {error}").format(error=exc), file=sys.stderr)
+    seconds = HEALTH_CHECK_INTERVAL + 1
+    if healthy:
+        print(_("A worker reported health in the last {seconds} seconds.").format(seconds=seconds))
+        return EXIT_OK
+    print(
+        _("No worker reported health in the last {seconds} seconds.").format(seconds=seconds), file=sys.stderr
+    )
+    return EXIT_FAILED
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from litestar import get
 
 from devtools.embedded import EmbeddedPostgres, EmbeddedRedis
 from hub.domain import Domain
-from hub.redaction import RedactingFilter
 from hub.settings import DEFAULT_FCM_ENDPOINT, Settings
 from i18n import gettext_for, ngettext_for
 
@@ -41,33 +39,11 @@ Say = Callable[[str], None]
 Closer = Callable[[], Awaitable[None]]
 
 
-class OneLineFormatter(logging.Formatter):
-    """Plain records, one line each: a traceback is folded into the same line."""
+def configure_logging(settings: Settings) -> None:
+    """One handler on the root logger, JSON lines or console lines; libraries (Litestar, uvicorn, arq) use it."""
+    from hub.logs import configure_logging as configure
 
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace("\r", "").replace("\n", " | ")
-
-
-def configure_logging(level: str) -> None:
-    """One plain handler on the root logger; libraries that bring their own (Litestar, uvicorn) use it."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter())
-    handler.addFilter(RedactingFilter())  # no token, address or body in any line
-    root = logging.getLogger()
-    for old in root.handlers:
-        old.close()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("litestar", "uvicorn", "uvicorn.error", "uvicorn.access", "arq"):
-        named = logging.getLogger(name)
-        named.handlers[:] = []
-        named.propagate = True
-        named.setLevel(logging.NOTSET)
-    # aiosmtpd logs every connection at INFO
-    logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    configure(settings.log_level, settings.log_format)
 
 
 class StartupError(Exception):
@@ -241,6 +217,13 @@ class DataDirServers:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+def running_redis_url(settings: Settings) -> str | None:
+    """The Redis of a long-running hub command of this data dir, if one runs (nothing is started)."""
+    servers = DataDirServers(settings, "worker", lambda _message: None, True)
+    shared = servers._shared_addresses(need_db=False, need_redis=True)
+    return shared.redis_url if shared is not None else None
 
 
 @contextlib.contextmanager
@@ -495,6 +478,7 @@ async def run_services(
     for sig in previous:
         loop.add_signal_handler(sig, stop.set)
     tasks: list[asyncio.Task[Any]] = []
+    closers: list[Callable[[], None]] = []
     server: _Server | None = None
     try:
         if sock is not None:
@@ -506,7 +490,7 @@ async def run_services(
                 redis_url=addresses.redis_url,
                 extra_routes=extra_routes or [],
             )
-            configure_logging(settings.log_level)  # Litestar sets up its own logging when it is built
+            configure_logging(settings)  # Litestar sets up its own logging when it is built
             # The hub reads X-Forwarded-For itself, from HUB_TRUSTED_PROXIES only (hub.throttle).
             config = uvicorn.Config(
                 app, log_config=None, lifespan="on", timeout_graceful_shutdown=5, proxy_headers=False
@@ -514,6 +498,12 @@ async def run_services(
             server = _Server(config)
             tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name="api"))
         worker_task: asyncio.Task[Any] | None = None
+        if worker and sock is None and settings.worker_metrics_port is not None:
+            # a worker on its own: its job and delivery metrics on a loopback port (with the API, at /metrics)
+            from prometheus_client import start_http_server
+
+            metrics_server, _thread = start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
+            closers.append(metrics_server.shutdown)
         if worker:
             from workers.main import run_worker
 
@@ -560,6 +550,8 @@ async def run_services(
             if task.get_name() == "worker" and not task.done():
                 task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
+        for close in closers:
+            close()
         for sig, handler in previous.items():
             loop.remove_signal_handler(sig)
             signal.signal(sig, handler)

@@ -16,8 +16,9 @@ class Health(msgspec.Struct, frozen=True, omit_defaults=True):
     redis: str | None = None
 
 
-@get("/live", opt={"public": True}, tags=["health"])
+@get("/live", opt={"public": True}, tags=["health"], operation_id="getLiveness")
 async def live() -> Health:
+    """The process answers (no dependency is checked)."""
     return Health(status="ok")
 
 
@@ -26,8 +27,11 @@ async def live() -> Health:
     opt={"public": True},
     tags=["health"],
     responses={503: ResponseSpec(data_container=Health, description="PostgreSQL or Redis unreachable")},
+    operation_id="getReadiness",
 )
 async def ready(state: State) -> Response[Health]:
+    """PostgreSQL and Redis answer; 503 when one does not."""
+
     async def database() -> str:
         try:
             async with asyncio.timeout(2):

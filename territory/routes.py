@@ -17,7 +17,7 @@ class MunicipalityController(Controller):
     path = "/municipalities"
     tags = ["territory"]
 
-    @get("/", opt={"public": True}, responses=problems(422, public=True))
+    @get("/", opt={"public": True}, responses=problems(422, public=True), operation_id="searchMunicipalities")
     async def search(
         self,
         conn: Conn,

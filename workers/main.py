@@ -4,31 +4,63 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from arq import cron
+from arq.constants import health_check_key_suffix
 from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
-from arq.worker import Function, Worker, func
+from arq.worker import Function, Retry, Worker, func
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub.domain import Domain
+from hub.logs import bound, get_logger
+from hub.metrics import timed_job
 from hub.queue import deserialize, redis_settings, serialize
 from hub.settings import Settings
 from server.domains import DOMAINS
 from workers.context import close_context
 
 logger = logging.getLogger("workers")
+log = get_logger("workers")
+
+
+HEALTH_CHECK_INTERVAL = 10  # seconds; the health key expires a second later
+
+
+def observed(function: Callable[..., Awaitable[Any]]) -> WorkerCoroutine:
+    """A job or cron as the worker runs it: its log lines carry the job's name and id and the id of the
+    request it was enqueued for (an optional ``request_id`` argument, never passed to the function), and
+    its run is counted and timed by function and outcome."""
+    name = function.__name__
+
+    @functools.wraps(function)
+    async def run(ctx: dict[str, Any], *args: Any, request_id: str | None = None, **kwargs: Any) -> Any:
+        with (
+            bound(request_id=request_id, job=name, job_id=ctx.get("job_id"), job_try=ctx.get("job_try")),
+            timed_job(name),
+        ):
+            try:
+                return await function(ctx, *args, **kwargs)
+            except Retry:
+                raise
+            except Exception as exc:
+                # arq logs the traceback; this line ties the failure to its request
+                log.warning("job failed", error=type(exc).__name__)
+                raise
+
+    return cast(WorkerCoroutine, run)
 
 
 def job_functions(domains: Sequence[Domain], job_timeout: float = 300) -> list[Function]:
     """Every domain's jobs, by function name; a job takes (ctx, *ids) and calls a service. Jobs may run twice."""
     return [
-        func(cast(WorkerCoroutine, function), name=function.__name__, timeout=job_timeout)
+        func(observed(function), name=function.__name__, timeout=job_timeout)
         for domain in domains
         for function in domain.jobs
     ]
@@ -39,7 +71,7 @@ def cron_jobs(domains: Sequence[Domain]) -> list[CronJob]:
     job id, so with several workers each tick runs once."""
     return [
         cron(
-            cast(WorkerCoroutine, job.function),
+            observed(job.function),
             name=f"cron:{job.function.__name__}",
             second=set(job.seconds),
             run_at_startup=False,
@@ -89,7 +121,7 @@ def build_worker(
         max_jobs=max_jobs,
         job_serializer=serialize,
         job_deserializer=deserialize,
-        health_check_interval=10,
+        health_check_interval=HEALTH_CHECK_INTERVAL,
         keep_result=60,
         max_tries=5,
         ctx={"settings": settings, "domains": domains},
@@ -147,3 +179,15 @@ async def run_worker(
             if worker._pool is not None:
                 with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
                     await worker._pool.aclose()
+
+
+async def worker_healthy(redis_url: str, queue_name: str) -> bool:
+    """True when a worker of ``queue_name`` reported health within the last health-check interval (each
+    worker refreshes one key that expires a second after the interval)."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    try:
+        return bool(await redis.exists(f"{queue_name}{health_check_key_suffix}"))
+    finally:
+        await redis.aclose()

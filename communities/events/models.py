@@ -179,3 +179,16 @@ class PersonEvents(msgspec.Struct, frozen=True):
 
     rsvps: list[StoredRsvp]
     feed_token_communities: list[uuid.UUID]
+
+
+#: example body for the API documentation (decodes as EventIn: tests check it)
+EVENT_EXAMPLE = {
+    "title": {"fr": "Concert de Noël", "de": "Weihnachtskonzert"},
+    "description": {"fr": "Entrée libre.", "de": "Eintritt frei."},
+    "starts_at": "2026-12-19T18:00:00+01:00",
+    "ends_at": "2026-12-19T20:00:00+01:00",
+    "time_zone": "Europe/Paris",
+    "location": "Église Saint-Jacques, Bitche",
+    "municipality_code": "57089",
+    "capacity": 120,
+}

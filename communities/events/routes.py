@@ -15,7 +15,16 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_304_NOT
 from litestar.types import ControllerRouterHandler
 
 from communities.events import service
-from communities.events.models import Event, EventIn, EventPage, EventPatch, Feed, FeedToken, Rsvp
+from communities.events.models import (
+    EVENT_EXAMPLE,
+    Event,
+    EventIn,
+    EventPage,
+    EventPatch,
+    Feed,
+    FeedToken,
+    Rsvp,
+)
 from hub.auth import CurrentUser, optional_user
 from hub.deps import Config, Conn
 from hub.errors import request_locale
@@ -58,7 +67,12 @@ class CommunityEventController(Controller):
     path = "/communities/{community_id:uuid}"
     tags = ["events"]
 
-    @post("/events", responses=problems(403, 404, 422))
+    @post(
+        "/events",
+        responses=problems(403, 404, 422),
+        operation_id="createEvent",
+        opt={"example": EVENT_EXAMPLE},
+    )
     async def create(
         self,
         conn: Conn,
@@ -71,7 +85,11 @@ class CommunityEventController(Controller):
         return await service.create_event(conn, request.user, community_id, data, request_locale(request))
 
     @get(
-        "/events", opt={"public": True}, dependencies=_VIEWER, responses=problems(403, 404, 422, public=True)
+        "/events",
+        opt={"public": True},
+        dependencies=_VIEWER,
+        responses=problems(403, 404, 422, public=True),
+        operation_id="listEvents",
     )
     async def agenda(
         self,
@@ -105,6 +123,7 @@ class CommunityEventController(Controller):
         dependencies=_VIEWER,
         media_type="text/calendar",
         responses=problems(404, public=True),
+        operation_id="getEventsCalendar",
     )
     async def ics(
         self,
@@ -151,7 +170,9 @@ class EventController(Controller):
     path = "/events"
     tags = ["events"]
 
-    @get("/open-data", opt={"public": True}, responses=problems(public=True))
+    @get(
+        "/open-data", opt={"public": True}, responses=problems(public=True), operation_id="listOpenDataEvents"
+    )
     async def open_data(
         self,
         conn: Conn,
@@ -169,7 +190,13 @@ class EventController(Controller):
         )
         return _feed_response(feed)
 
-    @get("/{event_id:uuid}", opt={"public": True}, dependencies=_VIEWER, responses=problems(404, public=True))
+    @get(
+        "/{event_id:uuid}",
+        opt={"public": True},
+        dependencies=_VIEWER,
+        responses=problems(404, public=True),
+        operation_id="getEvent",
+    )
     async def detail(
         self,
         conn: Conn,
@@ -178,9 +205,10 @@ class EventController(Controller):
         event_id: FromPath[uuid.UUID],
         lang: Lang = None,
     ) -> Event:
+        """One event, with its places, waiting list and my answer."""
         return await service.get_event(conn, viewer, event_id, request_locale(request))
 
-    @patch("/{event_id:uuid}", responses=problems(403, 404, 409, 422))
+    @patch("/{event_id:uuid}", responses=problems(403, 404, 409, 422), operation_id="updateEvent")
     async def update(
         self,
         conn: Conn,
@@ -192,19 +220,31 @@ class EventController(Controller):
         """Its creator or the community's moderators correct, move or cancel (``status: cancelled``) it."""
         return await service.update_event(conn, request.user, event_id, data, request_locale(request))
 
-    @delete("/{event_id:uuid}", status_code=HTTP_200_OK, responses=problems(403, 404))
+    @delete(
+        "/{event_id:uuid}", status_code=HTTP_200_OK, responses=problems(403, 404), operation_id="cancelEvent"
+    )
     async def cancel(
         self, conn: Conn, request: Signed, event_id: FromPath[uuid.UUID], lang: Lang = None
     ) -> Event:
         """Cancel: the event stays visible as cancelled (calendars drop it) and everyone who answered is told."""
         return await service.cancel_event(conn, request.user, event_id, request_locale(request))
 
-    @post("/{event_id:uuid}/rsvp", status_code=HTTP_200_OK, responses=problems(403, 404, 409))
+    @post(
+        "/{event_id:uuid}/rsvp",
+        status_code=HTTP_200_OK,
+        responses=problems(403, 404, 409),
+        operation_id="attendEvent",
+    )
     async def rsvp(self, conn: Conn, request: Signed, event_id: FromPath[uuid.UUID]) -> Rsvp:
         """Attend, or join the waiting list when it is full (members of the community)."""
         return await service.rsvp(conn, request.user, event_id)
 
-    @delete("/{event_id:uuid}/rsvp", status_code=HTTP_204_NO_CONTENT, responses=problems(404))
+    @delete(
+        "/{event_id:uuid}/rsvp",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(404),
+        operation_id="withdrawFromEvent",
+    )
     async def withdraw(self, conn: Conn, request: Signed, event_id: FromPath[uuid.UUID]) -> None:
         """Stop attending (the first person waiting gets the place) or leave the waiting list."""
         await service.withdraw_rsvp(conn, request.user, event_id)

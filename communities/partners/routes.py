@@ -71,24 +71,28 @@ class PartnerAdminController(Controller):
     path = "/partners"
     tags = ["partners"]
 
-    @post("/", responses=problems(403, 422))
+    @post("/", responses=problems(403, 422), operation_id="createPartner")
     async def create(self, conn: Conn, request: Signed, data: JSONBody[PartnerIn]) -> Partner:
         """Register a municipality, association, tourism office or care provider."""
         return await service.create_partner(conn, request.user, data)
 
-    @post("/{partner_id:uuid}/keys", responses=problems(403, 404, 422))
+    @post("/{partner_id:uuid}/keys", responses=problems(403, 404, 422), operation_id="issuePartnerKey")
     async def issue_key(
         self, conn: Conn, request: Signed, partner_id: FromPath[uuid.UUID], data: JSONBody[KeyIn]
     ) -> IssuedKey:
         """Issue a key (``hubp_…``, shown once) for named communities and scopes, until it expires."""
         return await service.issue_key(conn, request.user, partner_id, data)
 
-    @get("/{partner_id:uuid}/keys", responses=problems(403, 404))
+    @get("/{partner_id:uuid}/keys", responses=problems(403, 404), operation_id="listPartnerKeys")
     async def keys(self, conn: Conn, request: Signed, partner_id: FromPath[uuid.UUID]) -> list[KeyInfo]:
+        """The partner's keys (never the secret), live, expired and revoked."""
         return await service.list_keys(conn, request.user, partner_id)
 
     @delete(
-        "/{partner_id:uuid}/keys/{key_id:uuid}", status_code=HTTP_204_NO_CONTENT, responses=problems(403, 404)
+        "/{partner_id:uuid}/keys/{key_id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(403, 404),
+        operation_id="revokePartnerKey",
     )
     async def revoke_key(
         self, conn: Conn, request: Signed, partner_id: FromPath[uuid.UUID], key_id: FromPath[uuid.UUID]
@@ -96,7 +100,7 @@ class PartnerAdminController(Controller):
         """Revoke a key at once."""
         await service.revoke_key(conn, request.user, partner_id, key_id)
 
-    @get("/{partner_id:uuid}/audit", responses=problems(403, 404))
+    @get("/{partner_id:uuid}/audit", responses=problems(403, 404), operation_id="listPartnerAudit")
     async def audit(self, conn: Conn, request: Signed, partner_id: FromPath[uuid.UUID]) -> list[AuditEntry]:
         """Everything done with the partner's keys and to them, newest first."""
         return await service.audit_log(conn, request.user, partner_id)
@@ -109,14 +113,24 @@ class PartnerController(Controller):
     tags = ["partner API"]
     dependencies = {"key": Provide(provide_key)}
 
-    @post("/events", opt={"public": True}, responses=problems(401, 404, 422, 429, public=True))
+    @post(
+        "/events",
+        opt={"public": True},
+        responses=problems(401, 404, 422, 429, public=True),
+        operation_id="publishPartnerEvent",
+    )
     async def event(
         self, conn: Conn, request: AnyRequest, key: Key, data: JSONBody[PartnerEventIn], lang: Lang = None
     ) -> PartnerEventResult:
         """Publish a bilingual event (scope ``events:write``), or submit it where moderators approve first."""
         return await service.partner_event(conn, key, data, request_locale(request))
 
-    @post("/posts", opt={"public": True}, responses=problems(401, 404, 422, 429, public=True))
+    @post(
+        "/posts",
+        opt={"public": True},
+        responses=problems(401, 404, 422, 429, public=True),
+        operation_id="publishPartnerPost",
+    )
     async def post(
         self, conn: Conn, request: AnyRequest, key: Key, data: JSONBody[PartnerPostIn], lang: Lang = None
     ) -> PartnerPostResult:
@@ -130,13 +144,14 @@ class CommunityPartnerController(Controller):
     path = "/communities/{community_id:uuid}"
     tags = ["partners"]
 
-    @get("/partner-settings", responses=problems(403, 404))
+    @get("/partner-settings", responses=problems(403, 404), operation_id="getPartnerSettings")
     async def settings(
         self, conn: Conn, request: Signed, community_id: FromPath[uuid.UUID]
     ) -> PartnerSettings:
+        """Whether partner events and posts need a moderator's approval in this community."""
         return await service.get_settings(conn, request.user, community_id)
 
-    @put("/partner-settings", responses=problems(403, 404))
+    @put("/partner-settings", responses=problems(403, 404), operation_id="setPartnerSettings")
     async def set_settings(
         self,
         conn: Conn,
@@ -147,7 +162,7 @@ class CommunityPartnerController(Controller):
         """Admins require (or stop requiring) a moderator's approval of partner events and posts."""
         return await service.set_settings(conn, request.user, community_id, data)
 
-    @get("/partner-submissions", responses=problems(403, 404))
+    @get("/partner-submissions", responses=problems(403, 404), operation_id="listSubmissions")
     async def submissions(
         self, conn: Conn, request: Signed, community_id: FromPath[uuid.UUID]
     ) -> SubmissionPage:
@@ -158,6 +173,7 @@ class CommunityPartnerController(Controller):
         "/partner-submissions/{submission_id:uuid}/approve",
         status_code=HTTP_200_OK,
         responses=problems(403, 404, 422),
+        operation_id="approveSubmission",
     )
     async def approve(
         self,
@@ -176,6 +192,7 @@ class CommunityPartnerController(Controller):
         "/partner-submissions/{submission_id:uuid}/reject",
         status_code=HTTP_200_OK,
         responses=problems(403, 404),
+        operation_id="rejectSubmission",
     )
     async def reject(
         self,
@@ -185,6 +202,7 @@ class CommunityPartnerController(Controller):
         submission_id: FromPath[uuid.UUID],
         lang: Lang = None,
     ) -> Submission:
+        """Moderators refuse a partner's event or post; nothing is published."""
         return await service.decide(
             conn, request.user, community_id, submission_id, approve=False, lang=request_locale(request)
         )

@@ -43,8 +43,11 @@ from communities.partners.models import (
 )
 from hub.auth import CurrentUser
 from hub.errors import REASON_EMPTY_TEXT, InvalidField, NotFound, checked_text
+from hub.logs import get_logger
 from hub.throttle import Failures
 from i18n.content import Bilingual
+
+log = get_logger("communities.partners")
 
 KEY_PREFIX = "hubp_"
 DEFAULT_KEY_DAYS = 365
@@ -160,12 +163,15 @@ async def authenticate(
     scheme, _, secret = (authorization or "").partition(" ")
     secret = secret.strip()
     key = None
-    if scheme.lower() == "bearer" and secret.startswith(KEY_PREFIX) and len(secret) <= 200:
+    malformed = scheme.lower() != "bearer" or not secret.startswith(KEY_PREFIX) or len(secret) > 200
+    if not malformed:
         key = await queries.live_key(conn, _hash(secret))
     if key is None:
+        log.info("partner key refused", reason="malformed" if malformed else "unknown_or_revoked")
         if failures is not None:
             await failures.failed(address)
         raise InvalidPartnerKey()
+    log.info("partner key used", partner_id=str(key.partner_id), key_id=str(key.id))
     return key
 
 
@@ -183,6 +189,7 @@ async def _reach(
             community_id=community_id,
             detail={"scope": scope},
         )
+        log.info("partner key out of reach", key_id=str(key.id), action=action, scope=scope)
         raise OutOfReach()
     return await communities.community_for_partner(conn, community_id)
 

@@ -23,7 +23,7 @@ class CalendarController(Controller):
     path = "/calendar"
     tags = ["calendar"]
 
-    @get("/holidays", opt={"public": True}, responses=problems(422, public=True))
+    @get("/holidays", opt={"public": True}, responses=problems(422, public=True), operation_id="listHolidays")
     async def holidays(
         self,
         conn: Conn,

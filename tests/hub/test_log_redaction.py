@@ -14,10 +14,10 @@ from collections.abc import Iterator
 import httpx
 import uvicorn
 
+from hub.logs import configure_logging
 from hub.redaction import redact
 from hub.settings import Settings
 from server.app import create_app
-from server.devserver import configure_logging
 from tests.conftest import Servers
 
 
@@ -30,7 +30,7 @@ def hub_logging() -> Iterator[io.StringIO]:
     sys.stderr = buffer
     root.handlers[:] = []  # configure_logging closes the handlers it replaces; these are the test runner's
     try:
-        configure_logging("DEBUG")
+        configure_logging("DEBUG", "console")
         yield buffer
     finally:
         root.handlers[:], root.level, sys.stderr = saved
