@@ -35,6 +35,7 @@ from care.models import (
     AlertCreated,
     AlertIn,
     AlertReport,
+    AlertSummary,
     Checkin,
     Circle,
     CircleIn,
@@ -357,6 +358,39 @@ async def alert_report(conn: asyncpg.Connection, user: CurrentUser, alert_id: uu
         by_municipality=await queries.alert_rates(conn, alert_id, "municipality_code"),
         not_acknowledged=await queries.not_acknowledged(conn, alert_id),
     )
+
+
+async def staff_providers(conn: asyncpg.Connection, user: CurrentUser) -> list[Provider]:
+    """The providers whose staff the person is."""
+    return await queries.staff_providers(conn, user.id)
+
+
+async def provider_alerts(
+    conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, limit: int = 50
+) -> list[AlertSummary]:
+    """A provider's latest alerts with their acknowledgement counts, for its staff."""
+    if not await queries.is_staff(conn, provider_id, user.id):
+        raise NotFound()
+    return await queries.alerts_of(conn, provider_id, limit)
+
+
+async def alert_audience(
+    conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Who an alert of the provider would reach now (its consenting clients), for its staff."""
+    if not await queries.is_staff(conn, provider_id, user.id):
+        raise NotFound()
+    return await queries.active_clients(conn, provider_id)
+
+
+async def alert_notification(
+    conn: asyncpg.Connection, user: CurrentUser, alert_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The notification that carried an alert (for its delivery statistics), for the provider's staff."""
+    alert = await queries.alert(conn, alert_id)
+    if alert is None or not await queries.is_staff(conn, alert.provider_id, user.id):
+        raise NotFound()
+    return await queries.alert_notification_id(conn, alert_id)
 
 
 async def remind_unacknowledged_alerts(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> int:

@@ -26,6 +26,7 @@ DOMAINS: dict[str, tuple[str, ...]] = {
     "events": ("communities/events", "communities/partners", "communities/calendar"),
     "messaging": ("messaging",),
     "care": ("care",),
+    "operator": ("console",),
 }
 
 

@@ -733,3 +733,20 @@ async def optout_known(conn: asyncpg.Connection, token: str, now: datetime) -> b
             now,
         )
     )
+
+
+async def audience_rows(
+    conn: asyncpg.Connection, user_ids: list[uuid.UUID], now: datetime
+) -> list[asyncpg.Record]:
+    """People by language, municipality and whether their quiet hours are in force at ``now``."""
+    return await conn.fetch(
+        """
+        SELECT locale, municipality_code,
+               quiet_hours_end($2, quiet_hours_start, quiet_hours_end, time_zone) IS NOT NULL AS quiet,
+               count(*) AS n
+        FROM users WHERE id = ANY ($1::uuid[])
+        GROUP BY 1, 2, 3
+        """,
+        user_ids,
+        now,
+    )

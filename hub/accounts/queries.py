@@ -141,3 +141,15 @@ def quiet_columns(quiet: QuietHours | None) -> dict[str, time | None]:
         "quiet_hours_start": quiet.start if quiet else None,
         "quiet_hours_end": quiet.end if quiet else None,
     }
+
+
+async def open_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> asyncpg.Record | None:
+    """An open session with its person (for sessions held in a browser cookie)."""
+    return await conn.fetchrow(
+        """
+        SELECT s.refresh_hash, u.id, u.email, u.display_name, u.locale, u.is_admin
+        FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+        """,
+        session_id,
+    )
