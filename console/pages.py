@@ -97,6 +97,7 @@ def render(
 ) -> Response[str]:
     """A page (or an htmx fragment) in ``locale``, with the CSRF and language cookies it needs."""
     token = csrf_token(request)
+    context.setdefault("user", None)
     path = request.url.path
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     switch = {code: f"{path}?{urlencode({**query, 'lang': code})}" for code in CONSOLE_LOCALES}

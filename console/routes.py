@@ -7,13 +7,13 @@ import logging
 import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any, TypeAlias
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, Router, get, post
-from litestar.enums import RequestEncodingType
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, TooManyRequestsException
-from litestar.params import Body
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
@@ -36,12 +36,14 @@ from hub.accounts import service as accounts
 from hub.accounts.models import LoginRequest
 from hub.auth import CurrentUser
 from hub.deps import Config, Conn, Issuer, Queue
-from hub.errors import HubError, InvalidCredentials
+from hub.errors import EXCEPTION_HANDLERS, HubError, InvalidCredentials
 from i18n import N_, translate
 
 logger = logging.getLogger("console")
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, Any]]
+#: the person signed in with the console cookie
+Operator: TypeAlias = NamedDependency[CurrentUser]
 ERROR_SIGN_IN = N_("The email address or the password is not correct.")
 
 
@@ -95,7 +97,9 @@ class SignInController(Controller):
     path = "/sign-in"
 
     @get("/")
-    async def page(self, request: Request[Any, Any, Any], next: str | None = None) -> Response[str]:
+    async def page(
+        self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None
+    ) -> Response[str]:
         locale = _locale(request, None)
         return render(request, "sign_in.html.j2", locale, next=_safe_next(next), error=None, email="")
 
@@ -148,7 +152,7 @@ class ConsoleController(Controller):
 
     @get("/")
     async def overview(
-        self, request: Request[Any, Any, Any], conn: Conn, operator: CurrentUser
+        self, request: Request[Any, Any, Any], conn: Conn, operator: Operator
     ) -> Response[str]:
         locale = _locale(request, operator)
         found = await service.overview(conn, operator, locale)
@@ -156,7 +160,7 @@ class ConsoleController(Controller):
 
     @post("/sign-out")
     async def sign_out(
-        self, request: Request[Any, Any, Any], conn: Conn, operator: CurrentUser, data: Form
+        self, request: Request[Any, Any, Any], conn: Conn, operator: Operator, data: Form
     ) -> Response[Any]:
         _form(request, data)
         await accounts.logout(conn, operator)
@@ -165,7 +169,11 @@ class ConsoleController(Controller):
 
     @get("/providers/{provider_id:uuid}")
     async def provider(
-        self, request: Request[Any, Any, Any], conn: Conn, operator: CurrentUser, provider_id: uuid.UUID
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        operator: Operator,
+        provider_id: FromPath[uuid.UUID],
     ) -> Response[str]:
         locale = _locale(request, operator)
         view = await service.provider_view(conn, operator, provider_id)
@@ -173,7 +181,11 @@ class ConsoleController(Controller):
 
     @get("/providers/{provider_id:uuid}/compose")
     async def compose(
-        self, request: Request[Any, Any, Any], conn: Conn, operator: CurrentUser, provider_id: uuid.UUID
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        operator: Operator,
+        provider_id: FromPath[uuid.UUID],
     ) -> Response[str]:
         locale = _locale(request, operator)
         view = await service.provider_view(conn, operator, provider_id)
@@ -188,8 +200,8 @@ class ConsoleController(Controller):
         request: Request[Any, Any, Any],
         conn: Conn,
         settings: Config,
-        operator: CurrentUser,
-        provider_id: uuid.UUID,
+        operator: Operator,
+        provider_id: FromPath[uuid.UUID],
         data: Form,
     ) -> Response[str]:
         """The push and the email in both languages and the audience; only the preview area for htmx."""
@@ -215,8 +227,8 @@ class ConsoleController(Controller):
         conn: Conn,
         settings: Config,
         arq: Queue,
-        operator: CurrentUser,
-        provider_id: uuid.UUID,
+        operator: Operator,
+        provider_id: FromPath[uuid.UUID],
         data: Form,
     ) -> Response[Any]:
         form = _form(request, data)
@@ -250,7 +262,7 @@ class ConsoleController(Controller):
 
     @get("/alerts/{alert_id:uuid}")
     async def alert(
-        self, request: Request[Any, Any, Any], conn: Conn, operator: CurrentUser, alert_id: uuid.UUID
+        self, request: Request[Any, Any, Any], conn: Conn, operator: Operator, alert_id: FromPath[uuid.UUID]
     ) -> Response[str]:
         locale = _locale(request, operator)
         view = await service.alert_view(conn, operator, alert_id, locale)
@@ -258,7 +270,7 @@ class ConsoleController(Controller):
 
     @get("/alerts/{alert_id:uuid}/live")
     async def alert_live(
-        self, request: Request[Any, Any, Any], conn: Conn, operator: CurrentUser, alert_id: uuid.UUID
+        self, request: Request[Any, Any, Any], conn: Conn, operator: Operator, alert_id: FromPath[uuid.UUID]
     ) -> Response[str]:
         """The counts alone, polled by the alert page while the fan-out runs."""
         locale = _locale(request, operator)
@@ -271,9 +283,9 @@ class ConsoleController(Controller):
         request: Request[Any, Any, Any],
         conn: Conn,
         settings: Config,
-        operator: CurrentUser,
-        community_id: uuid.UUID,
-        done: str | None = None,
+        operator: Operator,
+        community_id: FromPath[uuid.UUID],
+        done: FromQuery[str | None] = None,
     ) -> Response[str]:
         locale = _locale(request, operator)
         queue = await communities.report_queue(
@@ -295,9 +307,9 @@ class ConsoleController(Controller):
         self,
         request: Request[Any, Any, Any],
         conn: Conn,
-        operator: CurrentUser,
-        post_id: uuid.UUID,
-        action: str,
+        operator: Operator,
+        post_id: FromPath[uuid.UUID],
+        action: FromPath[str],
         data: Form,
     ) -> Response[Any]:
         form = _form(request, data)
@@ -376,7 +388,8 @@ console_router = Router(
     path="/console",
     route_handlers=[SignInController, ConsoleController],
     opt={"public": True},
-    exception_handlers={Exception: page_error},
+    # every kind the API answers with problem+json is a page here
+    exception_handlers=dict.fromkeys([*EXCEPTION_HANDLERS, SignInRequired, FormExpired], page_error),
     include_in_schema=False,
 )
 
