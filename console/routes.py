@@ -22,6 +22,7 @@ from communities import service as communities
 from console import service
 from console.errors import FormExpired, SignInRequired
 from console.pages import (
+    CONSOLE_LOCALES,
     CSRF_COOKIE,
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -337,7 +338,11 @@ def page_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     if isinstance(exc, SignInRequired):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         gone = cookie(request, SESSION_COOKIE, "", max_age=0)
-        return Redirect(f"/console/sign-in?next={quote(target, safe='/')}", status_code=303, cookies=[gone])
+        asked = request.query_params.get("lang")
+        lang = f"&lang={asked}" if asked in CONSOLE_LOCALES else ""
+        return Redirect(
+            f"/console/sign-in?next={quote(target, safe='/')}{lang}", status_code=303, cookies=[gone]
+        )
     user = request.scope.get("user")
     locale = console_locale(request, getattr(user, "locale", None))
     headers: dict[str, str] = {}
