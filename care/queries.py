@@ -1129,3 +1129,8 @@ async def alert_notification_id(conn: asyncpg.Connection, alert_id: uuid.UUID) -
         "SELECT notification_id FROM care_alerts WHERE id = $1", alert_id
     )
     return found
+
+
+async def unverified_providers(conn: asyncpg.Connection) -> list[Provider]:
+    rows = await conn.fetch(f"{_PROVIDER} WHERE verified_at IS NULL ORDER BY created_at, id")
+    return [_provider(r) for r in rows]

@@ -210,6 +210,13 @@ async def verify_provider(conn: asyncpg.Connection, user: CurrentUser, provider_
     return await access_provider(conn, user, provider_id)
 
 
+async def providers_to_verify(conn: asyncpg.Connection, user: CurrentUser) -> list[Provider]:
+    """Providers waiting for a hub admin's verification, oldest first."""
+    if not user.is_admin:
+        raise Forbidden()
+    return await queries.unverified_providers(conn)
+
+
 async def add_staff(
     conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, data: StaffIn
 ) -> Provider:

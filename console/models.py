@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 import msgspec
 
 from care.models import AlertReport, AlertSummary, Provider
-from communities.models import Community
-from i18n.content import Bilingual
+from communities.models import Community, QueuedReport
+from communities.partners.models import KeyInfo, Partner
+from i18n.content import Bilingual, Localized
 from messaging.models import AudiencePreview, Preview, Priority, Stats
 
 
@@ -76,3 +78,29 @@ class ProviderView(msgspec.Struct, frozen=True):
 class SentAlert(msgspec.Struct, frozen=True):
     alert_id: uuid.UUID
     replayed: bool
+
+
+class PendingSubmission(msgspec.Struct, frozen=True):
+    """A partner's event or post waiting for a moderator, titled in the reader's language."""
+
+    id: uuid.UUID
+    kind: str
+    partner_name: str
+    title: Localized
+    created_at: datetime
+
+
+class ModerationView(msgspec.Struct, frozen=True):
+    community: Community
+    reports: list[QueuedReport]
+    submissions: list[PendingSubmission]
+
+
+class AdminView(msgspec.Struct, frozen=True):
+    providers: list[Provider]
+    partners: list[Partner]
+
+
+class PartnerView(msgspec.Struct, frozen=True):
+    partner: Partner
+    keys: list[KeyInfo]

@@ -18,7 +18,9 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
+from care import service as care
 from communities import service as communities
+from communities.partners import service as partners
 from console import service
 from console.errors import FormExpired, SignInRequired
 from console.pages import (
@@ -45,6 +47,7 @@ logger = logging.getLogger("console")
 Form = URLEncodedBody[dict[str, Any]]
 #: the person signed in with the console cookie
 Operator: TypeAlias = NamedDependency[CurrentUser]
+DONE = ("hidden", "restored", "approved", "rejected", "verified")
 ERROR_SIGN_IN = N_("The email address or the password is not correct.")
 
 
@@ -289,19 +292,118 @@ class ConsoleController(Controller):
         done: FromQuery[str | None] = None,
     ) -> Response[str]:
         locale = _locale(request, operator)
-        queue = await communities.report_queue(
-            conn, operator, community_id, secret=settings.secret_key, limit=100, cursor=None, lang=locale
-        )
-        community = await communities.get_community(conn, operator, community_id, locale)
+        view = await service.moderation_view(conn, operator, settings, community_id, locale)
         return render(
             request,
             "moderation.html.j2",
             locale,
             user=operator,
-            community=community,
-            queue=queue,
-            done=done if done in ("hidden", "restored") else None,
+            view=view,
+            done=done if done in DONE else None,
         )
+
+    @post("/communities/{community_id:uuid}/submissions/{submission_id:uuid}/{decision:str}")
+    async def decide(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        operator: Operator,
+        community_id: FromPath[uuid.UUID],
+        submission_id: FromPath[uuid.UUID],
+        decision: FromPath[str],
+        data: Form,
+    ) -> Response[Any]:
+        """Approve (publish) or reject a partner's submission."""
+        _form(request, data)
+        if decision not in ("approve", "reject"):
+            raise HTTPException(status_code=404)
+        locale = _locale(request, operator)
+        await partners.decide(
+            conn, operator, community_id, submission_id, approve=decision == "approve", lang=locale
+        )
+        done = "approved" if decision == "approve" else "rejected"
+        return Redirect(f"/console/communities/{community_id}/moderation?done={done}", status_code=303)
+
+    @get("/admin")
+    async def admin(self, request: Request[Any, Any, Any], conn: Conn, operator: Operator) -> Response[str]:
+        locale = _locale(request, operator)
+        view = await service.admin_view(conn, operator)
+        done = request.query_params.get("done")
+        return render(request, "admin.html.j2", locale, user=operator, view=view, done=done in DONE and done)
+
+    @post("/admin/providers/{provider_id:uuid}/verify")
+    async def verify(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        operator: Operator,
+        provider_id: FromPath[uuid.UUID],
+        data: Form,
+    ) -> Response[Any]:
+        _form(request, data)
+        await care.verify_provider(conn, operator, provider_id)
+        return Redirect("/console/admin?done=verified", status_code=303)
+
+    @get("/admin/partners/{partner_id:uuid}")
+    async def partner(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        settings: Config,
+        arq: Queue,
+        operator: Operator,
+        partner_id: FromPath[uuid.UUID],
+        shown: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        """The partner's keys; right after issuing, the new key once (a reload no longer shows it)."""
+        locale = _locale(request, operator)
+        view = await service.partner_view(conn, operator, partner_id)
+        issued = await service.take_issued_key(arq, settings, operator, shown) if shown else None
+        return render(request, "partner.html.j2", locale, user=operator, view=view, issued=issued, errors=[])
+
+    @post("/admin/partners/{partner_id:uuid}/keys")
+    async def issue_key(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        settings: Config,
+        arq: Queue,
+        operator: Operator,
+        partner_id: FromPath[uuid.UUID],
+        data: Form,
+    ) -> Response[Any]:
+        """A new key, handed to the next page once (never stored in clear; reloading issues nothing)."""
+        form = _form(request, data)
+        locale = _locale(request, operator)
+        wanted, errors = service.read_key_form(form)
+        if wanted is None:
+            view = await service.partner_view(conn, operator, partner_id)
+            return render(
+                request,
+                "partner.html.j2",
+                locale,
+                status_code=422,
+                user=operator,
+                view=view,
+                issued=None,
+                errors=errors,
+            )
+        token = await service.issue_key(conn, arq, settings, operator, partner_id, wanted)
+        return Redirect(f"/console/admin/partners/{partner_id}?shown={token}", status_code=303)
+
+    @post("/admin/partners/{partner_id:uuid}/keys/{key_id:uuid}/revoke")
+    async def revoke_key(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        operator: Operator,
+        partner_id: FromPath[uuid.UUID],
+        key_id: FromPath[uuid.UUID],
+        data: Form,
+    ) -> Response[Any]:
+        _form(request, data)
+        await partners.revoke_key(conn, operator, partner_id, key_id)
+        return Redirect(f"/console/admin/partners/{partner_id}", status_code=303)
 
     @post("/posts/{post_id:uuid}/{action:str}")
     async def moderate(

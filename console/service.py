@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -14,12 +15,26 @@ from redis.asyncio import Redis
 from care import service as care
 from communities import service as communities
 from communities.municipalities import service as municipalities
+from communities.partners import service as partners
+from communities.partners.models import KeyIn
 from console.errors import AlreadySending
-from console.models import AlertView, Check, Draft, Overview, ProviderView, SentAlert, TextWarning
+from console.models import (
+    AdminView,
+    AlertView,
+    Check,
+    Draft,
+    ModerationView,
+    Overview,
+    PartnerView,
+    PendingSubmission,
+    ProviderView,
+    SentAlert,
+    TextWarning,
+)
 from hub.auth import CurrentUser
 from hub.settings import Settings
 from i18n import N_
-from i18n.content import Bilingual
+from i18n.content import Bilingual, localize
 from messaging import service as messaging
 from messaging.models import Priority
 
@@ -327,3 +342,100 @@ def decode_form(raw: Mapping[str, object]) -> dict[str, str]:
             value = value[-1] if value else ""
         out[str(key)] = value if isinstance(value, str) else msgspec.json.encode(value).decode()
     return out
+
+
+async def moderation_view(
+    conn: asyncpg.Connection, user: CurrentUser, settings: Settings, community_id: uuid.UUID, locale: str
+) -> ModerationView:
+    """A community's open reports and its partners' submissions waiting for a decision."""
+    queue = await communities.report_queue(
+        conn, user, community_id, secret=settings.secret_key, limit=100, cursor=None, lang=locale
+    )
+    community = await communities.get_community(conn, user, community_id, locale)
+    pending = []
+    for submission in (await partners.submissions(conn, user, community_id)).items:
+        title = submission.payload.get("title")
+        shown = title if isinstance(title, dict) else {}
+        pending.append(
+            PendingSubmission(
+                id=submission.id,
+                kind=submission.kind,
+                partner_name=submission.partner_name,
+                title=localize(locale, shown.get("fr"), shown.get("de")),
+                created_at=submission.created_at,
+            )
+        )
+    return ModerationView(community=community, reports=queue.items, submissions=pending)
+
+
+async def admin_view(conn: asyncpg.Connection, user: CurrentUser) -> AdminView:
+    """What hub admins look after: providers to verify, partner organisations."""
+    return AdminView(
+        providers=await care.providers_to_verify(conn, user),
+        partners=await partners.list_partners(conn, user),
+    )
+
+
+async def partner_view(conn: asyncpg.Connection, user: CurrentUser, partner_id: uuid.UUID) -> PartnerView:
+    partner = await partners.get_partner(conn, user, partner_id)
+    return PartnerView(partner=partner, keys=await partners.list_keys(conn, user, partner_id))
+
+
+ERROR_NO_SCOPE = N_("Choose what the key may do.")
+ERROR_COMMUNITIES = N_("Give the identifier of at least one community, one per line.")
+
+
+def read_key_form(form: Mapping[str, str]) -> tuple[KeyIn | None, list[str]]:
+    """A key request from the form: scopes ticked, community identifiers one per line, a label."""
+    errors: list[str] = []
+    scopes = [s for s in ("events:write", "posts:write") if form.get(f"scope_{s.split(':')[0]}") == "on"]
+    if not scopes:
+        errors.append(ERROR_NO_SCOPE)
+    ids: list[uuid.UUID] = []
+    for line in re.split(r"[\s,;]+", form.get("community_ids", "")):
+        if not line:
+            continue
+        try:
+            ids.append(uuid.UUID(line))
+        except ValueError:
+            errors.append(ERROR_COMMUNITIES)
+            break
+    if not ids and ERROR_COMMUNITIES not in errors:
+        errors.append(ERROR_COMMUNITIES)
+    if errors:
+        return None, errors
+    return msgspec.convert(
+        {"scopes": scopes, "community_ids": [str(i) for i in ids[:50]], "label": form.get("label", "")[:100]},
+        KeyIn,
+    ), []
+
+
+#: how long a new key waits for the page that shows it once
+SHOWN_KEY_SECONDS = 300
+
+
+async def issue_key(
+    conn: asyncpg.Connection,
+    redis: Redis,
+    settings: Settings,
+    user: CurrentUser,
+    partner_id: uuid.UUID,
+    data: KeyIn,
+) -> str:
+    """Issue a key and keep it briefly for the one page that shows it; returns that page's token."""
+    issued = await partners.issue_key(conn, user, partner_id, data)
+    token = secrets.token_urlsafe(16)
+    await redis.set(_shown_key(settings, user, token), issued.key, ex=SHOWN_KEY_SECONDS)
+    return token
+
+
+async def take_issued_key(redis: Redis, settings: Settings, user: CurrentUser, token: str) -> str | None:
+    """The new key, the first time its page asks for it; None afterwards."""
+    value = await redis.getdel(_shown_key(settings, user, token[:64]))
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _shown_key(settings: Settings, user: CurrentUser, token: str) -> str:
+    return f"{settings.queue_name}:console:new-key:{user.id}:{token}"

@@ -311,3 +311,134 @@ async def test_moderator_hides_a_reported_post_from_the_queue(client: Client, ma
     assert "Auto zu verkaufen" not in after.text
     public = await client.get(f"/v1/posts/{post['id']}")
     assert public.status_code == 404
+
+
+async def test_hub_admin_verifies_a_provider_and_issues_a_key_shown_once_then_revokes_it(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    from tests.console_helpers import make_admin
+
+    staff = await make_user()
+    created = await client.post(
+        "/v1/care/providers",
+        json={
+            "kind": "nursing",
+            "name": "Pflegedienst Homburg",
+            "description": {"de": "Ambulante Pflege."},
+            "languages": ["de"],
+            "municipality_codes": ["10045114"],
+        },
+        headers=staff.headers,
+    )
+    provider_id = created.json()["id"]
+    admin = await make_admin(db, make_user)
+    owner = await make_user(locale="de")
+    community = await create_community(client, owner)
+    partner = await client.post(
+        "/v1/partners",
+        json={"name": "Office de tourisme", "kind": "tourism_office", "language": "fr"},
+        headers=admin.headers,
+    )
+    assert partner.status_code == 201, partner.text
+    partner_id = partner.json()["id"]
+
+    nobody = Visitor(client)
+    await nobody.sign_in(staff)
+    assert (await nobody.get("/console/admin")).status_code == 403
+    assert (await nobody.get(f"/console/admin/partners/{partner_id}")).status_code == 403
+
+    visitor = Visitor(client)
+    await visitor.sign_in(admin)
+    page = await visitor.get("/console/admin")
+    assert "Pflegedienst Homburg" in page.text and "Office de tourisme" in page.text
+    verified = await visitor.post(f"/console/admin/providers/{provider_id}/verify")
+    assert verified.headers["location"] == "/console/admin?done=verified"
+    assert await db.fetchval(
+        "SELECT verified_at IS NOT NULL FROM care_providers WHERE id = $1", uuid.UUID(provider_id)
+    )
+
+    await visitor.get(f"/console/admin/partners/{partner_id}")
+    refused = await visitor.post(
+        f"/console/admin/partners/{partner_id}/keys", {"label": "site", "community_ids": "x"}
+    )
+    assert refused.status_code == 422
+    assert "Choisissez ce que la clé peut faire." in refused.text
+    issued = await visitor.post(
+        f"/console/admin/partners/{partner_id}/keys",
+        {"label": "site web", "scope_posts": "on", "community_ids": community["id"]},
+    )
+    assert issued.status_code == 303
+    issued = await visitor.get(issued.headers["location"])
+    key = issued.text.split('<code class="key">')[1].split("</code>")[0]
+    assert key.startswith("hubp_")
+    again = await visitor.get(issued.url.path + "?" + issued.url.query.decode())
+    assert key not in again.text and key[:12] in again.text
+
+    submitted = await client.post(
+        "/v1/partner/posts",
+        json={"community_id": community["id"], "title": {"fr": "Marché de Noël"}, "body": {"fr": "Samedi."}},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert submitted.status_code in (200, 201, 202), submitted.text
+
+    key_id = await db.fetchval("SELECT id FROM partner_keys WHERE prefix = $1", key[:12])
+    revoked = await visitor.post(f"/console/admin/partners/{partner_id}/keys/{key_id}/revoke")
+    assert revoked.status_code == 303
+    after = await client.post(
+        "/v1/partner/posts",
+        json={"community_id": community["id"], "title": {"fr": "Encore"}, "body": {"fr": "Non."}},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert after.status_code == 401
+
+
+async def test_moderator_approves_a_partner_submission(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    from tests.console_helpers import make_admin
+
+    admin = await make_admin(db, make_user)
+    owner = await make_user(locale="de")
+    community = await create_community(client, owner)
+    settings = await client.put(
+        f"/v1/communities/{community['id']}/partner-settings",
+        json={"require_approval": True},
+        headers=owner.headers,
+    )
+    assert settings.status_code == 200, settings.text
+    partner = await client.post(
+        "/v1/partners",
+        json={"name": "Verkehrsverein", "kind": "association", "language": "de"},
+        headers=admin.headers,
+    )
+    issued = await client.post(
+        f"/v1/partners/{partner.json()['id']}/keys",
+        json={"scopes": ["posts:write"], "community_ids": [community["id"]]},
+        headers=admin.headers,
+    )
+    assert issued.status_code == 201, issued.text
+    submitted = await client.post(
+        "/v1/partner/posts",
+        json={
+            "community_id": community["id"],
+            "title": {"de": "Weihnachtsmarkt"},
+            "body": {"de": "Am Samstag."},
+        },
+        headers={"Authorization": f"Bearer {issued.json()['key']}"},
+    )
+    assert submitted.status_code in (200, 201, 202), submitted.text
+    visitor = Visitor(client)
+    await visitor.sign_in(owner, lang="de")
+    queue = await visitor.get(f"/console/communities/{community['id']}/moderation")
+    assert "Weihnachtsmarkt" in queue.text and "Verkehrsverein" in queue.text
+    submission_id = await db.fetchval(
+        "SELECT id FROM partner_submissions WHERE community_id = $1", uuid.UUID(community["id"])
+    )
+    approved = await visitor.post(
+        f"/console/communities/{community['id']}/submissions/{submission_id}/approve"
+    )
+    assert approved.status_code == 303
+    done = await visitor.get(approved.headers["location"])
+    assert "Der Beitrag ist freigegeben und veröffentlicht." in done.text
+    twice = await visitor.post(f"/console/communities/{community['id']}/submissions/{submission_id}/approve")
+    assert twice.status_code == 404

@@ -311,3 +311,59 @@ async def test_moderator_hides_a_reported_post_from_the_queue(
         await context.close()
     assert (await client.get(f"/v1/posts/{post['id']}")).status_code == 404
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("lang", ["fr", "de"])
+async def test_hub_admin_pages_verify_a_provider_and_show_a_new_key_once(
+    lang: str, live: LiveServer, browser: Browser, client: Client, db: asyncpg.Pool
+) -> None:
+    make_user = user_factory(client)
+    staff = await make_user()
+    created = await client.post(
+        "/v1/care/providers",
+        json={
+            "kind": "nursing",
+            "name": f"Pflegedienst {lang} {uuid.uuid4().hex[:6]}",
+            "description": {"de": "Ambulante Pflege."},
+            "languages": ["de"],
+            "municipality_codes": ["10045114"],
+        },
+        headers=staff.headers,
+    )
+    assert created.status_code == 201, created.text
+    admin = await make_user(locale=lang)
+    await db.execute("UPDATE users SET is_admin = true WHERE id = $1", uuid.UUID(admin.id))
+    community = await create_community(client, admin)
+    partner = await client.post(
+        "/v1/partners",
+        json={"name": f"Partner {uuid.uuid4().hex[:6]}", "kind": "association", "language": lang},
+        headers=admin.headers,
+    )
+    assert partner.status_code == 201, partner.text
+
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await sign_in(page, live, admin, lang)
+        await page.locator("a[href='/console/admin']").click()
+        await accessible(page)
+        row = page.locator("#providers-to-verify tbody tr").filter(has_text=created.json()["name"])
+        await row.get_by_role("button").click()
+        await expect(page.get_by_role("status")).to_be_visible()
+        await expect(
+            page.locator("#providers-to-verify tbody tr").filter(has_text=created.json()["name"])
+        ).to_have_count(0)
+        await page.get_by_role("link", name=partner.json()["name"]).click()
+        await accessible(page)
+        await page.locator("#label").fill("site")
+        await page.locator("#scope_posts").check()
+        await page.locator("#community_ids").fill(community["id"])
+        await page.locator("form[action$='/keys'] button[type=submit]").click()
+        key = await page.locator("#issued code.key").inner_text()
+        assert key.startswith("hubp_")
+        await accessible(page)
+        await page.goto(page.url)
+        await expect(page.locator("#issued")).to_have_count(0)
+        await expect(page.locator("#keys")).to_contain_text(key[:12])
+    finally:
+        await context.close()
