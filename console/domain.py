@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.routes import PAGES
+from console.routes import pages
 from hub.domain import Domain
 
-DOMAIN = Domain(name="console", pages=PAGES, catalog="operator")
+DOMAIN = Domain(name="console", pages=pages(), catalog="operator")

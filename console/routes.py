@@ -485,20 +485,17 @@ def _detail(locale: str, detail: str, params: dict[str, Any]) -> str:
         return translate(locale, detail)
 
 
-def _static_cookie_free() -> Router:
-    return create_static_files_router(
+def pages() -> list[ControllerRouterHandler]:
+    """The console's pages and its static files, mounted at the root of the hub (new routers per app)."""
+    console = Router(
+        path="/console",
+        route_handlers=[SignInController, ConsoleController],
+        opt={"public": True},
+        # every kind the API answers with problem+json is a page here
+        exception_handlers=dict.fromkeys([*EXCEPTION_HANDLERS, SignInRequired, FormExpired], page_error),
+        include_in_schema=False,
+    )
+    static = create_static_files_router(
         path="/console/static", directories=[STATIC], opt={"public": True}, include_in_schema=False
     )
-
-
-console_router = Router(
-    path="/console",
-    route_handlers=[SignInController, ConsoleController],
-    opt={"public": True},
-    # every kind the API answers with problem+json is a page here
-    exception_handlers=dict.fromkeys([*EXCEPTION_HANDLERS, SignInRequired, FormExpired], page_error),
-    include_in_schema=False,
-)
-
-#: the console's pages and its static files, mounted at the root of the hub
-PAGES: list[ControllerRouterHandler] = [console_router, _static_cookie_free()]
+    return [console, static]

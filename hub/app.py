@@ -58,9 +58,9 @@ def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     auth_limit = RateLimitConfig(rate_limit=("minute", settings.auth_rate_per_minute), store="rate_limit")
     auth_router = Router(path="/", route_handlers=[AuthController], middleware=[auth_limit.middleware])
     v1: list[ControllerRouterHandler] = [auth_router, MeController, MunicipalityController, *domain_routes()]
-    from console.routes import PAGES as console_pages
+    from console.routes import pages
 
-    return [Router(path="/v1", route_handlers=v1), health_router, *console_pages]
+    return [Router(path="/v1", route_handlers=v1), health_router, *pages()]
 
 
 def create_app(
