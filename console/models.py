@@ -9,7 +9,7 @@ from typing import Literal
 import msgspec
 
 from care.models import AlertReport, AlertSummary, Provider
-from communities.models import Community, QueuedReport
+from communities.models import Community, Member, QueuedReport
 from communities.partners.models import KeyInfo, Partner
 from i18n.content import Bilingual, Localized
 from messaging.models import AudiencePreview, Preview, Priority, Stats
@@ -94,6 +94,7 @@ class ModerationView(msgspec.Struct, frozen=True):
     community: Community
     reports: list[QueuedReport]
     submissions: list[PendingSubmission]
+    join_requests: list[Member]
 
 
 class AdminView(msgspec.Struct, frozen=True):

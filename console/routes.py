@@ -47,7 +47,7 @@ logger = logging.getLogger("console")
 Form = URLEncodedBody[dict[str, Any]]
 #: the person signed in with the console cookie
 Operator: TypeAlias = NamedDependency[CurrentUser]
-DONE = ("hidden", "restored", "approved", "rejected", "verified")
+DONE = ("hidden", "restored", "approved", "rejected", "verified", "accepted", "declined")
 ERROR_SIGN_IN = N_("The email address or the password is not correct.")
 
 
@@ -322,6 +322,24 @@ class ConsoleController(Controller):
             conn, operator, community_id, submission_id, approve=decision == "approve", lang=locale
         )
         done = "approved" if decision == "approve" else "rejected"
+        return Redirect(f"/console/communities/{community_id}/moderation?done={done}", status_code=303)
+
+    @post("/communities/{community_id:uuid}/members/{member_id:uuid}/{answer:str}")
+    async def join_request(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        operator: Operator,
+        community_id: FromPath[uuid.UUID],
+        member_id: FromPath[uuid.UUID],
+        answer: FromPath[str],
+        data: Form,
+    ) -> Response[Any]:
+        _form(request, data)
+        if answer not in ("accept", "decline"):
+            raise HTTPException(status_code=404)
+        await service.answer_join_request(conn, operator, community_id, member_id, accept=answer == "accept")
+        done = "accepted" if answer == "accept" else "declined"
         return Redirect(f"/console/communities/{community_id}/moderation?done={done}", status_code=303)
 
     @get("/admin")

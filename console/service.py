@@ -365,7 +365,28 @@ async def moderation_view(
                 created_at=submission.created_at,
             )
         )
-    return ModerationView(community=community, reports=queue.items, submissions=pending)
+    requests = await communities.members(
+        conn, user, community_id, secret=settings.secret_key, status="pending", limit=100, cursor=None
+    )
+    return ModerationView(
+        community=community, reports=queue.items, submissions=pending, join_requests=requests.items
+    )
+
+
+async def answer_join_request(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    *,
+    accept: bool,
+) -> None:
+    """Let someone in, or turn their request down (a moderator's decision, as in the app)."""
+    from communities.models import MemberUpdate
+
+    await communities.update_member(
+        conn, user, community_id, member_id, MemberUpdate(status="active" if accept else "removed")
+    )
 
 
 async def admin_view(conn: asyncpg.Connection, user: CurrentUser) -> AdminView:

@@ -442,3 +442,34 @@ async def test_moderator_approves_a_partner_submission(
     assert "Der Beitrag ist freigegeben und veröffentlicht." in done.text
     twice = await visitor.post(f"/console/communities/{community['id']}/submissions/{submission_id}/approve")
     assert twice.status_code == 404
+
+
+async def test_moderator_lets_in_one_person_and_declines_another(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    owner = await make_user()
+    community = await create_community(client, owner, join_policy="approval")
+    welcome, refused = (
+        await make_user(display_name="Marie Schmitt"),
+        await make_user(display_name="Paul Weber"),
+    )
+    for person in (welcome, refused):
+        asked = await client.post(f"/v1/communities/{community['id']}/join", headers=person.headers)
+        assert asked.status_code == 200, asked.text
+    visitor = Visitor(client)
+    await visitor.sign_in(owner)
+    queue = await visitor.get(f"/console/communities/{community['id']}/moderation")
+    assert "Marie Schmitt" in queue.text and "Paul Weber" in queue.text
+    base = f"/console/communities/{community['id']}/members"
+    assert (await visitor.post(f"{base}/{welcome.id}/accept")).status_code == 303
+    declined = await visitor.post(f"{base}/{refused.id}/decline")
+    assert declined.status_code == 303
+    after = await visitor.get(declined.headers["location"])
+    assert "La demande est refusée." in after.text
+    assert "Marie Schmitt" not in after.text and "Paul Weber" not in after.text
+    statuses = dict(
+        await db.fetch(
+            "SELECT user_id, status FROM memberships WHERE community_id = $1", uuid.UUID(community["id"])
+        )
+    )
+    assert statuses[uuid.UUID(welcome.id)] == "active" and uuid.UUID(refused.id) not in statuses
