@@ -321,3 +321,15 @@ async def sessions_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[Sess
 def quiet_columns(quiet: QuietHours | None) -> dict[str, time | None]:
     start, end = quiet.times() if quiet else (None, None)
     return {"quiet_hours_start": start, "quiet_hours_end": end}
+
+
+async def open_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> asyncpg.Record | None:
+    """An open session with its person (for sessions held in a browser cookie)."""
+    return await conn.fetchrow(
+        """
+        SELECT s.refresh_hash, u.id, u.email, u.display_name, u.locale, u.is_admin
+        FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+        """,
+        session_id,
+    )

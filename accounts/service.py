@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -142,6 +143,33 @@ async def refresh(
 
 async def logout(conn: asyncpg.Connection, user: auth.CurrentUser) -> None:
     await queries.revoke_session(conn, user.session_id)
+
+
+async def session_user(conn: asyncpg.Connection, session_token: str) -> auth.CurrentUser | None:
+    """The person of a browser session (``session_id.secret``, as a refresh token reads), if still open.
+
+    Sign-out, ``logout-all`` and a reused refresh token revoke the same session rows as the API's tokens.
+    """
+    session_part, _, secret = session_token.partition(".")
+    try:
+        session_id = uuid.UUID(session_part)
+    except ValueError:
+        return None
+    row = await queries.open_session(conn, session_id)
+    if (
+        row is None
+        or not secret
+        or not hmac.compare_digest(bytes(row["refresh_hash"]), auth.hash_secret(secret))
+    ):
+        return None
+    return auth.CurrentUser(
+        id=row["id"],
+        session_id=session_id,
+        email=row["email"],
+        display_name=row["display_name"],
+        locale=row["locale"],
+        is_admin=row["is_admin"],
+    )
 
 
 async def profile(conn: asyncpg.Connection, user_id: uuid.UUID) -> User:

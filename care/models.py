@@ -378,3 +378,15 @@ class Escalation(msgspec.Struct, frozen=True):
     state: str
     claimed_by: str | None
     claimed_at: datetime | None
+
+
+class AlertSummary(msgspec.Struct, frozen=True):
+    """One of a provider's alerts in its list: title as written, and how many have acknowledged it."""
+
+    id: uuid.UUID
+    title: Bilingual
+    priority: str
+    ack_requested: bool
+    created_at: datetime
+    recipients: int
+    acknowledged: int

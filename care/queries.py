@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 
 from care.models import (
+    AlertSummary,
     CircleConsent,
     CircleEvent,
     CircleMember,
@@ -1537,3 +1538,59 @@ async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> lis
         municipality_code,
     )
     return [r["user_id"] for r in rows]
+
+
+async def staff_providers(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[Provider]:
+    rows = await conn.fetch(
+        f"{_PROVIDER} WHERE id IN (SELECT provider_id FROM care_provider_staff WHERE user_id = $1 "
+        "AND accepted_at IS NOT NULL) ORDER BY name",
+        user_id,
+    )
+    return [_provider(r) for r in rows]
+
+
+async def alerts_of(conn: asyncpg.Connection, provider_id: uuid.UUID, limit: int) -> list[AlertSummary]:
+    rows = await conn.fetch(
+        """
+        SELECT a.id, a.title_fr, a.title_de, a.priority, a.ack_requested, a.created_at,
+               count(r.user_id) AS recipients, count(r.acknowledged_at) AS acknowledged
+        FROM care_alerts a LEFT JOIN care_alert_recipients r ON r.alert_id = a.id
+        WHERE a.provider_id = $1
+        GROUP BY a.id ORDER BY a.created_at DESC, a.id LIMIT $2
+        """,
+        provider_id,
+        limit,
+    )
+    return [
+        AlertSummary(
+            id=r["id"],
+            title=Bilingual(fr=r["title_fr"], de=r["title_de"]),
+            priority=r["priority"],
+            ack_requested=r["ack_requested"],
+            created_at=r["created_at"],
+            recipients=r["recipients"],
+            acknowledged=r["acknowledged"],
+        )
+        for r in rows
+    ]
+
+
+async def active_clients(conn: asyncpg.Connection, provider_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT user_id FROM care_provider_clients WHERE provider_id = $1 AND withdrawn_at IS NULL "
+        "AND status = 'approved'",
+        provider_id,
+    )
+    return [r["user_id"] for r in rows]
+
+
+async def alert_notification_id(conn: asyncpg.Connection, alert_id: uuid.UUID) -> uuid.UUID | None:
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT notification_id FROM care_alerts WHERE id = $1", alert_id
+    )
+    return found
+
+
+async def unverified_providers(conn: asyncpg.Connection) -> list[Provider]:
+    rows = await conn.fetch(f"{_PROVIDER} WHERE verified_at IS NULL ORDER BY created_at, id")
+    return [_provider(r) for r in rows]

@@ -38,6 +38,7 @@ from care.models import (
     AlertCreated,
     AlertIn,
     AlertReport,
+    AlertSummary,
     Checkin,
     Circle,
     CircleEventPage,
@@ -253,6 +254,13 @@ async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> lis
     """The people who act for verified care providers serving a municipality: other domains hand them what
     puts seniors there at risk (heat) or a report about a person in difficulty."""
     return await queries.staff_serving(conn, municipality_code)
+
+
+async def providers_to_verify(conn: asyncpg.Connection, user: CurrentUser) -> list[Provider]:
+    """Providers waiting for a hub admin's verification, oldest first."""
+    if not user.is_admin:
+        raise Forbidden()
+    return await queries.unverified_providers(conn)
 
 
 async def add_staff(
@@ -507,6 +515,39 @@ async def alert_report(conn: asyncpg.Connection, user: CurrentUser, alert_id: uu
         by_municipality=await queries.alert_rates(conn, alert_id, "municipality_code"),
         not_acknowledged=await queries.not_acknowledged(conn, alert_id),
     )
+
+
+async def staff_providers(conn: asyncpg.Connection, user: CurrentUser) -> list[Provider]:
+    """The providers whose staff the person is."""
+    return await queries.staff_providers(conn, user.id)
+
+
+async def provider_alerts(
+    conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, limit: int = 50
+) -> list[AlertSummary]:
+    """A provider's latest alerts with their acknowledgement counts, for its staff."""
+    if not await queries.is_staff(conn, provider_id, user.id):
+        raise NotFound()
+    return await queries.alerts_of(conn, provider_id, limit)
+
+
+async def alert_audience(
+    conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Who an alert of the provider would reach now (its consenting clients), for its staff."""
+    if not await queries.is_staff(conn, provider_id, user.id):
+        raise NotFound()
+    return await queries.active_clients(conn, provider_id)
+
+
+async def alert_notification(
+    conn: asyncpg.Connection, user: CurrentUser, alert_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The notification that carried an alert (for its delivery statistics), for the provider's staff."""
+    alert = await queries.alert(conn, alert_id)
+    if alert is None or not await queries.is_staff(conn, alert.provider_id, user.id):
+        raise NotFound()
+    return await queries.alert_notification_id(conn, alert_id)
 
 
 async def remind_unacknowledged_alerts(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> int:

@@ -575,6 +575,16 @@ async def set_hidden(
     return await get_post(conn, user, post_id, lang)
 
 
+async def moderated_communities(conn: asyncpg.Connection, user: CurrentUser, lang: str) -> list[Community]:
+    """The communities the person moderates or administers (an active membership), by name."""
+    found = []
+    for membership in await queries.memberships_of(conn, user.id):
+        if membership.status == "active" and _RANK[membership.role] >= _RANK["moderator"]:
+            access = await access_community(conn, user, membership.community_id, "moderate")
+            found.append(_community_out(access.community, lang))
+    return sorted(found, key=lambda c: c.name.text.casefold())
+
+
 async def report_queue(
     conn: asyncpg.Connection,
     user: CurrentUser,

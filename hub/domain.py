@@ -45,7 +45,8 @@ class Retention:
 class Domain:
     """Everything a domain plugs into the hub, in one place.
 
-    ``routes`` are mounted under ``/v1``; ``pages`` at the root (public pages, ``/open311``, ``/console``).
+    ``routes`` are mounted under ``/v1``; ``pages`` at the root (public pages, ``/open311``, ``/console``),
+    or a function building them anew for each app when they hold per-app state.
     ``jobs`` are ARQ functions taking ``(ctx, *ids)``; every job may run twice. ``migrations`` is the
     folder of plain-SQL migrations, applied with every other domain's in timestamp order. ``catalog`` is
     the gettext domain of its user-facing strings. ``user_data`` is its part of GDPR export and erasure
@@ -57,7 +58,7 @@ class Domain:
 
     name: str
     routes: Sequence[ControllerRouterHandler] = ()
-    pages: Sequence[ControllerRouterHandler] = ()
+    pages: Sequence[ControllerRouterHandler] | Callable[[], Sequence[ControllerRouterHandler]] = ()
     jobs: Sequence[Callable[..., Awaitable[Any]]] = ()
     crons: Sequence[Cron] = ()
     migrations: Path | None = None

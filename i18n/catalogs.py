@@ -29,6 +29,7 @@ DECLARED: dict[str, tuple[str, ...]] = {
     "communities": ("territory",),
     "events": ("communities/events", "communities/partners", "territory/calendar"),
     "warnings": ("official_warnings",),
+    "operator": ("console",),
 }
 
 

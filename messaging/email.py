@@ -173,6 +173,13 @@ class RenderedEmail(msgspec.Struct, frozen=True, kw_only=True):
             boundary=boundary,
         )
 
+    def shown(self, unsubscribe_url: str) -> tuple[str, str]:
+        """The text and HTML parts as a reader sees them, with ``unsubscribe_url`` filled in (for previews)."""
+        return (
+            self.text.replace(_UNSUBSCRIBE_MARK, unsubscribe_url),
+            self.html.replace(_UNSUBSCRIBE_MARK, html.escape(unsubscribe_url, quote=True)),
+        )
+
     def for_recipient(
         self,
         address: str,

@@ -125,3 +125,43 @@ class Content(msgspec.Struct, frozen=True):
 
 #: example body for the API documentation (decodes as DeviceIn: tests check it)
 DEVICE_EXAMPLE = {"token": "fcm-registration-token-from-the-app", "platform": "android"}
+
+
+class AudienceCount(msgspec.Struct, frozen=True):
+    """Recipients sharing a language or a municipality: all of them, told now, told after quiet hours."""
+
+    key: str
+    total: int
+    now: int
+    later: int
+
+
+class AudiencePreview(msgspec.Struct, frozen=True):
+    """Who a notification would reach if it were sent now, before it is sent."""
+
+    total: int
+    now: int
+    later: int
+    by_language: list[AudienceCount]
+    by_municipality: list[AudienceCount]
+
+
+class PushPreview(msgspec.Struct, frozen=True):
+    title: str
+    body: str
+
+
+class EmailPreview(msgspec.Struct, frozen=True):
+    subject: str
+    text: str
+    html: str
+
+
+class Preview(msgspec.Struct, frozen=True):
+    """A notification as a reader of one language would get it, rendered by the sending code."""
+
+    locale: str
+    title: Localized
+    body: Localized
+    push: PushPreview
+    email: EmailPreview

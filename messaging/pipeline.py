@@ -9,7 +9,7 @@ import secrets
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -182,7 +182,7 @@ def _message_text(locale: str, message: dict[str, Any]) -> Localized:
     return Localized(text=translate(locale, message["msgid"], **params), lang=locale, fallback=False)
 
 
-def texts_for(content: asyncpg.Record, locale: str) -> _Texts:
+def texts_for(content: asyncpg.Record | Mapping[str, Any], locale: str) -> _Texts:
     """Title, body and sender name in the reader's language (or the other one, marked as fallback)."""
     stored = msgspec.json.decode(content["message"]) if content["message"] else {}
     title = (

@@ -1013,3 +1013,20 @@ async def lag(conn: asyncpg.Connection, channels: Sequence[str]) -> Lag:
         oldest_due={r["channel"]: max(0.0, r["age"]) for r in rows},
         oldest_unplanned=max(0.0, unplanned or 0.0),
     )
+
+
+async def audience_rows(
+    conn: asyncpg.Connection, user_ids: list[uuid.UUID], now: datetime
+) -> list[asyncpg.Record]:
+    """People by language, municipality and whether their quiet hours are in force at ``now``."""
+    return await conn.fetch(
+        """
+        SELECT locale, municipality_code,
+               quiet_hours_end($2, quiet_hours_start, quiet_hours_end, time_zone) IS NOT NULL AS quiet,
+               count(*) AS n
+        FROM users WHERE id = ANY ($1::uuid[])
+        GROUP BY 1, 2, 3
+        """,
+        user_ids,
+        now,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -21,17 +21,22 @@ from messaging import queries
 from messaging.errors import NotAcknowledgeable, UnknownUnsubscribeLink
 from messaging.models import (
     Audience,
+    AudienceCount,
+    AudiencePreview,
     ChannelStatusCount,
     Count,
     Device,
     DeviceIn,
+    EmailPreview,
     InboxItem,
     InboxPage,
     Message,
     Preference,
     Preferences,
     PreferencesIn,
+    Preview,
     Priority,
+    PushPreview,
     RetryFailed,
     Stats,
 )
@@ -315,6 +320,14 @@ async def stats(conn: asyncpg.Connection, user: CurrentUser, notification_id: uu
     row = await queries.notification_sender(conn, notification_id)
     if row is None or (row["sender_id"] != user.id and not user.is_admin):
         raise NotFound()
+    return await delivery_stats(conn, notification_id)
+
+
+async def delivery_stats(conn: asyncpg.Connection, notification_id: uuid.UUID) -> Stats:
+    """The same counts for a sending domain that has checked who may see them (a provider's staff)."""
+    row = await queries.notification_sender(conn, notification_id)
+    if row is None:
+        raise NotFound()
     counts = await queries.delivery_counts(conn, notification_id)
     by_channel_status: list[ChannelStatusCount] = []
     quiet_overridden = deferred = 0
@@ -372,6 +385,88 @@ async def retry_failed(
         notification_id=notification_id,
         retried=sum(counts.values()),
         by_channel=[Count(key=k, count=v) for k, v in sorted(counts.items())],
+    )
+
+
+# -- before sending: audience and preview ----------------------------------------------------------------
+
+
+async def audience_preview(
+    conn: asyncpg.Connection, user_ids: Sequence[uuid.UUID], *, priority: Priority, now: datetime
+) -> AudiencePreview:
+    """How many of these people a notification would reach, by language and municipality, and how many
+    of them only after their quiet hours (an urgent one passes them, as planning does)."""
+    totals: dict[str, dict[str, list[int]]] = {"locale": {}, "municipality_code": {}}
+    total = later = 0
+    for row in await queries.audience_rows(conn, list(dict.fromkeys(user_ids)), now):
+        deferred = bool(row["quiet"]) and priority != "urgent"
+        n = int(row["n"])
+        total += n
+        later += n if deferred else 0
+        for column in totals:
+            counts = totals[column].setdefault(row[column] or "", [0, 0])
+            counts[0] += n
+            counts[1] += n if deferred else 0
+
+    def listed(column: str) -> list[AudienceCount]:
+        return [
+            AudienceCount(key=key, total=t, now=t - d, later=d)
+            for key, (t, d) in sorted(totals[column].items(), key=lambda item: (-item[1][0], item[0]))
+        ]
+
+    return AudiencePreview(
+        total=total,
+        now=total - later,
+        later=later,
+        by_language=listed("locale"),
+        by_municipality=listed("municipality_code"),
+    )
+
+
+def preview(
+    locale: str,
+    *,
+    title: Bilingual,
+    body: Bilingual,
+    sender_name: Bilingual | None,
+    priority: Priority,
+    deep_link: str,
+    public_url: str,
+    sent_at: datetime,
+) -> Preview:
+    """The push and the email a reader of ``locale`` would get, rendered by the code that sends them."""
+    from messaging.email import EmailView, render_notification
+    from messaging.pipeline import push_text, texts_for
+
+    content = {
+        "message": None,
+        "title_fr": title.fr,
+        "title_de": title.de,
+        "body_fr": body.fr,
+        "body_de": body.de,
+        "sender_name_fr": sender_name.fr if sender_name else None,
+        "sender_name_de": sender_name.de if sender_name else None,
+    }
+    texts = texts_for(content, locale)
+    push_title, push_body = push_text(texts, locale)
+    rendered = render_notification(
+        locale,
+        EmailView(
+            title=texts.title,
+            body=texts.body,
+            sender=texts.sender,
+            sent_at=sent_at,
+            link_url=f"{public_url}{deep_link}",
+            priority=priority,
+        ),
+    )
+    text, page = rendered.shown(f"{public_url}/v1/unsubscribe/…")
+    return Preview(
+        locale=locale,
+        title=texts.title,
+        body=texts.body,
+        push=PushPreview(title=push_title, body=push_body),
+        email=EmailPreview(subject=rendered.subject, text=text, html=page),
     )
 
 

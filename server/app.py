@@ -72,7 +72,7 @@ def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     pages: list[ControllerRouterHandler] = []
     for domain in DOMAINS:
         v1.extend(domain.routes)
-        pages.extend(domain.pages)
+        pages.extend(domain.pages() if callable(domain.pages) else domain.pages)
     scrapes = [scrape for domain in DOMAINS for scrape in domain.metrics]
     return [
         Router(path="/v1", route_handlers=v1),

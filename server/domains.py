@@ -7,6 +7,7 @@ from pathlib import Path
 import accounts.domain
 import care.domain
 import communities.domain
+import console.domain
 import feedback.domain
 import hub
 import messaging.domain
@@ -33,6 +34,7 @@ DOMAINS: tuple[Domain, ...] = (
     official_warnings.domain.DOMAIN,
     sensors.domain.DOMAIN,
     feedback.domain.DOMAIN,
+    console.domain.DOMAIN,
 )
 
 #: every domain's migrations, the kernel's included, applied together in timestamp order

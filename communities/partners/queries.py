@@ -46,6 +46,13 @@ async def partner_by_id(conn: asyncpg.Connection, partner_id: uuid.UUID) -> Part
     return _partner(row) if row else None
 
 
+async def partners(conn: asyncpg.Connection) -> list[Partner]:
+    rows = await conn.fetch(
+        "SELECT id, name, kind, language, created_at FROM partners ORDER BY lower(name), id"
+    )
+    return [_partner(r) for r in rows]
+
+
 _KEY_COLUMNS = """id, partner_id, label, prefix, scopes, community_ids, expires_at, revoked_at, last_used_at,
     created_at"""
 

@@ -89,6 +89,16 @@ async def create_partner(conn: asyncpg.Connection, user: CurrentUser, data: Part
     return partner
 
 
+async def list_partners(conn: asyncpg.Connection, user: CurrentUser) -> list[Partner]:
+    """Every partner organisation, by name, for hub admins."""
+    _admin(user)
+    return await queries.partners(conn)
+
+
+async def get_partner(conn: asyncpg.Connection, user: CurrentUser, partner_id: uuid.UUID) -> Partner:
+    return await _partner(conn, user, partner_id)
+
+
 async def issue_key(
     conn: asyncpg.Connection, user: CurrentUser, partner_id: uuid.UUID, data: KeyIn
 ) -> IssuedKey:

@@ -1,0 +1,107 @@
+"""What the console's pages show: drafts, text warnings, previews with their audience, overviews."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from care.models import AlertReport, AlertSummary, Provider
+from communities.models import Community, Member, QueuedReport
+from communities.partners.models import KeyInfo, Partner
+from i18n.content import Bilingual, Localized
+from messaging.models import AudiencePreview, Preview, Priority, Stats
+
+
+class Draft(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert as written in the compose form (blank variants dropped)."""
+
+    title: Bilingual
+    body: Bilingual
+    priority: Priority = "important"
+    ack_requested: bool = True
+    remind_after_minutes: int = 120
+
+
+class TextWarning(msgspec.Struct, frozen=True):
+    """Something the writer should look at before sending; ``lang`` is the side concerned."""
+
+    field: Literal["title", "body"]
+    lang: Literal["fr", "de"]
+    kind: Literal["missing", "wrong_language"]
+    #: the catalog sentence that explains it to the writer
+    message: str
+
+
+class Place(msgspec.Struct, frozen=True):
+    code: str
+    name: str
+
+
+class Overview(msgspec.Struct, frozen=True):
+    """What a signed-in person may operate."""
+
+    providers: list[Provider]
+    communities: list[Community]
+    is_admin: bool
+
+
+class Check(msgspec.Struct, frozen=True):
+    """A draft checked and rendered as it would go out, with who would get it now."""
+
+    draft: Draft
+    errors: list[str]
+    warnings: list[TextWarning]
+    previews: list[Preview]
+    audience: AudiencePreview
+    places: dict[str, str]
+    needs_confirmation: bool
+
+
+class AlertView(msgspec.Struct, frozen=True):
+    """An alert's follow-up: acknowledgements and delivery counts, with place names."""
+
+    provider: Provider
+    report: AlertReport
+    stats: Stats | None
+    places: dict[str, str]
+
+
+class ProviderView(msgspec.Struct, frozen=True):
+    provider: Provider
+    alerts: list[AlertSummary]
+    clients: int
+
+
+class SentAlert(msgspec.Struct, frozen=True):
+    alert_id: uuid.UUID
+    replayed: bool
+
+
+class PendingSubmission(msgspec.Struct, frozen=True):
+    """A partner's event or post waiting for a moderator, titled in the reader's language."""
+
+    id: uuid.UUID
+    kind: str
+    partner_name: str
+    title: Localized
+    created_at: datetime
+
+
+class ModerationView(msgspec.Struct, frozen=True):
+    community: Community
+    reports: list[QueuedReport]
+    submissions: list[PendingSubmission]
+    join_requests: list[Member]
+
+
+class AdminView(msgspec.Struct, frozen=True):
+    providers: list[Provider]
+    partners: list[Partner]
+
+
+class PartnerView(msgspec.Struct, frozen=True):
+    partner: Partner
+    keys: list[KeyInfo]
