@@ -658,13 +658,13 @@ async def ensure_user(
     municipality: str,
     time_zone: str,
 ) -> uuid.UUID:
-    """A demo account by email, created if missing."""
+    """A demo account by email (its address proven: it is the hub's own), created if missing."""
     existing = await conn.fetchval("SELECT id FROM users WHERE lower(email) = lower($1)", email)
     if existing is not None:
         return existing  # type: ignore[no-any-return]
     return await conn.fetchval(  # type: ignore[no-any-return]
-        "INSERT INTO users (email, password_hash, display_name, locale, municipality_code, time_zone) "
-        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO users (email, password_hash, display_name, locale, municipality_code, time_zone, "
+        "email_verified_at) VALUES ($1, $2, $3, $4, $5, $6, now()) RETURNING id",
         email,
         password_hash,
         display_name,
