@@ -124,3 +124,24 @@ async def test_every_link_of_every_kind_of_email_is_answered_by_the_hub(
             assert answer.status_code < 400, (kind, parts.path, answer.status_code)
             walked += 1
     assert walked >= 10
+
+
+def test_account_pages_are_linked_directly_and_app_paths_through_the_landing_page() -> None:
+    assert (
+        pipeline.email_link(PUBLIC_URL, "/verify-email?token=abc") == f"{PUBLIC_URL}/verify-email?token=abc"
+    )
+    assert (
+        pipeline.email_link(PUBLIC_URL, "/reset-password?token=abc")
+        == f"{PUBLIC_URL}/reset-password?token=abc"
+    )
+    assert pipeline.email_link(PUBLIC_URL, "/sign-in") == f"{PUBLIC_URL}/open/sign-in"
+    assert pipeline.email_link(PUBLIC_URL, "/care/circles/1") == f"{PUBLIC_URL}/open/care/circles/1"
+    # an app path that merely starts like an account page is still the app's
+    assert pipeline.email_link(PUBLIC_URL, "/verify-email-help") == f"{PUBLIC_URL}/open/verify-email-help"
+
+
+async def test_the_sign_in_link_of_a_second_sign_up_lands_on_a_page(client: Client) -> None:
+    page = await client.get("/open/sign-in", headers={"Accept-Language": "fr"})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Ouvrir dans l’application" in page.text
