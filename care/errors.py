@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hub.errors import HubError
 from i18n import N_
 
@@ -83,6 +85,10 @@ class TooManyRequests(HubError):
     status = 429
     title = N_("Too many requests")
     detail = N_("You have sent too many of these requests for now. Please try again tomorrow.")
+
+    def __init__(self, retry_after: timedelta = timedelta(days=1)) -> None:
+        # the limits count over a sliding window: once it has passed, the oldest request no longer counts
+        super().__init__(headers={"Retry-After": str(int(retry_after.total_seconds()))})
 
 
 class SetupLimited(TooManyRequests):

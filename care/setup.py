@@ -107,7 +107,8 @@ async def request_circle(
             claimed_method=claimed,
             now=now,
         )
-        raise SetupLimited()
+        over_week = counts.for_address >= REQUESTS_PER_ADDRESS_PER_WEEK
+        raise SetupLimited(timedelta(days=7) if over_week else timedelta(days=1))
     circle_id = None
     code = _new_code()
     if senior is not None and not await queries.ever_had_circle(conn, senior.id):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_type_hints
 
 import asyncpg
 import msgspec
@@ -22,6 +22,7 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import ExceptionHandlersMap
+from litestar.utils.scope.state import ScopeState
 
 from i18n import N_, negotiate, translate
 from i18n.content import Bilingual
@@ -313,12 +314,76 @@ def _classify(message: str, key: str | None, source: str | None) -> tuple[str, s
     return "invalid_value", key or "body"
 
 
+#: at most this many problems are listed for one body
+MAX_LISTED_ERRORS = 50
+
+
+def _body_type(request: Request[Any, Any, Any]) -> Any:
+    handler = request.scope.get("route_handler")
+    parameters = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", {})
+    data = parameters.get("data")
+    return None if data is None else data.annotation
+
+
+def _each_field_error(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+    """Every field of a JSON body that does not fit the route's Struct, checked one by one.
+
+    msgspec stops at the first error, so the body is decoded again as plain JSON and each field's value
+    converted against its own annotated type: missing required fields, unknown fields (when the Struct
+    forbids them) and invalid values, in the Struct's field order. Entries have the shape of Litestar's,
+    their paths from the body's root, so they are classified like the first one.
+    """
+    body = ScopeState.from_scope(request.scope).body
+    annotation = _body_type(request)
+    if not isinstance(body, bytes) or not body or annotation is None:
+        return []
+    try:
+        info = _unwrap(msgspec.inspect.type_info(annotation))
+        value = msgspec.json.decode(body)
+    except (msgspec.DecodeError, TypeError, ValueError, RecursionError):
+        return []
+    if not isinstance(info, msgspec.inspect.StructType) or not isinstance(value, dict):
+        return []
+    try:
+        hints = get_type_hints(info.cls, include_extras=True)
+    except (NameError, TypeError):
+        return []
+    entries: list[dict[str, Any]] = []
+    known = set()
+    for field in info.fields:
+        known.add(field.encode_name)
+        if field.encode_name not in value:
+            if field.required:
+                entries.append(_entry(f"Object missing required field `{field.encode_name}`"))
+            continue
+        try:
+            msgspec.convert(value[field.encode_name], hints[field.name])
+        except msgspec.ValidationError as error:
+            message, _, path = str(error).partition(" - at `$")
+            entries.append(_entry(f"{message} - at `$.{field.encode_name}{path.rstrip('`')}`"))
+        except (TypeError, KeyError):
+            continue
+    if info.forbid_unknown_fields:
+        entries.extend(
+            _entry(f"Object contains unknown field `{name}`") for name in value if name not in known
+        )
+    return entries[:MAX_LISTED_ERRORS]
+
+
+def _entry(message: str) -> dict[str, Any]:
+    return {"message": message, "key": None, "source": "body"}
+
+
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     locale = request_locale(request)
     entries = exc.extra if isinstance(exc.extra, list) else []
     if not entries:
         entries = [{"message": str(exc.detail), "key": None, "source": "body"}]
+    if any(isinstance(e, dict) and e.get("source") in {None, "body"} for e in entries):
+        # the first error stays first; the others of the body follow it
+        entries = [*entries, *_each_field_error(request)]
     errors = []
+    seen: set[tuple[str, str]] = set()
     first_params: dict[str, Any] = {}
     for entry in entries:
         if not isinstance(entry, dict):
@@ -327,6 +392,10 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
         kind, field = _classify(message, entry.get("key"), entry.get("source"))
         if field == "data":  # Litestar's name for the body, which the caller never sees
             field = "body"
+        where = "body" if entry.get("source") in {None, "body"} else str(entry.get("source"))
+        if (where, field) in seen:
+            continue
+        seen.add((where, field))
         params: dict[str, Any] = {"field": field}
         if kind == "invalid_value" and entry.get("source") in {None, "body"}:
             at = _AT_PATH.search(message)

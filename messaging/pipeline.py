@@ -68,6 +68,20 @@ FALLBACK_NOTE = {"fr": N_("(in French only)"), "de": N_("(in German only)")}
 DEFAULT_SENDER = N_("Hub Pays de Bitche")
 
 
+#: paths the hub serves as pages itself (the account links); every other deep link is a path of the app,
+#: which the hub's landing page under ``OPEN_PREFIX`` offers to open in the app
+HUB_PAGES = ("/verify-email", "/reset-password")
+OPEN_PREFIX = "/open"
+
+
+def email_link(public_url: str, deep_link: str) -> str:
+    """The address an email's button points to: always a page the hub answers, never an app-only path."""
+    path = deep_link.split("?", 1)[0]
+    if path in HUB_PAGES:
+        return f"{public_url}{deep_link}"
+    return f"{public_url}{OPEN_PREFIX}{deep_link if deep_link.startswith('/') else '/' + deep_link}"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -543,7 +557,7 @@ async def _send_email(
                     body=texts.body,
                     sender=texts.sender,
                     sent_at=content["created_at"],
-                    link_url=f"{channels.public_url}{content['deep_link']}",
+                    link_url=email_link(channels.public_url, content["deep_link"]),
                     priority=content["priority"],
                 ),
             )
@@ -638,7 +652,7 @@ async def send_direct_email(pool: asyncpg.Pool, channels: Channels, email_id: uu
             body=_message_text(locale, stored["body"]),
             sender=Localized(text=translate(locale, DEFAULT_SENDER), lang=locale, fallback=False),
             sent_at=row["created_at"],
-            link_url=f"{channels.public_url}{row['deep_link']}",
+            link_url=email_link(channels.public_url, row["deep_link"]),
             reason=row["reason"],
         ),
     )
@@ -743,7 +757,7 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
                         body=texts.body,
                         sender=texts.sender,
                         sent_at=content["created_at"],
-                        link_url=f"{channels.public_url}{content['deep_link']}",
+                        link_url=email_link(channels.public_url, content["deep_link"]),
                         priority=content["priority"],
                     )
                 )

@@ -56,8 +56,10 @@ def _outermost(middleware: Middleware) -> OnAppInitHandler:
 
 def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     """Every API route of the hub, under /v1 (health checks live at the root)."""
+    from accounts.pages import AccountPages
     from accounts.routes import AuthController
     from server.health import health_router
+    from server.open_page import open_in_app
 
     def client(request: Request[Any, Any, Any]) -> str:
         return client_address(request.scope, settings.trusted_proxies)
@@ -69,7 +71,15 @@ def route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     )
     auth_router = Router(path="/", route_handlers=[AuthController], middleware=[auth_limit.middleware])
     v1: list[ControllerRouterHandler] = [auth_router]
-    pages: list[ControllerRouterHandler] = []
+    # the account pages' forms (links from emails) are limited like sign-in; opening them is not
+    page_limit = RateLimitConfig(
+        rate_limit=("minute", settings.auth_rate_per_minute),
+        store="rate_limit",
+        identifier_for_request=client,
+        check_throttle_handler=lambda request: request.method == "POST",
+    )
+    account_pages = Router(path="/", route_handlers=[AccountPages], middleware=[page_limit.middleware])
+    pages: list[ControllerRouterHandler] = [account_pages, open_in_app]
     for domain in DOMAINS:
         v1.extend(domain.routes)
         pages.extend(domain.pages() if callable(domain.pages) else domain.pages)

@@ -330,6 +330,8 @@ async def test_requests_answer_alike_whatever_the_address_and_are_limited(
     limited = await client.post("/v1/care/circles/on-behalf", json=on_behalf(senior), headers=helper.headers)
     assert limited.status_code == 429
     assert limited.json()["code"] == "too_many_requests"
+    # the address may be asked about again once the week of the earlier requests has passed
+    assert limited.headers["retry-after"] == str(7 * 24 * 3600)
     history = (await client.get("/v1/care/circles/requests-about-me", headers=senior.headers)).json()["items"]
     assert [h["outcome"] for h in history] == ["limited", "not_possible", "pending"]
     assert all(h["requested_by"]["display_name"] == "Paul Schmitt" for h in history)
@@ -341,6 +343,7 @@ async def test_requests_answer_alike_whatever_the_address_and_are_limited(
         headers=helper.headers,
     )
     assert sixth.status_code == 429
+    assert sixth.headers["retry-after"] == str(24 * 3600)
 
     own = await client.post("/v1/care/circles/on-behalf", json=on_behalf(helper), headers=helper.headers)
     assert own.status_code == 422

@@ -13,7 +13,7 @@ import pytest
 from care import service
 from devtools.fcm_local import FcmLocal
 from messaging.email import EmailView, render_notification
-from messaging.pipeline import push_text, texts_for
+from messaging.pipeline import email_link, push_text, texts_for
 from messaging.push import PushMessage, PushSender
 from tests.conftest import assert_golden
 
@@ -144,7 +144,7 @@ def test_care_email_text_matches_golden(case: str, locale: str) -> None:
             body=texts.body,
             sender=texts.sender,
             sent_at=SENT_AT,
-            link_url=f"{PUBLIC_URL}{stored['deep_link']}",
+            link_url=email_link(PUBLIC_URL, stored["deep_link"]),  # as the pipeline builds it
             priority=stored["priority"],
             # sent to an address without an account, as messaging.pipeline.send_direct_email does
             reason="invited" if case == "invitation_email" else "settings",

@@ -212,6 +212,7 @@ async def test_invitations_are_limited_and_a_declined_address_is_not_asked_again
     )
     assert limited.status_code == 429
     assert limited.json()["code"] == "too_many_requests"
+    assert limited.headers["retry-after"] == str(24 * 3600)
     subjects = await db.fetch(
         "SELECT message FROM direct_emails WHERE kind = 'care.invitation' AND address LIKE '%@example.test' "
         "ORDER BY created_at DESC LIMIT 9"

@@ -277,3 +277,42 @@ def test_secret_key_is_required_outside_development() -> None:
         load_settings({"HUB_LANG": "de", "HUB_DATA_DIR": "/tmp"})
     assert raised.value.variable == "HUB_SECRET_KEY"
     assert raised.value.message == "außerhalb des Entwicklungsmodus erforderlich"
+
+
+async def test_every_invalid_field_of_a_body_is_listed(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.post(
+        "/v1/auth/register",
+        json={"email": "not an address", "password": "short", "display_name": "Anna", "locale": "it"},
+        params={"lang": "de"},
+    )
+    assert response.status_code == 400
+    body = problem_of(response)
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    assert [e["field"] for e in errors] == ["email", "password", "locale"]
+    assert [e["code"] for e in errors] == ["bad_format", "too_short", "not_allowed"]
+    assert errors[1]["message"] == "Das Feld password muss mindestens 10 Zeichen lang sein."
+    assert errors[2]["message"] == "Das Feld locale muss einen dieser Werte haben: de, en, fr."
+    # the first error is the one the problem's detail names, as before
+    assert body["detail"] == errors[0]["message"]
+    assert body["code"] == "validation_failed"
+
+
+async def test_missing_unknown_and_invalid_fields_are_listed_together(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    response = await client.post(
+        "/v1/auth/register",
+        json={"password": 12, "display_name": "", "role": "admin"},
+        params={"lang": "fr"},
+    )
+    assert response.status_code == 400
+    errors = problem_of(response)["errors"]
+    assert isinstance(errors, list)
+    assert {(e["code"], e["field"]) for e in errors} == {
+        ("missing_field", "email"),
+        ("invalid_value", "password"),
+        ("too_short", "display_name"),
+        ("unknown_field", "role"),
+    }
+    assert len(errors) == 4

@@ -103,3 +103,23 @@ async def test_devices_per_person_are_capped_and_the_oldest_dropped(
     kept = await db.fetch("SELECT token FROM devices WHERE user_id = $1", uuid.UUID(user.id))
     assert MAX_DEVICES == 20
     assert {r["token"] for r in kept} == set(tokens[-MAX_DEVICES:])
+
+
+async def test_account_page_forms_are_limited_per_address_like_sign_in_but_opening_them_is_not(
+    strict_client: AsyncTestClient[Litestar],
+) -> None:
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    statuses = [
+        (
+            await strict_client.post(
+                "/reset-password", content=f"token=guess{i}&password=a+long+password", headers=form
+            )
+        ).status_code
+        for i in range(7)
+    ]
+    assert statuses[:5] == [400] * 5 and statuses[5:] == [429, 429]
+    limited = await strict_client.post("/verify-email", content="token=guess", headers=form)
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) > 0
+    for _ in range(7):
+        assert (await strict_client.get("/verify-email", params={"token": "guess"})).status_code == 200
