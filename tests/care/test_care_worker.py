@@ -111,7 +111,7 @@ async def test_invitation_email_reaches_a_german_invitee_who_then_signs_up_and_a
     assert mail.text is not None
     assert "Marie Muller" in mail.text
     assert "legen Sie in der App ein Konto mit dieser E-Mail-Adresse an" in " ".join(mail.text.split())
-    assert "https://hub.example.test/care/invitations" in mail.text
+    assert "https://hub.example.test/open/care/invitations" in mail.text  # a page the hub answers
     assert mail.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
 
     registered = await client.post(
