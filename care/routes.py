@@ -158,6 +158,7 @@ class ProvidersController(Controller):
         provider_id: FromPath[uuid.UUID],
         client_id: FromPath[uuid.UUID],
     ) -> ClientRegistration:
+        """For staff: approve a person's request to be a client; the provider's alerts reach them from now on."""
         return await service.decide_client(conn, request.user, provider_id, client_id, True)
 
     @post(
@@ -172,6 +173,7 @@ class ProvidersController(Controller):
         provider_id: FromPath[uuid.UUID],
         client_id: FromPath[uuid.UUID],
     ) -> ClientRegistration:
+        """For staff: decline a person's request to be a client."""
         return await service.decide_client(conn, request.user, provider_id, client_id, False)
 
     @post(

@@ -19,12 +19,12 @@ from feedback.errors import (
 from feedback.models import (
     ApiKeyCreated,
     ApiKeyIn,
-    Names,
+    MunicipalStaffIn,
     Open311Service,
     ServiceIn,
     ServiceOut,
     ServicePatch,
-    StaffIn,
+    ServiceTexts,
     StaffMember,
 )
 from hub.auth import CurrentUser
@@ -36,8 +36,8 @@ logger = logging.getLogger("feedback")
 API_KEY_PREFIX = "hubf_"
 
 
-def names(fr: str, de: str) -> Names:
-    return Names(fr=fr, de=de)
+def names(fr: str, de: str) -> ServiceTexts:
+    return ServiceTexts(fr=fr, de=de)
 
 
 def service_out(row: queries.ServiceRow) -> ServiceOut:
@@ -155,7 +155,9 @@ async def update_service(
 # -- staff and keys ------------------------------------------------------------------------------------------
 
 
-async def grant_staff(conn: asyncpg.Connection, user: CurrentUser, data: StaffIn) -> list[StaffMember]:
+async def grant_staff(
+    conn: asyncpg.Connection, user: CurrentUser, data: MunicipalStaffIn
+) -> list[StaffMember]:
     """A hub administrator makes someone staff of a municipality for feedback."""
     if not user.is_admin:
         raise Forbidden()

@@ -103,7 +103,9 @@ class ServicePatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     active: bool | None = None
 
 
-class Names(msgspec.Struct, frozen=True):
+class ServiceTexts(msgspec.Struct, frozen=True):
+    """A service's name, description or group, in both languages."""
+
     fr: str
     de: str
 
@@ -111,9 +113,9 @@ class Names(msgspec.Struct, frozen=True):
 class ServiceOut(msgspec.Struct, frozen=True):
     code: str
     municipality_code: str | None
-    name: Names
-    description: Names
-    group: Names
+    name: ServiceTexts
+    description: ServiceTexts
+    group: ServiceTexts
     keywords: list[str]
     audience: str
     position: int
@@ -123,7 +125,7 @@ class ServiceOut(msgspec.Struct, frozen=True):
 # -- staff and keys ----------------------------------------------------------------------------------------------
 
 
-class StaffIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class MunicipalStaffIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
     municipality_code: MunicipalityCode
 
@@ -152,7 +154,7 @@ class ApiKeyCreated(msgspec.Struct, frozen=True):
 class Candidate(msgspec.Struct, frozen=True):
     code: str
     country: str
-    name: Names
+    name: ServiceTexts
 
 
 class Nearby(msgspec.Struct, frozen=True):
@@ -218,7 +220,7 @@ class Update(msgspec.Struct, frozen=True):
     resolution: Resolution | None
     #: the note in the reader's language, and both versions as written
     note: Localized | None
-    notes: Names | None
+    notes: ServiceTexts | None
     from_municipality: str | None
     to_municipality: str | None
     created_at: datetime
@@ -272,7 +274,7 @@ class PointGeometry(msgspec.Struct, frozen=True):
 class FeatureProperties(msgspec.Struct, frozen=True):
     id: str
     service_code: str
-    service_name: Names
+    service_name: ServiceTexts
     municipality_code: str
     status: Status
     resolution: Resolution | None

@@ -21,13 +21,13 @@ from feedback.models import (
     FeedbackItem,
     FeedbackPage,
     ForwardIn,
+    MunicipalStaffIn,
     Placement,
     ReleaseIn,
     SatisfactionIn,
     ServiceIn,
     ServiceOut,
     ServicePatch,
-    StaffIn,
     StaffMember,
     StatusIn,
 )
@@ -77,19 +77,21 @@ class FeedbackController(Controller):
     async def update_service(
         self, conn: Conn, request: AuthRequest, code: FromPath[str], data: JSONBody[ServicePatch]
     ) -> ServiceOut:
+        """Change a service of the catalogue (its texts, keywords, order, or whether it is offered)."""
         return await catalogue.update_service(conn, request.user, code, data)
 
     @post("/staff", status_code=HTTP_200_OK, responses=problems(403, 422))
     async def grant_staff(
-        self, conn: Conn, request: AuthRequest, data: JSONBody[StaffIn]
+        self, conn: Conn, request: AuthRequest, data: JSONBody[MunicipalStaffIn]
     ) -> list[StaffMember]:
         """Hub admins: make someone staff of a municipality for feedback."""
         return await catalogue.grant_staff(conn, request.user, data)
 
-    @get("/staff/{municipality_code:str}", responses=problems(404))
+    @get("/staff/{municipality_code:str}", responses=problems(404), operation_id="listMunicipalStaff")
     async def staff(
         self, conn: Conn, request: AuthRequest, municipality_code: FromPath[str]
     ) -> list[StaffMember]:
+        """Hub admins: the feedback staff of a municipality."""
         return await catalogue.list_staff(conn, request.user, municipality_code)
 
     @delete(
@@ -100,6 +102,7 @@ class FeedbackController(Controller):
     async def revoke_staff(
         self, conn: Conn, request: AuthRequest, municipality_code: FromPath[str], user_id: FromPath[uuid.UUID]
     ) -> None:
+        """Hub admins: someone is no longer feedback staff of a municipality."""
         await catalogue.revoke_staff(conn, request.user, municipality_code, user_id)
 
     @post("/api-keys", responses=problems(403))
@@ -141,8 +144,9 @@ class FeedbackController(Controller):
             conn, request.user, request_locale(request), municipality_code, audience, cursor, limit
         )
 
-    @get("/requests/{request_id:uuid}", responses=problems(404))
+    @get("/requests/{request_id:uuid}", responses=problems(404), operation_id="getReport")
     async def item(self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID]) -> FeedbackItem:
+        """One report, for its reporter, followers or the staff who handle it."""
         return await service.get_item(conn, request.user, request_locale(request), request_id)
 
     @post(
@@ -184,8 +188,14 @@ class FeedbackController(Controller):
         """Follow a report (a nearby one of the same kind) instead of reporting it again."""
         await service.follow(conn, request.user, request_id)
 
-    @delete("/requests/{request_id:uuid}/follow", status_code=HTTP_204_NO_CONTENT, responses=problems(404))
+    @delete(
+        "/requests/{request_id:uuid}/follow",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(404),
+        operation_id="unfollowReport",
+    )
     async def unfollow(self, conn: Conn, request: AuthRequest, request_id: FromPath[uuid.UUID]) -> None:
+        """Stop following a report."""
         await service.unfollow(conn, request.user, request_id)
 
     @post("/requests/{request_id:uuid}/abuse", status_code=HTTP_204_NO_CONTENT, responses=problems(404))

@@ -95,10 +95,16 @@ class SensorController(Controller):
         """The sensors of a municipality (or all), with their latest reading."""
         return await service.list_sensors(conn, municipality, request_locale(request))
 
-    @get("/{sensor_id:uuid}", opt={"public": True}, responses=problems(404, public=True))
+    @get(
+        "/{sensor_id:uuid}",
+        opt={"public": True},
+        responses=problems(404, public=True),
+        operation_id="getSensor",
+    )
     async def one(
         self, conn: ReadConn, request: AnyRequest, sensor_id: FromPath[uuid.UUID], lang: Lang = None
     ) -> Sensor:
+        """One sensor with its latest reading."""
         return await service.get_sensor(conn, sensor_id, request_locale(request))
 
     @post(
@@ -226,6 +232,7 @@ class OpenDataController(Controller):
         operation_id="sensorsGeojson",
     )
     async def geojson(self, conn: ReadConn, if_none_match: IfNoneMatch = None) -> Response[bytes]:
+        """Every sensor as GeoJSON, with its latest reading and licence (open data)."""
         body, etag = await public.sensors_geojson(conn)
         return _cached(etag, if_none_match, "application/geo+json", body)
 

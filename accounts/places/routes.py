@@ -20,12 +20,14 @@ class PlacesController(Controller):
     path = "/me/places"
     tags = ["accounts"]
 
-    @get("/", responses=problems())
+    @get("/", responses=problems(), operation_id="listMyPlaces")
     async def places(self, conn: Conn, request: Request[CurrentUser, Token, State]) -> Places:
+        """The places I follow besides home (up to 10, both countries)."""
         return await service.get_places(conn, request.user.id)
 
-    @put("/", responses=problems(422))
+    @put("/", responses=problems(422), operation_id="replaceMyPlaces")
     async def replace(
         self, conn: Conn, request: Request[CurrentUser, Token, State], data: JSONBody[PlacesIn]
     ) -> Places:
+        """Replace the places I follow: warnings, sensor alerts and feedback updates for them reach me too."""
         return await service.put_places(conn, request.user.id, data)
