@@ -93,6 +93,7 @@ async def login(
         await auth.burn_password_check(data.password)
         if failures is not None:
             await failures.failed(account)
+        log.info("sign-in failed", reason="unknown_account")
         raise InvalidCredentials()
     matched: uuid.UUID | None = None
     for candidate_id, password_hash in candidates:
@@ -102,6 +103,7 @@ async def login(
     if matched is None:
         if failures is not None:
             await failures.failed(account)
+        log.info("sign-in failed", reason="wrong_password", candidates=len(candidates))
         raise InvalidCredentials()
     if failures is not None:
         await failures.clear(account)

@@ -40,6 +40,10 @@ class RedactingFilter(logging.Filter):
     _traceback = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):
+            # A structlog event: its formatter redacts every string of it (hub.logs.redact_event) and
+            # needs the event whole to render it as JSON or as a console line.
+            return True
         try:
             message = record.getMessage()
         except (TypeError, ValueError):
