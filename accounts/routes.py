@@ -153,7 +153,6 @@ class MeController(Controller):
         """Send a new verification link to the account's address (nothing when it is proven already)."""
         return await verification.send_verification(conn, await service.profile(conn, request.user.id))
 
-    @get("/export", responses=problems(404))
     @get("/export", responses=problems(404), operation_id="exportMyData")
     async def export(
         self, conn: Conn, request: Request[CurrentUser, Token, State], user_data: UserDataSections

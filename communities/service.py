@@ -23,6 +23,7 @@ from communities.models import (
     CommunityPage,
     CommunityPatch,
     CommunityRow,
+    Composer,
     MemberPage,
     Membership,
     MemberUpdate,
@@ -457,6 +458,41 @@ async def create_post(
     if data.priority == "urgent" and access.active_rank < _RANK["moderator"]:
         raise UrgentNotAllowed()
     return await _new_post(conn, community_id, user.id, data, lang)
+
+
+async def access_composer(
+    conn: asyncpg.Connection, user: CurrentUser, community_id: uuid.UUID, lang: str
+) -> Composer:
+    """The community if the caller may publish in it (else NotFound), and whether they may post urgent."""
+    try:
+        access = await access_community(conn, user, community_id, "publish")
+    except NotAllowed:
+        raise NotFound() from None
+    return Composer(
+        community=_community_out(access.community, lang),
+        name=access.community.name,
+        may_post_urgent=access.active_rank >= _RANK["moderator"],
+    )
+
+
+async def post_audience(
+    conn: asyncpg.Connection, user: CurrentUser, community_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Who a post of the caller would be notified to now: the active members but the author."""
+    await access_composer(conn, user, community_id, "fr")
+    return [m for m in await queries.active_member_ids(conn, community_id) if m != user.id]
+
+
+async def post_notification(
+    conn: asyncpg.Connection, user: CurrentUser, post_id: uuid.UUID, lang: str
+) -> tuple[Post, uuid.UUID | None]:
+    """A post and the notification that carried it (none while it is scheduled), for its author and
+    the community's moderators; anyone else gets NotFound."""
+    try:
+        _, post = await access_post(conn, user, post_id, "edit")
+    except NotAllowed:
+        raise NotFound() from None
+    return _post_out(post, lang), await messaging.notification_of(conn, "post", post_id)
 
 
 async def get_post(conn: asyncpg.Connection, user: CurrentUser | None, post_id: uuid.UUID, lang: str) -> Post:

@@ -69,7 +69,13 @@ class SensorController(Controller):
     path = "/sensors"
     tags = ["sensors"]
 
-    @post("/", opt={"public": True}, dependencies=_WRITER, responses=problems(401, 403, 422, public=True))
+    @post(
+        "/",
+        opt={"public": True},
+        dependencies=_WRITER,
+        responses=problems(401, 403, 422, public=True),
+        operation_id="createSensor",
+    )
     async def create(
         self, conn: Conn, request: AnyRequest, writer: Writer, data: JSONBody[SensorIn], lang: Lang = None
     ) -> Sensor:
@@ -213,7 +219,12 @@ class OpenDataController(Controller):
     path = "/open-data"
     tags = ["open data"]
 
-    @get("/sensors.geojson", opt={"public": True}, responses=problems(public=True))
+    @get(
+        "/sensors.geojson",
+        opt={"public": True},
+        responses=problems(public=True),
+        operation_id="sensorsGeojson",
+    )
     async def geojson(self, conn: ReadConn, if_none_match: IfNoneMatch = None) -> Response[bytes]:
         body, etag = await public.sensors_geojson(conn)
         return _cached(etag, if_none_match, "application/geo+json", body)

@@ -171,7 +171,7 @@ async def care_setting(client: Client, db: asyncpg.Pool, staff: SignedIn) -> Car
         for i in range(12)
     ]
     for person in french + german:
-        await become_client(client, provider_id, person)
+        await become_client(client, provider_id, person, staff)
     for person in french[:3]:
         await quiet_now(client, person, "Europe/Paris")
     for person in german[:2]:
