@@ -122,6 +122,14 @@ class ModerationView(msgspec.Struct, frozen=True):
     join_requests: list[Member]
 
 
+class MembersView(msgspec.Struct, frozen=True):
+    """A community's members with their roles, for its administrators."""
+
+    community: Community
+    members: list[Member]
+    next_cursor: str | None
+
+
 class AdminView(msgspec.Struct, frozen=True):
     providers: list[Provider]
     partners: list[Partner]

@@ -49,6 +49,7 @@ Form = URLEncodedBody[dict[str, Any]]
 #: the person signed in with the console cookie
 Operator: TypeAlias = NamedDependency[CurrentUser]
 DONE = ("hidden", "restored", "approved", "rejected", "verified", "accepted", "declined")
+MEMBER_DONE = ("role", "banned", "unbanned")
 ERROR_SIGN_IN = N_("The email address or the password is not correct.")
 
 
@@ -458,6 +459,49 @@ class ConsoleController(Controller):
         await service.answer_join_request(conn, operator, community_id, member_id, accept=answer == "accept")
         done = "accepted" if answer == "accept" else "declined"
         return Redirect(f"/console/communities/{community_id}/moderation?done={done}", status_code=303)
+
+    @get("/communities/{community_id:uuid}/members")
+    async def members(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        settings: Config,
+        operator: Operator,
+        community_id: FromPath[uuid.UUID],
+        done: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        """Members with their roles, for the community's administrators: change a role, ban, lift a ban."""
+        locale = _locale(request, operator)
+        view = await service.members_view(conn, operator, settings, community_id, locale, cursor)
+        return render(
+            request,
+            "members.html.j2",
+            locale,
+            user=operator,
+            view=view,
+            roles=service.ROLES,
+            done=done if done in MEMBER_DONE else None,
+        )
+
+    @post("/communities/{community_id:uuid}/people/{member_id:uuid}/{action:str}")
+    async def change_member(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        settings: Config,
+        operator: Operator,
+        community_id: FromPath[uuid.UUID],
+        member_id: FromPath[uuid.UUID],
+        action: FromPath[str],
+        data: Form,
+    ) -> Response[Any]:
+        form = _form(request, data)
+        locale = _locale(request, operator)
+        done = await service.change_member(
+            conn, operator, settings, community_id, member_id, action, form.get("role"), locale
+        )
+        return Redirect(f"/console/communities/{community_id}/members?done={done}", status_code=303)
 
     @get("/admin")
     async def admin(self, request: Request[Any, Any, Any], conn: Conn, operator: Operator) -> Response[str]:

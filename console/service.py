@@ -7,6 +7,7 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 import asyncpg
 import msgspec
@@ -15,7 +16,7 @@ from redis.asyncio import Redis
 
 from care import service as care
 from communities import service as communities
-from communities.models import PostIn
+from communities.models import PostIn, Role
 from communities.partners import service as partners
 from communities.partners.models import KeyIn
 from console.errors import AlreadySending
@@ -24,6 +25,7 @@ from console.models import (
     AlertView,
     Check,
     Draft,
+    MembersView,
     ModerationView,
     Overview,
     PartnerView,
@@ -35,6 +37,7 @@ from console.models import (
     TextWarning,
 )
 from hub.auth import CurrentUser
+from hub.errors import NotFound
 from hub.settings import Settings
 from i18n import N_, babel_locale
 from i18n.content import Bilingual, localize
@@ -590,6 +593,56 @@ async def moderation_view(
     return ModerationView(
         community=community, reports=queue.items, submissions=pending, join_requests=requests.items
     )
+
+
+ROLES: tuple[Role, ...] = ("member", "publisher", "moderator", "admin")
+
+
+async def members_view(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    settings: Settings,
+    community_id: uuid.UUID,
+    locale: str,
+    cursor: str | None,
+) -> MembersView:
+    """The member list with roles and bans, for the community's administrators (others: NotFound)."""
+    community = await communities.get_community(conn, user, community_id, locale)
+    mine = community.membership
+    if mine is None or mine.role != "admin" or mine.status != "active":
+        raise NotFound()
+    page = await communities.members(
+        conn, user, community_id, secret=settings.secret_key, status=None, limit=100, cursor=cursor
+    )
+    shown = [m for m in page.items if m.status != "pending"]
+    return MembersView(community=community, members=shown, next_cursor=page.next_cursor)
+
+
+async def change_member(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    settings: Settings,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    action: str,
+    role: str | None,
+    locale: str,
+) -> str:
+    """Give a member another role, ban them or lift the ban; what was done, for the page's message."""
+    from communities.models import MemberUpdate
+
+    await members_view(conn, user, settings, community_id, locale, None)
+    if action == "role":
+        for known in ROLES:
+            if role == known:
+                await communities.update_member(conn, user, community_id, member_id, MemberUpdate(role=known))
+                return "role"
+        raise NotFound()
+    if action in ("ban", "unban"):
+        status: Literal["active", "banned"] = "banned" if action == "ban" else "active"
+        await communities.update_member(conn, user, community_id, member_id, MemberUpdate(status=status))
+        return "banned" if action == "ban" else "unbanned"
+    raise NotFound()
 
 
 async def answer_join_request(

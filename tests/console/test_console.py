@@ -668,3 +668,47 @@ async def test_composing_in_a_community_not_yours_is_not_found(
     assert (
         await db.fetchval("SELECT count(*) FROM posts WHERE community_id = $1", uuid.UUID(community_id)) == 1
     )
+
+
+async def test_community_admin_changes_roles_and_bans_and_others_get_404(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    owner, community_id = await _choir(client, make_user, owner_locale="de")
+    singer = await make_user(display_name="Sängerin Anna")
+    moderator = await make_user()
+    for person in (singer, moderator):
+        await join(client, person, community_id)
+    await set_member(client, owner, community_id, moderator.id, role="moderator")
+
+    admin = Visitor(client)
+    await admin.sign_in(owner, lang="de")
+    page = await admin.get(f"/console/communities/{community_id}/members")
+    assert page.status_code == 200
+    assert "Sängerin Anna" in page.text and "Mitglieder" in page.text
+    base = f"/console/communities/{community_id}/people/{singer.id}"
+    promoted = await admin.post(f"{base}/role", {"role": "publisher"})
+    assert promoted.status_code == 303
+    assert promoted.headers["location"].endswith("?done=role")
+    role = "SELECT role, status FROM memberships WHERE community_id = $1 AND user_id = $2"
+    row = await db.fetchrow(role, uuid.UUID(community_id), uuid.UUID(singer.id))
+    assert (row["role"], row["status"]) == ("publisher", "active")
+    assert (await admin.post(f"{base}/role", {"role": "emperor"})).status_code == 404
+    banned = await admin.post(f"{base}/ban")
+    assert banned.headers["location"].endswith("?done=banned")
+    row = await db.fetchrow(role, uuid.UUID(community_id), uuid.UUID(singer.id))
+    assert row["status"] == "banned"
+    shown = await admin.get(banned.headers["location"])
+    assert "gesperrt" in shown.text
+    lifted = await admin.post(f"{base}/unban")
+    assert lifted.headers["location"].endswith("?done=unbanned")
+    row = await db.fetchrow(role, uuid.UUID(community_id), uuid.UUID(singer.id))
+    assert row["status"] == "active"
+
+    # a moderator moderates, but the member list is the administrators'; a stranger sees nothing
+    for person in (moderator, await make_user()):
+        visitor = Visitor(client)
+        await visitor.sign_in(person)
+        assert (await visitor.get(f"/console/communities/{community_id}/members")).status_code == 404
+        assert (await visitor.post(f"{base}/ban")).status_code == 404
+    row = await db.fetchrow(role, uuid.UUID(community_id), uuid.UUID(singer.id))
+    assert row["status"] == "active"
