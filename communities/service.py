@@ -611,12 +611,22 @@ async def set_hidden(
     return await get_post(conn, user, post_id, lang)
 
 
-async def moderated_communities(conn: asyncpg.Connection, user: CurrentUser, lang: str) -> list[Community]:
-    """The communities the person moderates or administers (an active membership), by name."""
+async def moderated_communities(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    lang: str,
+    *,
+    role: Literal["moderator", "publisher"] = "moderator",
+) -> list[Community]:
+    """The communities the person moderates or administers (an active membership), by name; with
+    ``role="publisher"``, those where they publish without moderating."""
     found = []
     for membership in await queries.memberships_of(conn, user.id):
-        if membership.status == "active" and _RANK[membership.role] >= _RANK["moderator"]:
-            access = await access_community(conn, user, membership.community_id, "moderate")
+        rank = _RANK[membership.role]
+        wanted = rank >= _RANK["moderator"] if role == "moderator" else membership.role == "publisher"
+        if membership.status == "active" and wanted:
+            need: Need = "moderate" if role == "moderator" else "publish"
+            access = await access_community(conn, user, membership.community_id, need)
             found.append(_community_out(access.community, lang))
     return sorted(found, key=lambda c: c.name.text.casefold())
 

@@ -58,6 +58,8 @@ class Overview(msgspec.Struct, frozen=True):
     providers: list[Provider]
     communities: list[Community]
     is_admin: bool
+    #: communities where the person publishes without moderating
+    publishing: list[Community] = []
 
 
 class Check(msgspec.Struct, frozen=True):

@@ -335,6 +335,7 @@ async def overview(conn: asyncpg.Connection, user: CurrentUser, locale: str) -> 
         providers=await care.staff_providers(conn, user),
         communities=await communities.moderated_communities(conn, user, locale),
         is_admin=user.is_admin,
+        publishing=await communities.moderated_communities(conn, user, locale, role="publisher"),
     )
 
 

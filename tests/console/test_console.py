@@ -603,6 +603,10 @@ async def test_publisher_cannot_post_urgent_and_urgent_needs_confirmation(
     await set_member(client, owner, community_id, publisher.id, role="publisher")
     visitor = Visitor(client)
     await visitor.sign_in(publisher)
+    overview = await visitor.get("/console/")
+    assert "Communautés pour lesquelles vous écrivez" in overview.text
+    assert f'href="/console/communities/{community_id}/compose"' in overview.text
+    assert f"/console/communities/{community_id}/moderation" not in overview.text
     compose = await visitor.get(f"/console/communities/{community_id}/compose")
     assert compose.status_code == 200
     assert 'value="urgent"' not in compose.text and 'id="urgent-reserved"' in compose.text

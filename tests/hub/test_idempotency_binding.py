@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from tests.communities.test_events import community
 from tests.communities.test_partners import bearer, hub_admin, key, partner, post_body
 from tests.conftest import UserFactory
-from tests.test_idempotency import COMMUNITY
+from tests.hub.test_idempotency import COMMUNITY
 
 Client = AsyncTestClient[Litestar]
 
