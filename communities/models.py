@@ -130,6 +130,14 @@ class PostIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     expires_at: AwareTime | None = None
 
 
+class Composer(msgspec.Struct, frozen=True, kw_only=True):
+    """A community someone may publish in: its name in both languages (a post's sender) and their rights."""
+
+    community: Community
+    name: Bilingual
+    may_post_urgent: bool
+
+
 class PostPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Fields left out stay as they are; ``expires_at: null`` removes the expiry."""
 

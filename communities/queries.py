@@ -278,6 +278,14 @@ async def members(
     return [Member(**dict(r)) for r in rows]
 
 
+async def active_member_ids(conn: asyncpg.Connection, community_id: uuid.UUID) -> list[uuid.UUID]:
+    """Everyone a post of the community is notified to (its audience, as messaging reads it)."""
+    rows = await conn.fetch(
+        "SELECT user_id FROM community_audience WHERE community_id = $1 ORDER BY user_id", community_id
+    )
+    return [r["user_id"] for r in rows]
+
+
 async def memberships_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[Membership]:
     rows = await conn.fetch(
         "SELECT community_id, user_id, role, status, joined_at FROM memberships WHERE user_id = $1 "

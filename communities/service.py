@@ -23,6 +23,7 @@ from communities.models import (
     CommunityPage,
     CommunityPatch,
     CommunityRow,
+    Composer,
     MemberPage,
     Membership,
     MemberUpdate,
@@ -459,6 +460,41 @@ async def create_post(
     return await _new_post(conn, community_id, user.id, data, lang)
 
 
+async def access_composer(
+    conn: asyncpg.Connection, user: CurrentUser, community_id: uuid.UUID, lang: str
+) -> Composer:
+    """The community if the caller may publish in it (else NotFound), and whether they may post urgent."""
+    try:
+        access = await access_community(conn, user, community_id, "publish")
+    except NotAllowed:
+        raise NotFound() from None
+    return Composer(
+        community=_community_out(access.community, lang),
+        name=access.community.name,
+        may_post_urgent=access.active_rank >= _RANK["moderator"],
+    )
+
+
+async def post_audience(
+    conn: asyncpg.Connection, user: CurrentUser, community_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Who a post of the caller would be notified to now: the active members but the author."""
+    await access_composer(conn, user, community_id, "fr")
+    return [m for m in await queries.active_member_ids(conn, community_id) if m != user.id]
+
+
+async def post_notification(
+    conn: asyncpg.Connection, user: CurrentUser, post_id: uuid.UUID, lang: str
+) -> tuple[Post, uuid.UUID | None]:
+    """A post and the notification that carried it (none while it is scheduled), for its author and
+    the community's moderators; anyone else gets NotFound."""
+    try:
+        _, post = await access_post(conn, user, post_id, "edit")
+    except NotAllowed:
+        raise NotFound() from None
+    return _post_out(post, lang), await messaging.notification_of(conn, "post", post_id)
+
+
 async def get_post(conn: asyncpg.Connection, user: CurrentUser | None, post_id: uuid.UUID, lang: str) -> Post:
     _, post = await access_post(conn, user, post_id, "read")
     return _post_out(post, lang)
@@ -575,12 +611,22 @@ async def set_hidden(
     return await get_post(conn, user, post_id, lang)
 
 
-async def moderated_communities(conn: asyncpg.Connection, user: CurrentUser, lang: str) -> list[Community]:
-    """The communities the person moderates or administers (an active membership), by name."""
+async def moderated_communities(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    lang: str,
+    *,
+    role: Literal["moderator", "publisher"] = "moderator",
+) -> list[Community]:
+    """The communities the person moderates or administers (an active membership), by name; with
+    ``role="publisher"``, those where they publish without moderating."""
     found = []
     for membership in await queries.memberships_of(conn, user.id):
-        if membership.status == "active" and _RANK[membership.role] >= _RANK["moderator"]:
-            access = await access_community(conn, user, membership.community_id, "moderate")
+        rank = _RANK[membership.role]
+        wanted = rank >= _RANK["moderator"] if role == "moderator" else membership.role == "publisher"
+        if membership.status == "active" and wanted:
+            need: Need = "moderate" if role == "moderator" else "publish"
+            access = await access_community(conn, user, membership.community_id, need)
             found.append(_community_out(access.community, lang))
     return sorted(found, key=lambda c: c.name.text.casefold())
 

@@ -25,6 +25,7 @@ from communities import service as communities
 from communities.partners import service as partners
 from console import service
 from console.errors import FormExpired, SignInRequired
+from console.models import Draft, PostDraft
 from console.pages import (
     CONSOLE_LOCALES,
     CSRF_COOKIE,
@@ -48,6 +49,7 @@ Form = URLEncodedBody[dict[str, Any]]
 #: the person signed in with the console cookie
 Operator: TypeAlias = NamedDependency[CurrentUser]
 DONE = ("hidden", "restored", "approved", "rejected", "verified", "accepted", "declined")
+MEMBER_DONE = ("role", "banned", "unbanned")
 ERROR_SIGN_IN = N_("The email address or the password is not correct.")
 
 
@@ -222,6 +224,7 @@ class ConsoleController(Controller):
             draft=check.draft,
             check=check,
             send_key=secrets.token_urlsafe(16),
+            send_action=f"/console/providers/{provider_id}/alerts",
         )
 
     @post("/providers/{provider_id:uuid}/alerts")
@@ -251,8 +254,10 @@ class ConsoleController(Controller):
                 draft=check.draft,
                 check=check,
                 send_key=form.get("send_key") or secrets.token_urlsafe(16),
+                send_action=f"/console/providers/{provider_id}/alerts",
                 confirm_missing=check.needs_confirmation and not confirmed,
             )
+        assert isinstance(check.draft, Draft)
         sent = await service.send_alert(
             conn,
             arq,
@@ -262,7 +267,7 @@ class ConsoleController(Controller):
             check.draft,
             form.get("send_key") or secrets.token_hex(16),
         )
-        return Redirect(f"/console/alerts/{sent.alert_id}", status_code=303)
+        return Redirect(f"/console/alerts/{sent.id}", status_code=303)
 
     @get("/alerts/{alert_id:uuid}")
     async def alert(
@@ -280,6 +285,119 @@ class ConsoleController(Controller):
         locale = _locale(request, operator)
         view = await service.alert_view(conn, operator, alert_id, locale)
         return render(request, "_alert_live.html.j2", locale, user=operator, view=view)
+
+    @get("/communities/{community_id:uuid}/compose")
+    async def compose_post(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        operator: Operator,
+        community_id: FromPath[uuid.UUID],
+    ) -> Response[str]:
+        """A community post: both languages and their easy-to-read variants, priority, schedule."""
+        locale = _locale(request, operator)
+        composer = await communities.access_composer(conn, operator, community_id, locale)
+        draft, _ = service.read_post_draft({}, locale, _now())
+        return render(
+            request,
+            "post_compose.html.j2",
+            locale,
+            user=operator,
+            composer=composer,
+            draft=draft,
+            check=None,
+            date_example=service.date_pattern(locale),
+        )
+
+    @post("/communities/{community_id:uuid}/preview")
+    async def preview_post(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        settings: Config,
+        operator: Operator,
+        community_id: FromPath[uuid.UUID],
+        data: Form,
+    ) -> Response[str]:
+        """The post's push and email in both languages and its audience; only the preview area for htmx."""
+        form = _form(request, data)
+        locale = _locale(request, operator)
+        check = await service.check_post(conn, operator, settings, community_id, form, locale, _now())
+        composer = await communities.access_composer(conn, operator, community_id, locale)
+        return render(
+            request,
+            "_check.html.j2" if is_htmx(request) else "post_compose.html.j2",
+            locale,
+            user=operator,
+            composer=composer,
+            draft=check.draft,
+            check=check,
+            send_key=secrets.token_urlsafe(16),
+            send_action=f"/console/communities/{community_id}/posts",
+            date_example=service.date_pattern(locale),
+        )
+
+    @post("/communities/{community_id:uuid}/posts")
+    async def send_post(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        settings: Config,
+        arq: Queue,
+        operator: Operator,
+        community_id: FromPath[uuid.UUID],
+        data: Form,
+    ) -> Response[Any]:
+        """Publish or schedule the previewed post once, through the same service as ``createPost``."""
+        form = _form(request, data)
+        locale = _locale(request, operator)
+        check = await service.check_post(conn, operator, settings, community_id, form, locale, _now())
+        confirmed = form.get("confirm") == "on"
+        if check.errors or (check.needs_confirmation and not confirmed):
+            composer = await communities.access_composer(conn, operator, community_id, locale)
+            return render(
+                request,
+                "post_compose.html.j2",
+                locale,
+                status_code=422,
+                user=operator,
+                composer=composer,
+                draft=check.draft,
+                check=check,
+                send_key=form.get("send_key") or secrets.token_urlsafe(16),
+                send_action=f"/console/communities/{community_id}/posts",
+                confirm_missing=check.needs_confirmation and not confirmed,
+                date_example=service.date_pattern(locale),
+            )
+        assert isinstance(check.draft, PostDraft)
+        sent = await service.send_post(
+            conn,
+            arq,
+            settings,
+            operator,
+            community_id,
+            check.draft,
+            form.get("send_key") or secrets.token_hex(16),
+            locale,
+        )
+        return Redirect(f"/console/posts/{sent.id}", status_code=303)
+
+    @get("/posts/{post_id:uuid}")
+    async def post_follow_up(
+        self, request: Request[Any, Any, Any], conn: Conn, operator: Operator, post_id: FromPath[uuid.UUID]
+    ) -> Response[str]:
+        locale = _locale(request, operator)
+        view = await service.post_view(conn, operator, post_id, locale)
+        return render(request, "post.html.j2", locale, user=operator, view=view)
+
+    @get("/posts/{post_id:uuid}/live")
+    async def post_live(
+        self, request: Request[Any, Any, Any], conn: Conn, operator: Operator, post_id: FromPath[uuid.UUID]
+    ) -> Response[str]:
+        """The counts alone, polled by the post's page while the fan-out runs."""
+        locale = _locale(request, operator)
+        view = await service.post_view(conn, operator, post_id, locale)
+        return render(request, "_post_live.html.j2", locale, user=operator, view=view)
 
     @get("/communities/{community_id:uuid}/moderation")
     async def moderation(
@@ -341,6 +459,49 @@ class ConsoleController(Controller):
         await service.answer_join_request(conn, operator, community_id, member_id, accept=answer == "accept")
         done = "accepted" if answer == "accept" else "declined"
         return Redirect(f"/console/communities/{community_id}/moderation?done={done}", status_code=303)
+
+    @get("/communities/{community_id:uuid}/members")
+    async def members(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        settings: Config,
+        operator: Operator,
+        community_id: FromPath[uuid.UUID],
+        done: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        """Members with their roles, for the community's administrators: change a role, ban, lift a ban."""
+        locale = _locale(request, operator)
+        view = await service.members_view(conn, operator, settings, community_id, locale, cursor)
+        return render(
+            request,
+            "members.html.j2",
+            locale,
+            user=operator,
+            view=view,
+            roles=service.ROLES,
+            done=done if done in MEMBER_DONE else None,
+        )
+
+    @post("/communities/{community_id:uuid}/people/{member_id:uuid}/{action:str}")
+    async def change_member(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        settings: Config,
+        operator: Operator,
+        community_id: FromPath[uuid.UUID],
+        member_id: FromPath[uuid.UUID],
+        action: FromPath[str],
+        data: Form,
+    ) -> Response[Any]:
+        form = _form(request, data)
+        locale = _locale(request, operator)
+        done = await service.change_member(
+            conn, operator, settings, community_id, member_id, action, form.get("role"), locale
+        )
+        return Redirect(f"/console/communities/{community_id}/members?done={done}", status_code=303)
 
     @get("/admin")
     async def admin(self, request: Request[Any, Any, Any], conn: Conn, operator: Operator) -> Response[str]:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 import asyncpg
 import msgspec
+from babel import dates
 from redis.asyncio import Redis
 
 from care import service as care
 from communities import service as communities
+from communities.models import PostIn, Role
 from communities.partners import service as partners
 from communities.partners.models import KeyIn
 from console.errors import AlreadySending
@@ -22,20 +25,25 @@ from console.models import (
     AlertView,
     Check,
     Draft,
+    MembersView,
     ModerationView,
     Overview,
     PartnerView,
     PendingSubmission,
+    PostDraft,
+    PostView,
     ProviderView,
-    SentAlert,
+    Sent,
     TextWarning,
 )
 from hub.auth import CurrentUser
+from hub.errors import NotFound
 from hub.settings import Settings
-from i18n import N_
+from i18n import N_, babel_locale
 from i18n.content import Bilingual, localize
+from i18n.formatting import format_date, reader_zone
 from messaging import service as messaging
-from messaging.models import Priority
+from messaging.models import Preview, Priority
 from territory import service as municipalities
 
 TITLE_MAX = 200
@@ -49,6 +57,12 @@ ERROR_TITLE_TOO_LONG = N_("The title is too long.")
 ERROR_BODY_TOO_LONG = N_("The message is too long.")
 ERROR_BAD_PRIORITY = N_("Choose a priority.")
 ERROR_BAD_REMINDER = N_("The reminder must come between 15 minutes and 48 hours after sending.")
+ERROR_BAD_SCHEDULE = N_("The publication date or time cannot be read. Write them as shown above the fields.")
+ERROR_SCHEDULE_PAST = N_("The publication time has already passed. Leave the fields empty to publish now.")
+ERROR_SCHEDULE_FAR = N_("A post can be scheduled at most 365 days ahead.")
+ERROR_URGENT_RESERVED = N_("Only the community's moderators and administrators may publish an urgent post.")
+#: how far ahead a post may be scheduled from the console
+SCHEDULE_MAX_DAYS = 365
 
 WARNINGS: dict[tuple[str, str, str], str] = {
     ("title", "fr", "missing"): N_(
@@ -67,6 +81,12 @@ WARNINGS: dict[tuple[str, str, str], str] = {
     ("title", "de", "wrong_language"): N_("The German title seems to be written in French."),
     ("body", "fr", "wrong_language"): N_("The French message seems to be written in German."),
     ("body", "de", "wrong_language"): N_("The German message seems to be written in French."),
+    ("body_simple", "fr", "wrong_language"): N_(
+        "The easy-to-read French message seems to be written in German."
+    ),
+    ("body_simple", "de", "wrong_language"): N_(
+        "The easy-to-read German message seems to be written in French."
+    ),
 }
 
 # Frequent short words of each language: enough to tell a French text from a German one.
@@ -160,29 +180,43 @@ def guess_language(text: str) -> str | None:
     return None
 
 
-def read_draft(form: Mapping[str, str]) -> tuple[Draft, list[str]]:
-    """The draft in a submitted compose form, and what keeps it from being sent."""
+def _text(form: Mapping[str, str], name: str) -> str | None:
+    value = (form.get(name) or "").strip()
+    return value or None
+
+
+def read_texts(form: Mapping[str, str], *, simple: bool) -> tuple[Bilingual, Bilingual, list[str]]:
+    """Title and message of both sides (with the easy-to-read variants of the message when ``simple``)."""
     errors: list[str] = []
-
-    def text(name: str) -> str | None:
-        value = (form.get(name) or "").strip()
-        return value or None
-
-    title = Bilingual(fr=text("title_fr"), de=text("title_de"))
-    body = Bilingual(fr=text("body_fr"), de=text("body_de"))
+    title = Bilingual(fr=_text(form, "title_fr"), de=_text(form, "title_de"))
+    body = Bilingual(
+        fr=_text(form, "body_fr"),
+        de=_text(form, "body_de"),
+        fr_simple=_text(form, "body_fr_simple") if simple else None,
+        de_simple=_text(form, "body_de_simple") if simple else None,
+    )
     if title.is_empty() or body.is_empty():
         errors.append(ERROR_NO_TEXT)
     if title.longest() > TITLE_MAX:
         errors.append(ERROR_TITLE_TOO_LONG)
     if body.longest() > BODY_MAX:
         errors.append(ERROR_BODY_TOO_LONG)
-    priority_value = form.get("priority", "important")
-    priority: Priority = "important"
+    return title, body, errors
+
+
+def read_priority(form: Mapping[str, str], default: Priority) -> tuple[Priority, list[str]]:
+    value = form.get("priority", default)
     for known in PRIORITIES:
-        if priority_value == known:
-            priority = known
-    if priority_value not in PRIORITIES:
-        errors.append(ERROR_BAD_PRIORITY)
+        if value == known:
+            return known, []
+    return default, [ERROR_BAD_PRIORITY]
+
+
+def read_draft(form: Mapping[str, str]) -> tuple[Draft, list[str]]:
+    """The alert in a submitted compose form, and what keeps it from being sent."""
+    title, body, errors = read_texts(form, simple=False)
+    priority, wrong = read_priority(form, "important")
+    errors += wrong
     try:
         remind = int(form.get("remind_after_minutes") or 120)
     except ValueError:
@@ -200,7 +234,80 @@ def read_draft(form: Mapping[str, str]) -> tuple[Draft, list[str]]:
     return draft, errors
 
 
-def text_warnings(draft: Draft) -> list[TextWarning]:
+def _alert_carry(draft: Draft) -> dict[str, str]:
+    carry = {
+        "title_fr": draft.title.fr or "",
+        "title_de": draft.title.de or "",
+        "body_fr": draft.body.fr or "",
+        "body_de": draft.body.de or "",
+        "priority": draft.priority,
+        "remind_after_minutes": str(draft.remind_after_minutes),
+    }
+    if draft.ack_requested:
+        carry["ack_requested"] = "on"
+    return carry
+
+
+def parse_local_time(day: str, time_of_day: str, locale: str) -> datetime | None:
+    """A date and a time typed in the writer's language and local time (Babel's patterns), in UTC."""
+    try:
+        parsed_day = dates.parse_date(day, locale=babel_locale(locale))
+        parsed_time = dates.parse_time(time_of_day, locale=babel_locale(locale))
+    except (ValueError, IndexError):
+        return None
+    local = datetime.combine(parsed_day, parsed_time, tzinfo=reader_zone(locale))
+    # a time that does not exist (the spring change) or exists twice (autumn) is read as the clock shows it
+    return local.astimezone(UTC)
+
+
+def date_pattern(locale: str) -> str:
+    """How a date is typed in the writer's language (e.g. 30/11/2026 or 30.11.2026), as an example."""
+    return format_date(date(2026, 11, 30), locale, "short")
+
+
+def read_post_draft(form: Mapping[str, str], locale: str, now: datetime) -> tuple[PostDraft, list[str]]:
+    """The community post in a submitted compose form, and what keeps it from being sent."""
+    title, body, errors = read_texts(form, simple=True)
+    priority, wrong = read_priority(form, "info")
+    errors += wrong
+    day, time_of_day = (form.get("publish_date") or "").strip(), (form.get("publish_time") or "").strip()
+    publish_at: datetime | None = None
+    if day or time_of_day:
+        publish_at = parse_local_time(day, time_of_day or "00:00", locale) if day else None
+        if publish_at is None:
+            errors.append(ERROR_BAD_SCHEDULE)
+        elif publish_at <= now:
+            errors.append(ERROR_SCHEDULE_PAST)
+            publish_at = None
+        elif publish_at > now + timedelta(days=SCHEDULE_MAX_DAYS):
+            errors.append(ERROR_SCHEDULE_FAR)
+            publish_at = None
+    draft = PostDraft(
+        title=title,
+        body=body,
+        priority=priority,
+        publish_at=publish_at,
+        publish_date=day,
+        publish_time=time_of_day,
+    )
+    return draft, errors
+
+
+def _post_carry(draft: PostDraft) -> dict[str, str]:
+    return {
+        "title_fr": draft.title.fr or "",
+        "title_de": draft.title.de or "",
+        "body_fr": draft.body.fr or "",
+        "body_de": draft.body.de or "",
+        "body_fr_simple": draft.body.fr_simple or "",
+        "body_de_simple": draft.body.de_simple or "",
+        "priority": draft.priority,
+        "publish_date": draft.publish_date,
+        "publish_time": draft.publish_time,
+    }
+
+
+def text_warnings(draft: Draft | PostDraft) -> list[TextWarning]:
     """A side left empty (its readers get the other language, marked), or a text in the other language."""
     warnings: list[TextWarning] = []
     fields: tuple[tuple[str, Bilingual], ...] = (("title", draft.title), ("body", draft.body))
@@ -215,6 +322,11 @@ def text_warnings(draft: Draft) -> list[TextWarning]:
                 warnings.append(
                     TextWarning(name, lang, "wrong_language", WARNINGS[(name, lang, "wrong_language")])  # type: ignore[arg-type]
                 )
+    for lang, value in (("fr", draft.body.fr_simple), ("de", draft.body.de_simple)):
+        guessed = guess_language(value) if value else None
+        if guessed is not None and guessed != lang:
+            key = ("body_simple", lang, "wrong_language")
+            warnings.append(TextWarning("body_simple", lang, "wrong_language", WARNINGS[key]))  # type: ignore[arg-type]
     return warnings
 
 
@@ -223,6 +335,7 @@ async def overview(conn: asyncpg.Connection, user: CurrentUser, locale: str) -> 
         providers=await care.staff_providers(conn, user),
         communities=await communities.moderated_communities(conn, user, locale),
         is_admin=user.is_admin,
+        publishing=await communities.moderated_communities(conn, user, locale, role="publisher"),
     )
 
 
@@ -242,6 +355,57 @@ async def provider_view(conn: asyncpg.Connection, user: CurrentUser, provider_id
     return ProviderView(provider=provider, alerts=alerts, clients=len(clients))
 
 
+def _previews(
+    settings: Settings,
+    title: Bilingual,
+    body: Bilingual,
+    sender_name: Bilingual,
+    priority: Priority,
+    deep_link: str,
+    now: datetime,
+) -> list[Preview]:
+    """The push and the email in both languages, rendered by messaging's own code."""
+    return [
+        messaging.preview(
+            lang,
+            title=title,
+            body=body,
+            sender_name=sender_name,
+            priority=priority,
+            deep_link=deep_link,
+            public_url=settings.public_url,
+            sent_at=now,
+        )
+        for lang in ("fr", "de")
+    ]
+
+
+async def _check(
+    conn: asyncpg.Connection,
+    draft: Draft | PostDraft,
+    errors: list[str],
+    recipients: list[uuid.UUID],
+    previews: Callable[[], list[Preview]],
+    carry: dict[str, str],
+    locale: str,
+    now: datetime,
+) -> Check:
+    """Errors, warnings, previews (only for a draft without errors) and the audience now, by language and
+    municipality; an urgent one passes quiet hours and is confirmed before it goes."""
+    audience = await messaging.audience_preview(conn, recipients, priority=draft.priority, now=now)
+    places = await place_names(conn, [c.key for c in audience.by_municipality], locale)
+    return Check(
+        draft=draft,
+        errors=errors,
+        warnings=text_warnings(draft),
+        previews=[] if errors else previews(),
+        audience=audience,
+        places=places,
+        needs_confirmation=draft.priority == "urgent",
+        carry=carry,
+    )
+
+
 async def check_alert(
     conn: asyncpg.Connection,
     user: CurrentUser,
@@ -255,32 +419,72 @@ async def check_alert(
     provider = await care.access_provider(conn, user, provider_id)
     draft, errors = read_draft(form)
     recipients = await care.alert_audience(conn, user, provider_id)
-    audience = await messaging.audience_preview(conn, recipients, priority=draft.priority, now=now)
-    previews = []
-    if not errors:
-        for lang in ("fr", "de"):
-            previews.append(
-                messaging.preview(
-                    lang,
-                    title=draft.title,
-                    body=draft.body,
-                    sender_name=Bilingual(fr=provider.name, de=provider.name),
-                    priority=draft.priority,
-                    deep_link="/care/alerts/…",
-                    public_url=settings.public_url,
-                    sent_at=now,
-                )
-            )
-    places = await place_names(conn, [c.key for c in audience.by_municipality], locale)
-    return Check(
-        draft=draft,
-        errors=errors,
-        warnings=text_warnings(draft),
-        previews=previews,
-        audience=audience,
-        places=places,
-        needs_confirmation=draft.priority == "urgent",
+    sender = Bilingual(fr=provider.name, de=provider.name)
+    return await _check(
+        conn,
+        draft,
+        errors,
+        recipients,
+        lambda: _previews(settings, draft.title, draft.body, sender, draft.priority, "/care/alerts/…", now),
+        _alert_carry(draft),
+        locale,
+        now,
     )
+
+
+async def check_post(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    settings: Settings,
+    community_id: uuid.UUID,
+    form: Mapping[str, str],
+    locale: str,
+    now: datetime,
+) -> Check:
+    """A community post checked as an alert is; its audience is counted at its publication time."""
+    composer = await communities.access_composer(conn, user, community_id, locale)
+    draft, errors = read_post_draft(form, locale, now)
+    if draft.priority == "urgent" and not composer.may_post_urgent:
+        errors.append(ERROR_URGENT_RESERVED)
+    recipients = await communities.post_audience(conn, user, community_id)
+    row = composer.name
+    when = draft.publish_at or now
+    link = f"/communities/{community_id}/posts/…"
+    return await _check(
+        conn,
+        draft,
+        errors,
+        recipients,
+        lambda: _previews(settings, draft.title, draft.body, row, draft.priority, link, when),
+        _post_carry(draft),
+        locale,
+        when,
+    )
+
+
+async def _send_once(
+    redis: Redis,
+    settings: Settings,
+    user: CurrentUser,
+    send_key: str,
+    create: Callable[[], Awaitable[uuid.UUID]],
+) -> Sent:
+    """Create once per compose form: a second submission of the same form (a double click, a reload)
+    gets what the first one created instead of creating it again."""
+    key = f"{settings.queue_name}:console:send:{user.id}:{send_key[:64]}"
+    if not await redis.set(key, "pending", nx=True, ex=SEND_KEY_SECONDS):
+        existing = await redis.get(key)
+        value = existing.decode() if isinstance(existing, bytes) else str(existing)
+        if value == "pending":
+            raise AlreadySending()
+        return Sent(id=uuid.UUID(value), replayed=True)
+    try:
+        created = await create()
+    except BaseException:
+        await redis.delete(key)
+        raise
+    await redis.set(key, str(created), ex=SEND_KEY_SECONDS)
+    return Sent(id=created, replayed=False)
 
 
 async def send_alert(
@@ -291,19 +495,11 @@ async def send_alert(
     provider_id: uuid.UUID,
     draft: Draft,
     send_key: str,
-) -> SentAlert:
-    """Send once per compose form: a second submission of the same form (a double click, a reload) gets
-    the alert the first one created instead of sending again."""
+) -> Sent:
+    """Send the alert once per compose form (see ``_send_once``)."""
     from care.models import AlertIn
 
-    key = f"{settings.queue_name}:console:send:{user.id}:{send_key}"
-    if not await redis.set(key, "pending", nx=True, ex=SEND_KEY_SECONDS):
-        existing = await redis.get(key)
-        value = existing.decode() if isinstance(existing, bytes) else str(existing)
-        if value == "pending":
-            raise AlreadySending()
-        return SentAlert(alert_id=uuid.UUID(value), replayed=True)
-    try:
+    async def create() -> uuid.UUID:
         created = await care.send_alert(
             conn,
             user,
@@ -316,11 +512,30 @@ async def send_alert(
                 remind_after_minutes=draft.remind_after_minutes,
             ),
         )
-    except BaseException:
-        await redis.delete(key)
-        raise
-    await redis.set(key, str(created.id), ex=SEND_KEY_SECONDS)
-    return SentAlert(alert_id=created.id, replayed=False)
+        return created.id
+
+    return await _send_once(redis, settings, user, send_key, create)
+
+
+async def send_post(
+    conn: asyncpg.Connection,
+    redis: Redis,
+    settings: Settings,
+    user: CurrentUser,
+    community_id: uuid.UUID,
+    draft: PostDraft,
+    send_key: str,
+    locale: str,
+) -> Sent:
+    """Publish (or schedule) the post once per compose form, by the path the API's ``createPost`` takes."""
+
+    async def create() -> uuid.UUID:
+        data = PostIn(
+            title=draft.title, body=draft.body, priority=draft.priority, publish_at=draft.publish_at
+        )
+        return (await communities.create_post(conn, user, community_id, data, locale)).id
+
+    return await _send_once(redis, settings, user, send_key, create)
 
 
 async def alert_view(
@@ -332,6 +547,14 @@ async def alert_view(
     stats = await messaging.delivery_stats(conn, notification_id) if notification_id else None
     places = await place_names(conn, [r.key for r in report.by_municipality], locale)
     return AlertView(provider=provider, report=report, stats=stats, places=places)
+
+
+async def post_view(conn: asyncpg.Connection, user: CurrentUser, post_id: uuid.UUID, locale: str) -> PostView:
+    """A post's delivery counts, for its author and the community's moderators (others: NotFound)."""
+    post, notification_id = await communities.post_notification(conn, user, post_id, locale)
+    stats = await messaging.delivery_stats(conn, notification_id) if notification_id else None
+    places = await place_names(conn, [c.key for c in stats.by_municipality] if stats else [], locale)
+    return PostView(community_id=post.community_id, post=post, stats=stats, places=places)
 
 
 def decode_form(raw: Mapping[str, object]) -> dict[str, str]:
@@ -371,6 +594,56 @@ async def moderation_view(
     return ModerationView(
         community=community, reports=queue.items, submissions=pending, join_requests=requests.items
     )
+
+
+ROLES: tuple[Role, ...] = ("member", "publisher", "moderator", "admin")
+
+
+async def members_view(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    settings: Settings,
+    community_id: uuid.UUID,
+    locale: str,
+    cursor: str | None,
+) -> MembersView:
+    """The member list with roles and bans, for the community's administrators (others: NotFound)."""
+    community = await communities.get_community(conn, user, community_id, locale)
+    mine = community.membership
+    if mine is None or mine.role != "admin" or mine.status != "active":
+        raise NotFound()
+    page = await communities.members(
+        conn, user, community_id, secret=settings.secret_key, status=None, limit=100, cursor=cursor
+    )
+    shown = [m for m in page.items if m.status != "pending"]
+    return MembersView(community=community, members=shown, next_cursor=page.next_cursor)
+
+
+async def change_member(
+    conn: asyncpg.Connection,
+    user: CurrentUser,
+    settings: Settings,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    action: str,
+    role: str | None,
+    locale: str,
+) -> str:
+    """Give a member another role, ban them or lift the ban; what was done, for the page's message."""
+    from communities.models import MemberUpdate
+
+    await members_view(conn, user, settings, community_id, locale, None)
+    if action == "role":
+        for known in ROLES:
+            if role == known:
+                await communities.update_member(conn, user, community_id, member_id, MemberUpdate(role=known))
+                return "role"
+        raise NotFound()
+    if action in ("ban", "unban"):
+        status: Literal["active", "banned"] = "banned" if action == "ban" else "active"
+        await communities.update_member(conn, user, community_id, member_id, MemberUpdate(status=status))
+        return "banned" if action == "ban" else "unbanned"
+    raise NotFound()
 
 
 async def answer_join_request(

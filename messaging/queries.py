@@ -694,6 +694,16 @@ async def notification_source(conn: asyncpg.Connection, notification_id: uuid.UU
     return await conn.fetchrow("SELECT kind, source_id FROM notifications WHERE id = $1", notification_id)
 
 
+async def notification_of(conn: asyncpg.Connection, kind: str, source_id: uuid.UUID) -> uuid.UUID | None:
+    """The first notification that carried a source (a post is notified once, when it is published)."""
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM notifications WHERE kind = $1 AND source_id = $2 ORDER BY created_at, id LIMIT 1",
+        kind,
+        source_id,
+    )
+    return found
+
+
 async def notification_sender(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, sender_id, planned_at, recipients, priority, kind FROM notifications WHERE id = $1",

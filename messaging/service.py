@@ -323,6 +323,11 @@ async def stats(conn: asyncpg.Connection, user: CurrentUser, notification_id: uu
     return await delivery_stats(conn, notification_id)
 
 
+async def notification_of(conn: asyncpg.Connection, kind: str, source_id: uuid.UUID) -> uuid.UUID | None:
+    """The notification that carried a source, for a domain that has checked who may follow it up."""
+    return await queries.notification_of(conn, kind, source_id)
+
+
 async def delivery_stats(conn: asyncpg.Connection, notification_id: uuid.UUID) -> Stats:
     """The same counts for a sending domain that has checked who may see them (a provider's staff)."""
     row = await queries.notification_sender(conn, notification_id)

@@ -45,13 +45,19 @@ async def verified_provider(client: Client, db: asyncpg.Pool, make_user: UserFac
     return provider_id
 
 
-async def become_client(client: Client, provider_id: str, person: SignedIn) -> None:
+async def become_client(client: Client, provider_id: str, person: SignedIn, staff: SignedIn) -> None:
+    """The person asks to receive the provider's alerts and its staff approves them (alerts go to approved
+    clients only)."""
     joined = await client.post(
         f"/v1/care/providers/{provider_id}/clients",
         json={**CONSENT, "locale": person.locale},
         headers=person.headers,
     )
     assert joined.status_code == 200, joined.text
+    approved = await client.post(
+        f"/v1/care/providers/{provider_id}/clients/{person.id}/approve", headers=staff.headers
+    )
+    assert approved.status_code == 200, approved.text
 
 
 async def quiet_now(client: Client, person: SignedIn, zone: str) -> None:

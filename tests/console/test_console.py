@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from console.service import guess_language, read_draft, text_warnings
+from console.service import guess_language, parse_local_time, read_draft, read_post_draft, text_warnings
 from hub.settings import Settings, load_settings
 from server.app import create_app
-from tests.communities.helpers import create_community, create_post, join
+from tests.communities.helpers import create_community, create_post, join, set_member
 from tests.conftest import Servers, UserFactory
 from tests.console.helpers import (
     SEND_KEY,
@@ -186,7 +188,7 @@ async def test_staff_preview_shows_audience_and_both_languages_then_sends_once(
     french = [await make_user(locale="fr", municipality_code="57089") for _ in range(3)]
     german = [await make_user(locale="de", municipality_code="10045114") for _ in range(2)]
     for person in french + german:
-        await become_client(client, provider_id, person)
+        await become_client(client, provider_id, person, staff)
     await quiet_now(client, german[0], "Europe/Berlin")
 
     visitor = Visitor(client)
@@ -234,7 +236,7 @@ async def test_urgent_alert_needs_confirmation(
     staff = await make_user(locale="de")
     provider_id = await verified_provider(client, db, make_user, staff)
     person = await make_user(locale="de", municipality_code="10045114")
-    await become_client(client, provider_id, person)
+    await become_client(client, provider_id, person, staff)
     await quiet_now(client, person, "Europe/Berlin")
     visitor = Visitor(client)
     await visitor.sign_in(staff, lang="de")
@@ -473,3 +475,244 @@ async def test_moderator_lets_in_one_person_and_declines_another(
         )
     )
     assert statuses[uuid.UUID(welcome.id)] == "active" and uuid.UUID(refused.id) not in statuses
+
+
+POST = {
+    "title_fr": "Répétition de la chorale mardi",
+    "title_de": "Chorprobe am Dienstag",
+    "body_fr": "La répétition a lieu mardi à 19 h dans la salle des fêtes de Bitche. Venez avec vos partitions.",
+    "body_de": "Die Probe ist am Dienstag um 19 Uhr im Festsaal von Bitsch. Bitte bringen Sie die Noten mit.",
+    "body_fr_simple": "Mardi, nous chantons ensemble. C’est à 19 h, dans la salle des fêtes.",
+    "body_de_simple": "Am Dienstag singen wir zusammen. Das ist um 19 Uhr im Festsaal.",
+    "priority": "important",
+}
+
+
+async def _choir(client: Client, make_user: UserFactory, owner_locale: str = "fr") -> tuple[Any, str]:
+    owner = await make_user(locale=owner_locale)
+    community = await create_community(client, owner)
+    return owner, str(community["id"])
+
+
+async def test_post_preview_counts_members_by_language_place_and_quiet_hours_then_posts_once(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    owner, community_id = await _choir(client, make_user)
+    french = [await make_user(locale="fr", municipality_code="57089") for _ in range(2)]
+    german = [await make_user(locale="de", municipality_code="10045114") for _ in range(3)]
+    for person in french + german:
+        await join(client, person, community_id)
+    await quiet_now(client, german[0], "Europe/Berlin")
+
+    visitor = Visitor(client)
+    await visitor.sign_in(owner)
+    compose = await visitor.get(f"/console/communities/{community_id}/compose")
+    assert compose.status_code == 200
+    assert 'name="body_fr_simple"' in compose.text and 'name="publish_date"' in compose.text
+    assert "30/11/2026" in compose.text  # the date as it is typed in French, from Babel
+
+    preview = await visitor.post(f"/console/communities/{community_id}/preview", POST)
+    assert preview.status_code == 200, preview.text
+    # the author is not notified of their own post
+    assert "5 personnes la recevront : 4 maintenant, 1 après leurs heures calmes." in preview.text
+    assert "Bitche" in preview.text
+    assert 'id="preview-fr"' in preview.text and 'id="preview-de"' in preview.text
+    assert "Chorprobe am Dienstag" in preview.text
+    assert 'name="body_de_simple" value="Am Dienstag singen wir zusammen.' in preview.text
+
+    key = SEND_KEY.search(preview.text)
+    assert key is not None
+    form = {**POST, "send_key": key.group(1)}
+    first = await visitor.post(f"/console/communities/{community_id}/posts", form)
+    second = await visitor.post(f"/console/communities/{community_id}/posts", form)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    rows = await db.fetch("SELECT * FROM posts WHERE community_id = $1", uuid.UUID(community_id))
+    assert len(rows) == 1
+    assert rows[0]["body_de_simple"] == POST["body_de_simple"] and rows[0]["priority"] == "important"
+    notified = await db.fetchval(
+        "SELECT count(*) FROM notifications WHERE kind = 'post' AND source_id = $1", rows[0]["id"]
+    )
+    assert notified == 1
+
+    follow = await visitor.get(first.headers["location"])
+    assert follow.status_code == 200
+    assert "Répétition de la chorale mardi" in follow.text and 'id="delivery"' in follow.text
+    live = await visitor.get(first.headers["location"] + "/live")
+    assert 'hx-trigger="every 2s"' in live.text and "<html" not in live.text
+
+
+async def test_scheduled_post_is_stored_in_utc_from_the_writers_local_time(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    owner, community_id = await _choir(client, make_user, owner_locale="de")
+    member = await make_user(locale="de", municipality_code="10045114")
+    await join(client, member, community_id)
+    visitor = Visitor(client)
+    await visitor.sign_in(owner, lang="de")
+    year = datetime.now(UTC).year + 1
+    # 15 June is summer time in Berlin (UTC+2); the German date is typed as Babel writes it
+    form = {**POST, "publish_date": f"15.06.{year}", "publish_time": "14:30"}
+    preview = await visitor.post(f"/console/communities/{community_id}/preview", form)
+    assert preview.status_code == 200, preview.text
+    assert 'id="schedule-summary"' in preview.text and f"15.06.{year}, 14:30" in preview.text
+    key = SEND_KEY.search(preview.text)
+    assert key is not None
+    sent = await visitor.post(
+        f"/console/communities/{community_id}/posts", {**form, "send_key": key.group(1)}
+    )
+    assert sent.status_code == 303, sent.text
+    row = await db.fetchrow("SELECT * FROM posts WHERE community_id = $1", uuid.UUID(community_id))
+    assert row["publish_at"] == datetime(year, 6, 15, 12, 30, tzinfo=UTC)
+    assert row["published_at"] is None
+    assert await db.fetchval("SELECT count(*) FROM notifications WHERE source_id = $1", row["id"]) == 0
+    follow = await visitor.get(sent.headers["location"])
+    assert "Geplant für" in follow.text
+
+    past = await visitor.post(
+        f"/console/communities/{community_id}/preview",
+        {**POST, "publish_date": "01.01.2020", "publish_time": "9:00"},
+    )
+    assert "Der Veröffentlichungszeitpunkt ist schon vorbei." in past.text
+    unreadable = await visitor.post(
+        f"/console/communities/{community_id}/preview",
+        {**POST, "publish_date": "morgen", "publish_time": "x"},
+    )
+    assert 'id="preview-fr"' not in unreadable.text and 'role="alert"' in unreadable.text
+
+
+def test_local_time_is_read_in_the_writers_language() -> None:
+    assert parse_local_time("30/11/2026", "14:30", "fr") == datetime(2026, 11, 30, 13, 30, tzinfo=UTC)
+    assert parse_local_time("30.11.2026", "14:30", "de") == datetime(2026, 11, 30, 13, 30, tzinfo=UTC)
+    assert parse_local_time("demain", "14:30", "fr") is None
+    draft, errors = read_post_draft(
+        {**POST, "body_fr_simple": "Morgen singen wir bitte zusammen im Saal."}, "fr", datetime.now(UTC)
+    )
+    assert errors == []
+    assert ("body_simple", "fr", "wrong_language") in {
+        (w.field, w.lang, w.kind) for w in text_warnings(draft)
+    }
+
+
+async def test_publisher_cannot_post_urgent_and_urgent_needs_confirmation(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    owner, community_id = await _choir(client, make_user)
+    publisher = await make_user()
+    await join(client, publisher, community_id)
+    await set_member(client, owner, community_id, publisher.id, role="publisher")
+    visitor = Visitor(client)
+    await visitor.sign_in(publisher)
+    overview = await visitor.get("/console/")
+    assert "Communautés pour lesquelles vous écrivez" in overview.text
+    assert f'href="/console/communities/{community_id}/compose"' in overview.text
+    assert f"/console/communities/{community_id}/moderation" not in overview.text
+    compose = await visitor.get(f"/console/communities/{community_id}/compose")
+    assert compose.status_code == 200
+    assert 'value="urgent"' not in compose.text and 'id="urgent-reserved"' in compose.text
+    urgent = {**POST, "priority": "urgent"}
+    preview = await visitor.post(f"/console/communities/{community_id}/preview", urgent)
+    assert "Seuls les modérateurs et les administrateurs de la communauté" in preview.text
+    assert SEND_KEY.search(preview.text) is None
+    forced = await visitor.post(
+        f"/console/communities/{community_id}/posts", {**urgent, "send_key": "k1", "confirm": "on"}
+    )
+    assert forced.status_code == 422
+    assert (
+        await db.fetchval("SELECT count(*) FROM posts WHERE community_id = $1", uuid.UUID(community_id)) == 0
+    )
+
+    # the same post as "important" goes, and its author follows it up
+    sent = await visitor.post(f"/console/communities/{community_id}/posts", {**POST, "send_key": "k2"})
+    assert sent.status_code == 303
+
+    moderator = Visitor(client)
+    await moderator.sign_in(owner)
+    preview = await moderator.post(f"/console/communities/{community_id}/preview", urgent)
+    assert 'name="confirm"' in preview.text
+    key = SEND_KEY.search(preview.text)
+    assert key is not None
+    unconfirmed = await moderator.post(
+        f"/console/communities/{community_id}/posts", {**urgent, "send_key": key.group(1)}
+    )
+    assert unconfirmed.status_code == 422
+    confirmed = await moderator.post(
+        f"/console/communities/{community_id}/posts", {**urgent, "send_key": key.group(1), "confirm": "on"}
+    )
+    assert confirmed.status_code == 303
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM posts WHERE community_id = $1 AND priority = 'urgent'",
+            uuid.UUID(community_id),
+        )
+        == 1
+    )
+
+
+async def test_composing_in_a_community_not_yours_is_not_found(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    owner, community_id = await _choir(client, make_user)
+    member = await make_user()
+    await join(client, member, community_id)
+    post = await create_post(client, owner, community_id)
+    for person in (member, await make_user()):
+        visitor = Visitor(client)
+        await visitor.sign_in(person)
+        for path in (
+            f"/console/communities/{community_id}/compose",
+            f"/console/posts/{post['id']}",
+            f"/console/posts/{post['id']}/live",
+        ):
+            page = await visitor.get(path)
+            assert page.status_code == 404, path
+            assert "Introuvable" in page.text
+        refused = await visitor.post(f"/console/communities/{community_id}/posts", {**POST, "send_key": "k"})
+        assert refused.status_code == 404
+    assert (
+        await db.fetchval("SELECT count(*) FROM posts WHERE community_id = $1", uuid.UUID(community_id)) == 1
+    )
+
+
+async def test_community_admin_changes_roles_and_bans_and_others_get_404(
+    client: Client, db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    owner, community_id = await _choir(client, make_user, owner_locale="de")
+    singer = await make_user(display_name="Sängerin Anna")
+    moderator = await make_user()
+    for person in (singer, moderator):
+        await join(client, person, community_id)
+    await set_member(client, owner, community_id, moderator.id, role="moderator")
+
+    admin = Visitor(client)
+    await admin.sign_in(owner, lang="de")
+    page = await admin.get(f"/console/communities/{community_id}/members")
+    assert page.status_code == 200
+    assert "Sängerin Anna" in page.text and "Mitglieder" in page.text
+    base = f"/console/communities/{community_id}/people/{singer.id}"
+    promoted = await admin.post(f"{base}/role", {"role": "publisher"})
+    assert promoted.status_code == 303
+    assert promoted.headers["location"].endswith("?done=role")
+    role = "SELECT role, status FROM memberships WHERE community_id = $1 AND user_id = $2"
+    row = await db.fetchrow(role, uuid.UUID(community_id), uuid.UUID(singer.id))
+    assert (row["role"], row["status"]) == ("publisher", "active")
+    assert (await admin.post(f"{base}/role", {"role": "emperor"})).status_code == 404
+    banned = await admin.post(f"{base}/ban")
+    assert banned.headers["location"].endswith("?done=banned")
+    row = await db.fetchrow(role, uuid.UUID(community_id), uuid.UUID(singer.id))
+    assert row["status"] == "banned"
+    shown = await admin.get(banned.headers["location"])
+    assert "gesperrt" in shown.text
+    lifted = await admin.post(f"{base}/unban")
+    assert lifted.headers["location"].endswith("?done=unbanned")
+    row = await db.fetchrow(role, uuid.UUID(community_id), uuid.UUID(singer.id))
+    assert row["status"] == "active"
+
+    # a moderator moderates, but the member list is the administrators'; a stranger sees nothing
+    for person in (moderator, await make_user()):
+        visitor = Visitor(client)
+        await visitor.sign_in(person)
+        assert (await visitor.get(f"/console/communities/{community_id}/members")).status_code == 404
+        assert (await visitor.post(f"{base}/ban")).status_code == 404
+    row = await db.fetchrow(role, uuid.UUID(community_id), uuid.UUID(singer.id))
+    assert row["status"] == "active"

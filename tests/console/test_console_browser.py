@@ -11,8 +11,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -28,7 +30,7 @@ from tests.conftest import Servers, SignedIn, user_factory
 from tests.console.helpers import PASSWORD, Client, become_client, quiet_now, verified_provider
 
 CHROMIUM = "/usr/bin/chromium"
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+AXE = Path(__file__).parent.parent / "vendor" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 TEXTS = {
@@ -154,7 +156,7 @@ class CareSetting:
 
 async def care_setting(client: Client, db: asyncpg.Pool, staff: SignedIn) -> CareSetting:
     """A verified provider with 37 French- and 12 German-speaking clients, 5 of them in quiet hours now."""
-    make_user = user_factory(client)
+    make_user = user_factory(client, db)
     provider_id = await verified_provider(client, db, make_user, staff)
     french = [
         await make_user(
@@ -171,7 +173,7 @@ async def care_setting(client: Client, db: asyncpg.Pool, staff: SignedIn) -> Car
         for i in range(12)
     ]
     for person in french + german:
-        await become_client(client, provider_id, person)
+        await become_client(client, provider_id, person, staff)
     for person in french[:3]:
         await quiet_now(client, person, "Europe/Paris")
     for person in german[:2]:
@@ -195,7 +197,7 @@ async def test_staff_writes_a_heat_alert_previews_it_sends_it_once_and_watches_a
     db: asyncpg.Pool,
     channels: pipeline.Channels,
 ) -> None:
-    make_user = user_factory(client)
+    make_user = user_factory(client, db)
     staff = await make_user(locale=lang, display_name=f"Staff {lang}")
     setting = await care_setting(client, db, staff)
     context = await browser.new_context()
@@ -276,9 +278,9 @@ async def test_staff_writes_a_heat_alert_previews_it_sends_it_once_and_watches_a
 
 @pytest.mark.parametrize("lang", ["fr", "de"])
 async def test_moderator_hides_a_reported_post_from_the_queue(
-    lang: str, live: LiveServer, browser: Browser, client: Client
+    lang: str, live: LiveServer, browser: Browser, client: Client, db: asyncpg.Pool
 ) -> None:
-    make_user = user_factory(client)
+    make_user = user_factory(client, db)
     owner = await make_user(locale=lang, display_name=f"Moderator {lang}")
     community = await create_community(client, owner)
     reader = await make_user()
@@ -317,7 +319,7 @@ async def test_moderator_hides_a_reported_post_from_the_queue(
 async def test_hub_admin_pages_verify_a_provider_and_show_a_new_key_once(
     lang: str, live: LiveServer, browser: Browser, client: Client, db: asyncpg.Pool
 ) -> None:
-    make_user = user_factory(client)
+    make_user = user_factory(client, db)
     staff = await make_user()
     created = await client.post(
         "/v1/care/providers",
@@ -365,5 +367,112 @@ async def test_hub_admin_pages_verify_a_provider_and_show_a_new_key_once(
         await page.goto(page.url)
         await expect(page.locator("#issued")).to_have_count(0)
         await expect(page.locator("#keys")).to_contain_text(key[:12])
+    finally:
+        await context.close()
+
+
+POST_TEXTS = {
+    "title_fr": "Répétition de la chorale mardi",
+    "title_de": "Chorprobe am Dienstag",
+    "body_fr": "La répétition a lieu mardi à 19 h dans la salle des fêtes. Venez avec vos partitions.",
+    "body_de": "Die Probe ist am Dienstag um 19 Uhr im Festsaal. Bitte bringen Sie die Noten mit.",
+    "body_fr_simple": "Mardi, nous chantons ensemble. C’est à 19 h, dans la salle des fêtes.",
+    "body_de_simple": "Am Dienstag singen wir zusammen. Das ist um 19 Uhr im Festsaal.",
+}
+POST_WORDS = {
+    "fr": {
+        "write": "Écrire une publication",
+        "audience": "6 personnes la recevront : 5 maintenant, 1 après leurs heures calmes.",
+        "send": "Envoyer à 6 personnes",
+        "schedule": "Programmer pour 6 personnes",
+        "recipients": "6 personnes devaient la recevoir.",
+        "scheduled": "Programmée pour le",
+    },
+    "de": {
+        "write": "Beitrag schreiben",
+        "audience": "6 Personen erhalten sie: 5 sofort, 1 nach ihrer Ruhezeit.",
+        "send": "An 6 Personen senden",
+        "schedule": "Für 6 Personen planen",
+        "recipients": "6 Personen sollten ihn erhalten.",
+        "scheduled": "Geplant für",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["fr", "de"])
+async def test_community_admin_composes_a_post_previews_it_and_follows_its_delivery(
+    lang: str,
+    live: LiveServer,
+    browser: Browser,
+    client: Client,
+    db: asyncpg.Pool,
+    channels: pipeline.Channels,
+) -> None:
+    make_user = user_factory(client, db)
+    owner = await make_user(locale=lang, display_name=f"Chorleitung {lang}")
+    community = await create_community(client, owner)
+    members = [await make_user(locale="fr", municipality_code="57089") for _ in range(4)]
+    members += [await make_user(locale="de", municipality_code="10045114") for _ in range(2)]
+    for person in members:
+        await join(client, person, community["id"])
+    await quiet_now(client, members[-1], "Europe/Berlin")
+    words = POST_WORDS[lang]
+
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await sign_in(page, live, owner, lang)
+        write = page.locator(f"a[href='/console/communities/{community['id']}/compose']")
+        await expect(write).to_have_text(words["write"])
+        await write.click()
+        await expect(page).to_have_url(re.compile(r"/compose$"))
+        await accessible(page)
+        for field, text in POST_TEXTS.items():
+            await page.locator(f"#{field}").fill(text)
+        await page.locator("#priority-important").check()
+        scheduled = lang == "de"
+        # a month ahead at this time of day: the quiet hours of the member in them now are in force then too
+        when = datetime.now(ZoneInfo("Europe/Berlin")) + timedelta(days=30)
+        if scheduled:
+            await page.locator("#publish_date").fill(when.strftime("%d.%m.%Y"))
+            await page.locator("#publish_time").fill(when.strftime("%H:%M"))
+        await page.get_by_role("button", name=WORDS[lang]["preview"]).click()
+        await expect(page.locator("#audience-summary")).to_have_text(words["audience"])
+        await expect(page.locator("#audience-languages tbody tr")).to_have_count(2)
+        await expect(page.locator("#preview-fr .push-title")).to_have_text(POST_TEXTS["title_fr"])
+        await expect(page.locator("#preview-de .push-title")).to_have_text(POST_TEXTS["title_de"])
+        await expect(page.locator("#preview-de .email-text")).to_contain_text("Die Probe ist am Dienstag")
+        assert await page.locator("#body_de_simple").input_value() == POST_TEXTS["body_de_simple"]
+        await accessible(page)
+
+        if scheduled:
+            await expect(page.locator("#schedule-summary")).to_contain_text(when.strftime("%d.%m.%Y, %H:%M"))
+            await page.get_by_role("button", name=words["schedule"]).dblclick()
+        else:
+            await page.get_by_role("button", name=words["send"]).dblclick()
+        await expect(page).to_have_url(re.compile(r"/console/posts/[0-9a-f-]{36}$"))
+        post_id = uuid.UUID(page.url.rsplit("/", 1)[1])
+        stored = await db.fetch("SELECT * FROM posts WHERE community_id = $1", uuid.UUID(community["id"]))
+        assert [r["id"] for r in stored] == [post_id]
+        assert stored[0]["body_fr_simple"] == POST_TEXTS["body_fr_simple"]
+        await accessible(page)
+        if scheduled:
+            assert stored[0]["published_at"] is None
+            await expect(page.locator("#post-state")).to_contain_text(words["scheduled"])
+            return
+
+        notification_id = await db.fetchval(
+            "SELECT id FROM notifications WHERE kind = 'post' AND source_id = $1", post_id
+        )
+        async with transaction(db) as conn:
+            assert await pipeline.plan_notification(conn, notification_id, channels.clock()) == 6
+        await pipeline.dispatch(db, channels, notification_id, "push")
+        await pipeline.dispatch(db, channels, notification_id, "email")
+        await expect(page.locator("#recipients-summary")).to_have_text(words["recipients"], timeout=15_000)
+        await expect(page.locator("#delivery tbody tr").first).to_be_visible()
+        await expect(page.locator("#recipients-places")).to_contain_text(
+            "Bitche" if lang == "fr" else "Bitsch"
+        )
+        await accessible(page)
     finally:
         await context.close()
