@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from hub.queue import lane_queue
 from hub.settings import environment
 
 logger = logging.getLogger("hub.db")
@@ -112,7 +113,7 @@ class _Pending:
 
     def __init__(self, queue: ArqRedis | None) -> None:
         self.queue = queue
-        self.jobs: list[tuple[str, tuple[Any, ...], str | None]] = []
+        self.jobs: list[tuple[str, tuple[Any, ...], str | None, bool]] = []
 
 
 #: keyed by the identity of the connection whose transaction the work waits for
@@ -120,9 +121,10 @@ _pending: dict[int, _Pending] = {}
 
 
 def enqueue_after_commit(
-    conn: asyncpg.Connection, function: str, *args: Any, job_id: str | None = None
+    conn: asyncpg.Connection, function: str, *args: Any, job_id: str | None = None, urgent: bool = False
 ) -> bool:
-    """Enqueue an ARQ job once the transaction of ``conn`` commits (jobs carry ids only).
+    """Enqueue an ARQ job once the transaction of ``conn`` commits (jobs carry ids only); ``urgent`` puts it
+    on the urgent queue, which workers serve apart from bulk work.
 
     If Redis is unreachable then, the job is not lost: the state it refers to is committed, and the
     sweep that owns that state enqueues it again.
@@ -130,7 +132,7 @@ def enqueue_after_commit(
     pending = _pending.get(id(conn))
     if pending is None or pending.queue is None:
         return False
-    pending.jobs.append((function, args, job_id))
+    pending.jobs.append((function, args, job_id, urgent))
     return True
 
 
@@ -168,9 +170,10 @@ async def in_transaction(conn: asyncpg.Connection, queue: ArqRedis | None = None
 
 async def _run_pending(pending: _Pending) -> None:
     if pending.queue is not None:
-        for function, args, job_id in pending.jobs:
+        for function, args, job_id, urgent in pending.jobs:
+            lane = lane_queue(pending.queue.default_queue_name, urgent)
             try:
-                await pending.queue.enqueue_job(function, *args, _job_id=job_id)
+                await pending.queue.enqueue_job(function, *args, _job_id=job_id, _queue_name=lane)
             except Exception as exc:
                 logger.warning("could not enqueue %s after commit (a sweep will): %s", function, exc)
 

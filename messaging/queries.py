@@ -36,11 +36,12 @@ async def mark_enqueued(conn: asyncpg.Connection, notification_ids: list[uuid.UU
 
 async def due_unplanned(
     conn: asyncpg.Connection, now: datetime, stale_after_s: float, limit: int
-) -> list[uuid.UUID]:
-    """Notifications due for planning that no job has picked up (or whose job was lost), locked."""
-    rows = await conn.fetch(
+) -> list[asyncpg.Record]:
+    """Notifications (id, kind, priority) due for planning that no job has picked up (or whose job was
+    lost), locked."""
+    return await conn.fetch(
         """
-        SELECT id FROM notifications
+        SELECT id, kind, priority FROM notifications
         WHERE planned_at IS NULL AND cancelled_at IS NULL
           AND coalesce(not_before, created_at) <= $1
           AND (enqueued_at IS NULL OR enqueued_at < $1 - make_interval(secs => $2))
@@ -52,7 +53,6 @@ async def due_unplanned(
         stale_after_s,
         limit,
     )
-    return [r["id"] for r in rows]
 
 
 # One statement per notification: recipients (named people and the community's active members, minus
@@ -129,7 +129,7 @@ SELECT count(*) FROM recipients
 async def lock_unplanned(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
     """The notification, locked, if it still needs planning (a second job finds None)."""
     return await conn.fetchrow(
-        "SELECT id, not_before, channels FROM notifications WHERE id = $1 AND planned_at IS NULL "
+        "SELECT id, not_before, channels, kind, priority FROM notifications WHERE id = $1 AND planned_at IS NULL "
         "AND cancelled_at IS NULL FOR UPDATE SKIP LOCKED",
         notification_id,
     )
@@ -480,11 +480,10 @@ async def retry_failed(
     return counts
 
 
-async def due_work(
-    conn: asyncpg.Connection, now: datetime, stale_after_s: float
-) -> list[tuple[uuid.UUID, str]]:
-    """(notification, channel) pairs with due pending deliveries that no job has been asked to send lately."""
-    rows = await conn.fetch(
+async def due_work(conn: asyncpg.Connection, now: datetime, stale_after_s: float) -> list[asyncpg.Record]:
+    """(notification_id, channel, kind, priority) of due pending deliveries that no job has been asked to
+    send lately."""
+    return await conn.fetch(
         """
         WITH due AS (
             SELECT id FROM deliveries
@@ -497,12 +496,13 @@ async def due_work(
             UPDATE deliveries d SET enqueued_at = $1 FROM due WHERE d.id = due.id
             RETURNING d.notification_id, d.channel
         )
-        SELECT DISTINCT notification_id, channel FROM marked
+        SELECT w.notification_id, w.channel, n.kind, n.priority
+        FROM (SELECT DISTINCT notification_id, channel FROM marked) w
+        JOIN notifications n ON n.id = w.notification_id
         """,
         now,
         stale_after_s,
     )
-    return [(r["notification_id"], r["channel"]) for r in rows]
 
 
 async def claim_digest_run(conn: asyncpg.Connection, period: str, run_date: date) -> bool:
