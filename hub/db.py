@@ -80,12 +80,17 @@ class PooledConnection(asyncpg.Connection):
         return ""
 
 
-async def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    database_url: str, *, min_size: int = 2, max_size: int = 10, statement_cache_size: int = 100
+) -> asyncpg.Pool:
+    """The pool of one process. ``statement_cache_size`` 0 is for a connection pooler in transaction mode
+    that does not track prepared statements (PgBouncer before 1.21, or without max_prepared_statements)."""
     # A startup parameter rather than SET in ``init``: a reset query would undo a SET on the first release.
     return await asyncpg.create_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
+        statement_cache_size=statement_cache_size,
         connection_class=PooledConnection,
         server_settings={"timezone": "UTC"},
         command_timeout=60,

@@ -193,11 +193,18 @@ async def claim(
 
 
 async def renew_leases(conn: asyncpg.Connection, delivery_ids: list[int], now: datetime) -> None:
-    """The heartbeat of a sending job: its deliveries stay leased while it lives."""
+    """The heartbeat of a sending job: its deliveries stay leased while it lives.
+
+    Rows locked right now are the slice whose outcomes the same job is recording: they are skipped, not
+    waited for, because two statements locking the same rows in different orders deadlock.
+    """
     await conn.execute(
         f"""
         UPDATE deliveries SET lease_until = $2::timestamptz + interval '{LEASE_S} seconds'
-        WHERE id = ANY ($1::bigint[]) AND status = 'sending'
+        WHERE id IN (
+            SELECT id FROM deliveries WHERE id = ANY ($1::bigint[]) AND status = 'sending'
+            FOR UPDATE SKIP LOCKED
+        )
         """,
         delivery_ids,
         now,
@@ -330,12 +337,15 @@ async def clear_bounces(conn: asyncpg.Connection, addresses: list[str]) -> None:
 
 
 async def expire_leases(conn: asyncpg.Connection, now: datetime) -> int:
-    """Deliveries claimed by a worker that died: pending again (held again for a digest's)."""
+    """Deliveries claimed by a worker that died: pending again (held again for a digest's). A row locked
+    right now is being recorded or renewed by a living worker: skipped (waiting for it could deadlock)."""
     result = await conn.execute(
         """
         UPDATE deliveries SET status = CASE WHEN digest IS NULL THEN 'pending' ELSE 'held' END,
                               lease_until = NULL, enqueued_at = NULL
-        WHERE status = 'sending' AND lease_until < $1
+        WHERE id IN (
+            SELECT id FROM deliveries WHERE status = 'sending' AND lease_until < $1 FOR UPDATE SKIP LOCKED
+        )
         """,
         now,
     )

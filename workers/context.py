@@ -24,7 +24,9 @@ async def open_context(
     push_concurrency: int | None = None,
 ) -> dict[str, Any]:
     """The pool and senders of one worker lane; with ``redis``, pushes keep to the quota all workers share."""
-    pool = await create_pool(database_url, min_size=2, max_size=pool_size)
+    pool = await create_pool(
+        database_url, min_size=2, max_size=pool_size, statement_cache_size=settings.statement_cache_size
+    )
     push = None
     if settings.fcm_credentials_file is not None:
         quota = None

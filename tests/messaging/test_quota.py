@@ -6,11 +6,13 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from devtools.fcm_local import FcmLocal
+from hub.settings import SettingsError, load_settings
 from messaging.push import PushMessage, PushSender
 from messaging.quota import Quota
 from tests.conftest import Servers
@@ -70,3 +72,33 @@ async def test_quota_exceeded_with_retry_after_slows_every_worker_down(redis: Re
     finally:
         await one.close()
         await other.close()
+
+
+def test_push_capacity_and_quota_are_configured_and_checked(tmp_path: Path) -> None:
+    base = {"HUB_SECRET_KEY": "x" * 40, "HUB_DATA_DIR": str(tmp_path), "HUB_LANG": "de"}
+    defaults = load_settings(base)
+    assert (defaults.push_concurrency, defaults.fcm_quota_per_minute, defaults.urgent_jobs) == (
+        256,
+        600_000,
+        8,
+    )
+    assert defaults.statement_cache_size == 100
+    settings = load_settings(
+        {
+            **base,
+            "HUB_PUSH_CONCURRENCY": "512",
+            "HUB_FCM_QUOTA_PER_MINUTE": "300000",
+            "HUB_URGENT_JOBS": "4",
+            "HUB_DATABASE_STATEMENT_CACHE": "0",
+        }
+    )
+    assert (settings.push_concurrency, settings.fcm_quota_per_minute, settings.urgent_jobs) == (
+        512,
+        300_000,
+        4,
+    )
+    assert settings.statement_cache_size == 0
+    with pytest.raises(SettingsError) as error:
+        load_settings({**base, "HUB_FCM_QUOTA_PER_MINUTE": "0"})
+    assert error.value.variable == "HUB_FCM_QUOTA_PER_MINUTE"
+    assert error.value.message == "erwartet wird eine Zahl von 1 bis 100000000"
