@@ -110,7 +110,8 @@ def build_worker(
         keep_result=60,
         max_tries=5,
         ctx={"settings": settings},
-        poll_delay=0.2,
+        # The urgent queue is looked at more often: a care alert takes two jobs (plan, then dispatch).
+        poll_delay=0.05 if urgent else 0.2,
     )
 
 

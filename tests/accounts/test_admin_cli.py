@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import Servers
-from tests.test_cli import PASSWORD, Dev, hub, server_processes
+from tests.server.test_cli import PASSWORD, Dev, hub, server_processes
 
 
 @pytest.fixture(scope="module")
