@@ -1,11 +1,14 @@
 """Fan-out benchmark: one urgent bilingual alert to a large community, against same-run baselines.
 
-python -m bench.fanout [--recipients 100000]
+python -m bench.fanout [--recipients 100000] [--rtt-ms 40] [--workers 2] [--push-concurrency 256]
 
-Measures planning against a bare INSERT … SELECT of the same delivery rows, push throughput of a worker
-process against a bare aiohttp keep-alive loop posting the same payloads to the same loopback FCM endpoint,
-email throughput against raw aiosmtplib sending pre-rendered bytes to the same aiosmtpd server, the time
-from publish to the last push accepted, and the worker's peak RSS. The last line is one JSON object.
+Measures planning against a bare INSERT … SELECT of the same delivery rows, push throughput of the worker
+processes against a bare aiohttp keep-alive loop posting the same payloads to the same loopback FCM endpoint
+with as many requests in flight, email throughput against raw aiosmtplib sending pre-rendered bytes to the
+same aiosmtpd server over as many connections, the time from publish to the last push accepted, the
+workers' peak RSS, and how long a care alert published in the middle of the fan-out takes to reach FCM.
+Both servers answer after ``--rtt-ms``, for the workers and the baselines alike. The last line is one JSON
+object.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from pathlib import Path
 from devtools.fcm_local import FcmLocal
 
 async def main():
-    fcm = FcmLocal(Path(sys.argv[1]), record_limit=10)
+    fcm = FcmLocal(Path(sys.argv[1]), record_limit=10, latency=float(sys.argv[2]))
     await fcm.start()
     print(json.dumps({"fcm": fcm.base_url, "credentials": str(fcm.credentials_file)}), flush=True)
     await asyncio.Event().wait()
@@ -59,10 +62,10 @@ except ImportError:
 """
 
 SMTP_SCRIPT = """
-import json, threading
+import json, sys, threading
 from devtools.smtp_local import MailCatcher
 
-smtp = MailCatcher()
+smtp = MailCatcher(latency=float(sys.argv[2]))
 smtp.start()
 print(json.dumps({"smtp_port": smtp.port}), flush=True)
 threading.Event().wait()
@@ -111,6 +114,15 @@ async def seed(conn: asyncpg.Connection, recipients: int) -> uuid.UUID:
         SELECT id, $1, true, (row_number() OVER (ORDER BY id)) % 5 = 0 FROM users WHERE email LIKE '%@bench.test'
         """,
         community,
+    )
+    # The daughter of someone who missed a check-in: not a member, one device of her own.
+    await conn.execute(
+        "INSERT INTO users (id, email, password_hash, display_name, locale, time_zone) "
+        "VALUES (gen_random_uuid(), 'daughter@care.test', 'x', 'Tochter', 'de', 'Europe/Berlin')"
+    )
+    await conn.execute(
+        "INSERT INTO devices (user_id, token, platform) SELECT id, 'bench-care-daughter', 'android' FROM users "
+        "WHERE email = 'daughter@care.test'"
     )
     await conn.execute("ANALYZE")
     return community
@@ -186,21 +198,25 @@ async def bare_push(endpoint: str, credentials: Path, count: int, concurrency: i
         return count / (time.perf_counter() - start)
 
 
-async def bare_email(port: int, count: int) -> float:
-    """Baseline: raw aiosmtplib sending one pre-rendered message over one connection."""
+async def bare_email(port: int, count: int, connections: int) -> float:
+    """Baseline: raw aiosmtplib sending one pre-rendered message over ``connections`` connections."""
     raw = (
         b"From: hub@bench.test\r\nTo: someone@bench.test\r\nSubject: =?utf-8?q?Hitzewarnung?=\r\n"
         b"Content-Type: text/plain; charset=utf-8\r\n\r\nTrinken Sie Wasser und bleiben Sie im Kuehlen.\r\n"
         * 1
     )
-    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
-    await smtp.connect()
+    numbers = iter(range(count))
+
+    async def sender() -> None:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
+        await smtp.connect()
+        for i in numbers:
+            await smtp.sendmail("hub@bench.test", [f"bare{i}@bench.test"], raw)
+        await smtp.quit()
+
     start = time.perf_counter()
-    for i in range(count):
-        await smtp.sendmail("hub@bench.test", [f"bare{i}@bench.test"], raw)
-    elapsed = time.perf_counter() - start
-    await smtp.quit()
-    return count / elapsed
+    await asyncio.gather(*(sender() for _ in range(connections)))
+    return count / (time.perf_counter() - start)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -210,7 +226,28 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def run(recipients: int) -> dict[str, Any]:
+#: SMTP connections per worker process that send the post's emails (the bulk queue's mailer)
+SMTP_CONNECTIONS_PER_WORKER = 4
+
+
+async def care_alert(pool: asyncpg.Pool, arq: Any) -> uuid.UUID:
+    """A missed check-in told to a daughter, as the care ladder does: urgent, care kind, push only."""
+    daughter = await pool.fetchval("SELECT id FROM users WHERE email = 'daughter@care.test'")
+    async with transaction(pool, arq) as conn:
+        return await notify(
+            conn,
+            kind="care.checkin_missed",
+            audience=Audience(user_ids=(daughter,)),
+            title=Bilingual(fr="Pas de nouvelles", de="Keine Rückmeldung"),
+            body=Bilingual(fr="Appelez votre mère.", de="Rufen Sie Ihre Mutter an."),
+            priority="urgent",
+            deep_link="/care",
+            respect_preferences=False,
+            channels=("push",),
+        )
+
+
+async def run(recipients: int, rtt_ms: float, workers: int, push_concurrency: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="hub-bench-", dir="/tmp"))
     os.chmod(workdir, 0o755)
     stoppers: list[Any] = []
@@ -235,7 +272,9 @@ async def run(recipients: int) -> dict[str, Any]:
         endpoints: dict[str, Any] = {}
         for script in (FCM_SCRIPT, SMTP_SCRIPT):
             server = subprocess.Popen(
-                [sys.executable, "-c", script, str(workdir)], stdout=subprocess.PIPE, text=True
+                [sys.executable, "-c", script, str(workdir), str(rtt_ms / 1000)],
+                stdout=subprocess.PIPE,
+                text=True,
             )
             stoppers.append(server.terminate)
             assert server.stdout is not None
@@ -258,13 +297,16 @@ async def run(recipients: int) -> dict[str, Any]:
             "HUB_SMTP_HOST": "127.0.0.1",
             "HUB_SMTP_PORT": str(endpoints["smtp_port"]),
             "HUB_LOG_LEVEL": "WARNING",
+            "HUB_PUSH_CONCURRENCY": str(push_concurrency),
         }
         hub = shutil.which("hub") or str(Path(sys.executable).parent / "hub")
-        worker = subprocess.Popen([hub, "worker"], env=env)
-        stoppers.append(lambda: worker.send_signal(signal.SIGTERM))
-        await asyncio.sleep(3)  # the worker connects and starts polling
+        processes = [subprocess.Popen([hub, "worker"], env=env) for _ in range(workers)]
+        for process in processes:
+            stoppers.append(lambda process=process: process.send_signal(signal.SIGTERM))
+        await asyncio.sleep(3 + workers)  # the workers connect and start polling
         arq = await queue_pool(redis_url, queue_name)
-        log("publishing the alert…")
+        load_before = os.getloadavg()
+        log("publishing the post…")
         start = time.perf_counter()
         async with transaction(pool, arq) as conn:
             notification_id = await notify(
@@ -277,15 +319,34 @@ async def run(recipients: int) -> dict[str, Any]:
                 deep_link="/alerts/heat",
             )
         expected_push = recipients
+        care_id: uuid.UUID | None = None
+        care_sent = False
         while True:
             await asyncio.sleep(0.2)
+            if care_id is None:
+                pushed = await pool.fetchval(
+                    "SELECT count(*) FROM deliveries WHERE notification_id = $1 AND channel = 'push' "
+                    "AND status = 'sent'",
+                    notification_id,
+                )
+                if pushed >= expected_push // 2:
+                    log(f"{pushed} pushes sent: a care alert in the middle of the fan-out…")
+                    care_id = await care_alert(pool, arq)
+            elif not care_sent:
+                care_sent = bool(
+                    await pool.fetchval(
+                        "SELECT count(*) FROM deliveries WHERE notification_id = $1 AND channel = 'push' "
+                        "AND status IN ('sent', 'failed')",
+                        care_id,
+                    )
+                )
             row = await pool.fetchrow(
                 "SELECT count(*) FILTER (WHERE channel = 'push' AND status IN ('sent', 'failed', 'skipped')) AS push, "
                 "count(*) FILTER (WHERE channel = 'email' AND status IN ('sent', 'failed', 'skipped')) AS email, "
                 "count(*) FILTER (WHERE channel = 'email') AS email_total FROM deliveries WHERE notification_id = $1",
                 notification_id,
             )
-            if row["push"] >= expected_push and row["email"] >= row["email_total"] > 0:
+            if row["push"] >= expected_push and row["email"] >= row["email_total"] > 0 and care_sent:
                 break
             if time.perf_counter() - start > 900:
                 raise SystemExit("timed out waiting for the fan-out")
@@ -306,9 +367,21 @@ async def run(recipients: int) -> dict[str, Any]:
             """,
             notification_id,
         )
-        rss = peak_rss_mb(worker.pid)
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(30)
+        care = await pool.fetchrow(
+            "SELECT d.status, extract(epoch FROM d.sent_at - n.created_at) AS latency, "
+            "(SELECT count(*) FROM deliveries p WHERE p.notification_id = $2 AND p.channel = 'push' "
+            " AND p.status = 'pending') AS post_pending "
+            "FROM deliveries d JOIN notifications n ON n.id = d.notification_id "
+            "WHERE d.notification_id = $1 AND d.channel = 'push'",
+            care_id,
+            notification_id,
+        )
+        load_after = os.getloadavg()
+        rss = max(peak_rss_mb(process.pid) for process in processes)
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(30)
         # planning measured alone, on a second identical notification planned in-process
         async with transaction(pool) as conn:
             second = await notify(
@@ -331,14 +404,24 @@ async def run(recipients: int) -> dict[str, Any]:
         # The worker sends both channels at once; so do the baselines, with the same volumes, so that
         # each meets the same competition for the machine's cores as the worker did.
         bare_push_per_s, bare_email_per_s = await asyncio.gather(
-            bare_push(endpoints["fcm"], Path(endpoints["credentials"]), int(timing["pushes"] or 1), 128),
-            bare_email(endpoints["smtp_port"], int(timing["emails"] or 1)),
+            bare_push(
+                endpoints["fcm"],
+                Path(endpoints["credentials"]),
+                int(timing["pushes"] or 1),
+                push_concurrency * workers,
+            ),
+            bare_email(
+                endpoints["smtp_port"], int(timing["emails"] or 1), SMTP_CONNECTIONS_PER_WORKER * workers
+            ),
         )
         await pool.close()
         push_per_s = (timing["pushes"] or 0) / float(timing["push_span"] or 1)
         email_per_s = (timing["emails"] or 0) / float(timing["email_span"] or 1)
         return {
             "recipients": recipients,
+            "rtt_ms": rtt_ms,
+            "workers": workers,
+            "push_concurrency": push_concurrency,
             "delivery_rows": rows,
             "plan_s": round(plan_s, 3),
             "bare_insert_s": round(bare_insert_s, 3),
@@ -351,6 +434,9 @@ async def run(recipients: int) -> dict[str, Any]:
             "email_vs_bare": round(email_per_s / bare_email_per_s, 2),
             "e2e_s": round(float(timing["e2e"] or 0), 2),
             "worker_peak_rss_mb": round(rss, 1),
+            "care_alert_s": round(float(care["latency"]), 3) if care and care["status"] == "sent" else None,
+            "care_alert_target_met": bool(care and care["status"] == "sent" and care["latency"] < 2),
+            "load_avg_1m": [round(load_before[0], 1), round(load_after[0], 1)],
         }
     finally:
         for stop in reversed(stoppers):
@@ -364,14 +450,18 @@ async def run(recipients: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--rtt-ms", type=float, default=0.0, help="FCM and SMTP answer after this delay")
+    parser.add_argument("--workers", type=int, default=1, help="`hub worker` processes")
+    parser.add_argument("--push-concurrency", type=int, default=256, help="pushes in flight per worker")
     args = parser.parse_args()
+    job = run(args.recipients, args.rtt_ms, args.workers, args.push_concurrency)
     # The same event loop as the worker under test (uvloop where installed), so the baselines are as fast.
     try:
         import uvloop
     except ImportError:
-        figures = asyncio.run(run(args.recipients))
+        figures = asyncio.run(job)
     else:
-        figures = uvloop.run(run(args.recipients))
+        figures = uvloop.run(job)
     print(json.dumps(figures))
 
 

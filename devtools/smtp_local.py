@@ -104,8 +104,11 @@ class MailCatcher:
         *,
         tls_context: ssl.SSLContext | None = None,
         smtputf8: bool = True,
+        latency: float = 0.0,
     ) -> None:
         self.host = host
+        #: seconds each message waits before it is accepted, like a server across a network
+        self.latency = latency
         self.tls_context = tls_context
         #: whether the server offers SMTPUTF8 (RFC 6531: non-ASCII mailboxes)
         self.smtputf8 = smtputf8
@@ -237,6 +240,8 @@ class MailCatcher:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         number = server.connection_number if isinstance(server, _Protocol) else 0
         caught = _parse(envelope, number)
         with self._lock:

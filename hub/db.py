@@ -19,6 +19,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from hub.logs import current_request_id
+from hub.queue import lane_queue
 from hub.settings import environment
 
 logger = logging.getLogger("hub.db")
@@ -80,12 +81,17 @@ class PooledConnection(asyncpg.Connection):
         return ""
 
 
-async def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    database_url: str, *, min_size: int = 2, max_size: int = 10, statement_cache_size: int = 100
+) -> asyncpg.Pool:
+    """The pool of one process. ``statement_cache_size`` 0 is for a connection pooler in transaction mode
+    that does not track prepared statements (PgBouncer before 1.21, or without max_prepared_statements)."""
     # A startup parameter rather than SET in ``init``: a reset query would undo a SET on the first release.
     return await asyncpg.create_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
+        statement_cache_size=statement_cache_size,
         connection_class=PooledConnection,
         server_settings={"timezone": "UTC"},
         command_timeout=60,
@@ -113,8 +119,8 @@ class _Pending:
 
     def __init__(self, queue: ArqRedis | None) -> None:
         self.queue = queue
-        #: (function, ids, job id, id of the request the job is done for)
-        self.jobs: list[tuple[str, tuple[Any, ...], str | None, str | None]] = []
+        #: (function, ids, job id, id of the request the job is done for, whether it is urgent)
+        self.jobs: list[tuple[str, tuple[Any, ...], str | None, str | None, bool]] = []
 
 
 #: keyed by the identity of the connection whose transaction the work waits for
@@ -122,9 +128,10 @@ _pending: dict[int, _Pending] = {}
 
 
 def enqueue_after_commit(
-    conn: asyncpg.Connection, function: str, *args: Any, job_id: str | None = None
+    conn: asyncpg.Connection, function: str, *args: Any, job_id: str | None = None, urgent: bool = False
 ) -> bool:
-    """Enqueue an ARQ job once the transaction of ``conn`` commits (jobs carry ids only).
+    """Enqueue an ARQ job once the transaction of ``conn`` commits (jobs carry ids only); ``urgent`` puts it
+    on the urgent queue, which workers serve apart from bulk work.
 
     If Redis is unreachable then, the job is not lost: the state it refers to is committed, and the
     sweep that owns that state enqueues it again.
@@ -132,7 +139,7 @@ def enqueue_after_commit(
     pending = _pending.get(id(conn))
     if pending is None or pending.queue is None:
         return False
-    pending.jobs.append((function, args, job_id, current_request_id()))
+    pending.jobs.append((function, args, job_id, current_request_id(), urgent))
     return True
 
 
@@ -170,11 +177,12 @@ async def in_transaction(conn: asyncpg.Connection, queue: ArqRedis | None = None
 
 async def _run_pending(pending: _Pending) -> None:
     if pending.queue is not None:
-        for function, args, job_id, request_id in pending.jobs:
+        for function, args, job_id, request_id, urgent in pending.jobs:
+            lane = lane_queue(pending.queue.default_queue_name, urgent)
             # the worker binds the request id to the job's log lines (workers.main.job_functions)
             extra: dict[str, Any] = {"request_id": request_id} if request_id else {}
             try:
-                await pending.queue.enqueue_job(function, *args, _job_id=job_id, **extra)
+                await pending.queue.enqueue_job(function, *args, _job_id=job_id, _queue_name=lane, **extra)
             except Exception as exc:
                 logger.warning("could not enqueue %s after commit (a sweep will): %s", function, exc)
 

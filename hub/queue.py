@@ -24,6 +24,21 @@ def deserialize(data: bytes) -> dict[str, Any]:
     return msgspec.msgpack.decode(data)  # type: ignore[no-any-return]
 
 
+URGENT_SUFFIX = ":urgent"
+
+
+def urgent_queue(queue_name: str) -> str:
+    """The queue of urgent work (care alerts, severe warnings), served by worker capacity of its own so that
+    it never waits behind a bulk fan-out on ``queue_name``."""
+    return queue_name if queue_name.endswith(URGENT_SUFFIX) else queue_name + URGENT_SUFFIX
+
+
+def lane_queue(queue_name: str, urgent: bool) -> str:
+    """The queue of one lane, from either lane's name (a job on the urgent queue may enqueue bulk work)."""
+    base = queue_name.removesuffix(URGENT_SUFFIX)
+    return urgent_queue(base) if urgent else base
+
+
 def redis_settings(url: str) -> RedisSettings:
     return RedisSettings.from_dsn(url)
 

@@ -47,6 +47,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     fcm_endpoint: str = DEFAULT_FCM_ENDPOINT
     console_locale: str = "fr"
     queue_name: str = "hub:queue"
+    #: pushes in flight per worker lane (one keep-alive connection each): sized for the round trip to FCM
+    push_concurrency: int = 256
+    #: the FCM project's quota, shared by all workers through Redis
+    fcm_quota_per_minute: int = 600_000
+    #: jobs each worker runs at once on the urgent queue (besides its bulk jobs)
+    urgent_jobs: int = 8
+    #: asyncpg's prepared statements per connection; 0 behind a pooler that cannot keep them
+    statement_cache_size: int = 100
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     dev_mode: bool = False
@@ -221,6 +229,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         fcm_endpoint=fcm_endpoint.rstrip("/"),
         console_locale=locale,
         queue_name=env.get("HUB_QUEUE_NAME") or "hub:queue",
+        push_concurrency=integer("HUB_PUSH_CONCURRENCY", 256, 1, 4096),
+        fcm_quota_per_minute=integer("HUB_FCM_QUOTA_PER_MINUTE", 600_000, 1, 100_000_000),
+        urgent_jobs=integer("HUB_URGENT_JOBS", 8, 1, 256),
+        statement_cache_size=integer("HUB_DATABASE_STATEMENT_CACHE", 100, 0, 10_000),
         access_token_minutes=integer("HUB_ACCESS_TOKEN_MINUTES", 15, 1, 24 * 60),
         refresh_token_days=integer("HUB_REFRESH_TOKEN_DAYS", 30, 1, 365),
         dev_mode=dev,

@@ -49,14 +49,16 @@ from messaging.planning import (
     gate,
     push_outcome,
     retry_window,
+    urgent_lane,
 )
 from messaging.push import PushMessage, PushSender
 
 logger = logging.getLogger("messaging.pipeline")
 log = get_logger("messaging.pipeline")
 
-#: parallel dispatch jobs per notification and channel; each drains batches until nothing is due
-DISPATCH_PARALLELISM = 4
+#: parallel dispatch jobs per notification and channel; each drains batches until nothing is due. Each has
+#: one slice of SLICE_SIZE in flight, so 8 keep about 400 pushes in flight: enough for a 40 ms round trip.
+DISPATCH_PARALLELISM = 8
 #: how long an enqueued job may take to start before a sweep enqueues again
 STALE_AFTER_S = 60.0
 #: while sending a claim, how often a job looks at the provider's circuit (another job may have opened it)
@@ -114,16 +116,23 @@ async def plan_notification(
     if row is None or (row["not_before"] is not None and row["not_before"] > now):
         return None
     recipients = await queries.plan(conn, notification_id, now)
+    urgent = urgent_lane(row["priority"], row["kind"])
     for channel, due in (await queries.due_counts(conn, notification_id, now)).items():
-        request_dispatch(conn, notification_id, channel, now, shards=-(-due // BATCH_SIZE))
+        request_dispatch(conn, notification_id, channel, now, shards=-(-due // BATCH_SIZE), urgent=urgent)
     return recipients
 
 
 def request_dispatch(
-    conn: asyncpg.Connection, notification_id: uuid.UUID, channel: str, now: datetime, shards: int = 1
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    channel: str,
+    now: datetime,
+    shards: int = 1,
+    *,
+    urgent: bool = False,
 ) -> None:
     """Enqueue (after commit) jobs that drain the channel's due deliveries: one per batch, at most
-    DISPATCH_PARALLELISM, each claiming batches until none is left."""
+    DISPATCH_PARALLELISM, each claiming batches until none is left; urgent work on the urgent queue."""
     stamp = int(now.timestamp())
     for shard in range(max(1, min(shards, DISPATCH_PARALLELISM))):
         enqueue_after_commit(
@@ -131,22 +140,24 @@ def request_dispatch(
             f"dispatch_{channel}",
             str(notification_id),
             job_id=f"{channel}:{notification_id}:{stamp}:{shard}",
+            urgent=urgent,
         )
 
 
 async def relay_outbox(conn: asyncpg.Connection, now: datetime, limit: int = 500) -> int:
     """Enqueue planning for notifications that are due and that no job took (Redis was down, a job lost)."""
-    ids = await queries.due_unplanned(conn, now, STALE_AFTER_S, limit)
-    if ids:
-        await queries.mark_enqueued(conn, ids)
-        for notification_id in ids:
+    rows = await queries.due_unplanned(conn, now, STALE_AFTER_S, limit)
+    if rows:
+        await queries.mark_enqueued(conn, [r["id"] for r in rows])
+        for row in rows:
             enqueue_after_commit(
                 conn,
                 "plan_notification",
-                str(notification_id),
-                job_id=f"plan:{notification_id}:{int(now.timestamp())}",
+                str(row["id"]),
+                job_id=f"plan:{row['id']}:{int(now.timestamp())}",
+                urgent=urgent_lane(row["priority"], row["kind"]),
             )
-    return len(ids)
+    return len(rows)
 
 
 async def sweep_deliveries(conn: asyncpg.Connection, now: datetime) -> int:
@@ -164,8 +175,15 @@ async def sweep_deliveries(conn: asyncpg.Connection, now: datetime) -> int:
             if target is not None:
                 request_dispatch(conn, target, channel, now)
     work = await queries.due_work(conn, now, STALE_AFTER_S)
-    for notification_id, channel in work:
-        request_dispatch(conn, notification_id, channel, now, shards=DISPATCH_PARALLELISM)
+    for row in work:
+        request_dispatch(
+            conn,
+            row["notification_id"],
+            row["channel"],
+            now,
+            shards=DISPATCH_PARALLELISM,
+            urgent=urgent_lane(row["priority"], row["kind"]),
+        )
     direct = await queries.due_direct_emails(conn, now, STALE_AFTER_S)
     for email_id in direct:
         enqueue_after_commit(

@@ -116,6 +116,20 @@ def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at).replace(tzinfo=tz).astimezone(UTC)
 
 
+#: kinds a publisher sends to a whole community: bulk work whatever their priority, so that a post to
+#: 100,000 members never holds up an alert about one person
+PUBLISHED_KINDS = ("post", "event")
+
+
+def urgent_lane(priority: str, kind: str) -> bool:
+    """Whether a notification is planned and dispatched on the urgent queue: care alerts (the ladder's
+    steps, providers' alerts, circle messages) and urgent alerts of authorities and sensors (severe
+    official warnings, red levels), never a community's posts or events."""
+    if kind.startswith(PUBLISHED_KINDS):
+        return False
+    return kind.startswith("care.") or priority == "urgent"
+
+
 def retry_window(priority: str, kind: str) -> timedelta:
     """How long a delivery of this notification keeps retrying (the planner applies the same rule)."""
     return URGENT_RETRY_WINDOW if priority == "urgent" or kind.startswith("care.") else RETRY_WINDOW

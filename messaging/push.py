@@ -20,6 +20,7 @@ from pyfcm import FCMNotification
 from pyfcm.errors import FCMError, FCMNotRegisteredError, FCMSenderIdMismatchError, InvalidDataError
 
 from messaging.metrics import observe_send
+from messaging.quota import Quota
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 # Server-side trouble: the message was not taken, asking again later is right.
@@ -47,6 +48,8 @@ class PushOutcome(msgspec.Struct, frozen=True):
     message_id: str | None = None
     retry_after: float | None = None
     error: str | None = None
+    #: the provider refused for the project's quota (429): every worker should slow down
+    quota_exceeded: bool = False
 
 
 class _Sent(msgspec.Struct, frozen=True):
@@ -137,7 +140,13 @@ class PushSender:
     """Sends pushes through FCM HTTP v1; one instance per process, shared by all tasks."""
 
     def __init__(
-        self, credentials_file: Path, endpoint: str, *, concurrency: int = 64, timeout: float = 10.0
+        self,
+        credentials_file: Path,
+        endpoint: str,
+        *,
+        concurrency: int = 64,
+        timeout: float = 10.0,
+        quota: Quota | None = None,
     ) -> None:
         self._credentials = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
             str(credentials_file), scopes=[FCM_SCOPE]
@@ -149,6 +158,8 @@ class PushSender:
         self.url = f"{endpoint.rstrip('/')}/v1/projects/{project_id}/messages:send"
         self.concurrency = concurrency
         self.timeout = timeout
+        #: the project's FCM quota shared with the other workers (none: not limited here)
+        self.quota = quota
         # Only pyfcm's payload building and response mapping are used; its HTTP layer never runs.
         self._fcm = FCMNotification(credentials=self._credentials)
         self._templates: dict[tuple[Any, ...], bytes] = {}
@@ -198,12 +209,16 @@ class PushSender:
             started = time.perf_counter()
             outcome = await self._post(session, payload, may_refresh=True)
         observe_send("push", time.perf_counter() - started, outcome.status)
+        if outcome.quota_exceeded and self.quota is not None:
+            await self.quota.pause(outcome.retry_after)
         return outcome
 
     async def send_many(self, messages: Sequence[PushMessage]) -> list[PushOutcome]:
         """Send all, at most ``concurrency`` at a time; outcomes in the order of ``messages``."""
         outcomes: list[PushOutcome | None] = [None] * len(messages)
         indices = iter(range(len(messages)))
+        if self.quota is not None and messages:
+            await self.quota.take(len(messages))
 
         async def worker() -> None:
             for i in indices:
@@ -290,7 +305,9 @@ class PushSender:
         codes = {d.error_code for d in error.details if d.error_code} if error else set()
         text = f"{status} {error.status}: {error.message}" if error else f"{status}: {body[:200]!r}"
         if status in _RETRY_STATUSES or status >= 500:
-            return PushOutcome("retry", retry_after=parse_retry_after(retry_after), error=text)
+            return PushOutcome(
+                "retry", retry_after=parse_retry_after(retry_after), error=text, quota_exceeded=status == 429
+            )
         # pyfcm maps statuses to its error classes; the FCM errorCode decides whether the token is at fault,
         # because a 404 or 403 from a misconfigured endpoint must not delete anybody's device.
         try:

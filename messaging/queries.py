@@ -37,11 +37,12 @@ async def mark_enqueued(conn: asyncpg.Connection, notification_ids: list[uuid.UU
 
 async def due_unplanned(
     conn: asyncpg.Connection, now: datetime, stale_after_s: float, limit: int
-) -> list[uuid.UUID]:
-    """Notifications due for planning that no job has picked up (or whose job was lost), locked."""
-    rows = await conn.fetch(
+) -> list[asyncpg.Record]:
+    """Notifications (id, kind, priority) due for planning that no job has picked up (or whose job was
+    lost), locked."""
+    return await conn.fetch(
         """
-        SELECT id FROM notifications
+        SELECT id, kind, priority FROM notifications
         WHERE planned_at IS NULL AND cancelled_at IS NULL
           AND coalesce(not_before, created_at) <= $1
           AND (enqueued_at IS NULL OR enqueued_at < $1 - make_interval(secs => $2))
@@ -53,7 +54,6 @@ async def due_unplanned(
         stale_after_s,
         limit,
     )
-    return [r["id"] for r in rows]
 
 
 # One statement per notification: recipients (named people and the community's active members, minus
@@ -130,7 +130,7 @@ SELECT count(*) FROM recipients
 async def lock_unplanned(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
     """The notification, locked, if it still needs planning (a second job finds None)."""
     return await conn.fetchrow(
-        "SELECT id, not_before, channels FROM notifications WHERE id = $1 AND planned_at IS NULL "
+        "SELECT id, not_before, channels, kind, priority FROM notifications WHERE id = $1 AND planned_at IS NULL "
         "AND cancelled_at IS NULL FOR UPDATE SKIP LOCKED",
         notification_id,
     )
@@ -194,11 +194,18 @@ async def claim(
 
 
 async def renew_leases(conn: asyncpg.Connection, delivery_ids: list[int], now: datetime) -> None:
-    """The heartbeat of a sending job: its deliveries stay leased while it lives."""
+    """The heartbeat of a sending job: its deliveries stay leased while it lives.
+
+    Rows locked right now are the slice whose outcomes the same job is recording: they are skipped, not
+    waited for, because two statements locking the same rows in different orders deadlock.
+    """
     await conn.execute(
         f"""
         UPDATE deliveries SET lease_until = $2::timestamptz + interval '{LEASE_S} seconds'
-        WHERE id = ANY ($1::bigint[]) AND status = 'sending'
+        WHERE id IN (
+            SELECT id FROM deliveries WHERE id = ANY ($1::bigint[]) AND status = 'sending'
+            FOR UPDATE SKIP LOCKED
+        )
         """,
         delivery_ids,
         now,
@@ -341,12 +348,15 @@ async def clear_bounces(conn: asyncpg.Connection, addresses: list[str]) -> None:
 
 
 async def expire_leases(conn: asyncpg.Connection, now: datetime) -> int:
-    """Deliveries claimed by a worker that died: pending again (held again for a digest's)."""
+    """Deliveries claimed by a worker that died: pending again (held again for a digest's). A row locked
+    right now is being recorded or renewed by a living worker: skipped (waiting for it could deadlock)."""
     result = await conn.execute(
         """
         UPDATE deliveries SET status = CASE WHEN digest IS NULL THEN 'pending' ELSE 'held' END,
                               lease_until = NULL, enqueued_at = NULL
-        WHERE status = 'sending' AND lease_until < $1
+        WHERE id IN (
+            SELECT id FROM deliveries WHERE status = 'sending' AND lease_until < $1 FOR UPDATE SKIP LOCKED
+        )
         """,
         now,
     )
@@ -491,11 +501,10 @@ async def retry_failed(
     return counts
 
 
-async def due_work(
-    conn: asyncpg.Connection, now: datetime, stale_after_s: float
-) -> list[tuple[uuid.UUID, str]]:
-    """(notification, channel) pairs with due pending deliveries that no job has been asked to send lately."""
-    rows = await conn.fetch(
+async def due_work(conn: asyncpg.Connection, now: datetime, stale_after_s: float) -> list[asyncpg.Record]:
+    """(notification_id, channel, kind, priority) of due pending deliveries that no job has been asked to
+    send lately."""
+    return await conn.fetch(
         """
         WITH due AS (
             SELECT id FROM deliveries
@@ -508,12 +517,13 @@ async def due_work(
             UPDATE deliveries d SET enqueued_at = $1 FROM due WHERE d.id = due.id
             RETURNING d.notification_id, d.channel
         )
-        SELECT DISTINCT notification_id, channel FROM marked
+        SELECT w.notification_id, w.channel, n.kind, n.priority
+        FROM (SELECT DISTINCT notification_id, channel FROM marked) w
+        JOIN notifications n ON n.id = w.notification_id
         """,
         now,
         stale_after_s,
     )
-    return [(r["notification_id"], r["channel"]) for r in rows]
 
 
 async def claim_digest_run(conn: asyncpg.Connection, period: str, run_date: date) -> bool:

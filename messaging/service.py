@@ -41,7 +41,7 @@ from messaging.models import (
     Stats,
 )
 from messaging.pipeline import request_dispatch
-from messaging.planning import BATCH_SIZE, retry_window
+from messaging.planning import BATCH_SIZE, retry_window, urgent_lane
 
 logger = logging.getLogger("messaging")
 
@@ -112,7 +112,11 @@ async def notify(
     notification_id = await queries.insert_notification(conn, values)
     if not_before is None:
         enqueue_after_commit(
-            conn, "plan_notification", str(notification_id), job_id=f"plan:{notification_id}"
+            conn,
+            "plan_notification",
+            str(notification_id),
+            job_id=f"plan:{notification_id}",
+            urgent=urgent_lane(priority, kind),
         )
     return notification_id
 
@@ -383,7 +387,14 @@ async def retry_failed(
         conn, notification_id, now, now + retry_window(row["priority"], row["kind"])
     )
     for channel, count in counts.items():
-        request_dispatch(conn, notification_id, channel, now, shards=-(-count // BATCH_SIZE))
+        request_dispatch(
+            conn,
+            notification_id,
+            channel,
+            now,
+            shards=-(-count // BATCH_SIZE),
+            urgent=urgent_lane(row["priority"], row["kind"]),
+        )
     if counts:
         logger.info("failed deliveries of notification %s sent again: %s", notification_id, counts)
     return RetryFailed(

@@ -100,7 +100,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
-        app.state.db_pool = await db.create_pool(database_url)
+        app.state.db_pool = await db.create_pool(
+            database_url, statement_cache_size=settings.statement_cache_size
+        )
         app.state.arq = await queue_pool(redis_url, settings.queue_name)
         try:
             yield

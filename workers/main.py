@@ -21,7 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from hub.domain import Domain
 from hub.logs import bound, get_logger
 from hub.metrics import timed_job
-from hub.queue import deserialize, redis_settings, serialize
+from hub.queue import deserialize, lane_queue, redis_settings, serialize
 from hub.settings import Settings
 from server.domains import DOMAINS
 from workers.context import close_context
@@ -90,30 +90,47 @@ def build_worker(
     redis_url: str,
     burst: bool = False,
     handle_signals: bool = True,
-    max_jobs: int = 8,
+    max_jobs: int = 16,
     with_crons: bool = True,
     domains: Sequence[Domain] = DOMAINS,
+    urgent: bool = False,
 ) -> Worker:
     """An ARQ worker for the jobs and crons of ``domains``; its context holds the database pool and the
-    delivery channels."""
+    delivery channels.
+
+    ``urgent`` builds the worker of the urgent queue instead: the same jobs, no crons, ``urgent_jobs`` at
+    once, with a pool and push connections of its own, so care alerts never wait behind a bulk fan-out.
+    """
+    if urgent:
+        with_crons = False
+        max_jobs = settings.urgent_jobs
 
     async def startup(ctx: dict[str, Any]) -> None:
         from workers.context import open_context
 
-        ctx.update(await open_context(settings, database_url))
-        for domain in domains:
+        ctx.update(
+            await open_context(
+                settings,
+                database_url,
+                ctx.get("redis"),
+                pool_size=max(4, max_jobs),
+                push_concurrency=max(32, settings.push_concurrency // 4) if urgent else None,
+            )
+        )
+        # Domains' own services (the MQTT subscription) run once per process, in the bulk worker.
+        for domain in () if urgent else domains:
             if domain.worker_startup is not None:
                 await domain.worker_startup(ctx)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        await stop_domains(ctx, domains)
+        await stop_domains(ctx, () if urgent else domains)
         await close_context(ctx)
 
     return Worker(
         functions=job_functions(domains),
         cron_jobs=cron_jobs(domains) if with_crons else [],
         redis_settings=redis_settings(redis_url),
-        queue_name=settings.queue_name,
+        queue_name=lane_queue(settings.queue_name, urgent),
         on_startup=startup,
         on_shutdown=shutdown,
         burst=burst,
@@ -125,8 +142,41 @@ def build_worker(
         keep_result=60,
         max_tries=5,
         ctx={"settings": settings, "domains": domains},
-        poll_delay=0.2,
+        # The urgent queue is looked at more often: a care alert takes two jobs (plan, then dispatch).
+        poll_delay=0.05 if urgent else 0.2,
     )
+
+
+async def run_burst(
+    settings: Settings,
+    *,
+    database_url: str,
+    redis_url: str,
+    prepare: Callable[[Worker], None] | None = None,
+) -> None:
+    """Run both queues' workers in burst mode until neither has a job left (bulk jobs may enqueue urgent
+    work and the other way round); ``prepare`` adjusts each worker before it runs (tests add a clock)."""
+    while True:
+        ran = False
+        for urgent in (False, True):
+            worker = build_worker(
+                settings,
+                database_url=database_url,
+                redis_url=redis_url,
+                burst=True,
+                handle_signals=False,
+                with_crons=False,
+                urgent=urgent,
+            )
+            if prepare is not None:
+                prepare(worker)
+            try:
+                await worker.main()
+                ran = ran or worker.jobs_complete + worker.jobs_failed + worker.jobs_retried > 0
+            finally:
+                await worker.close()
+        if not ran:
+            return
 
 
 async def stop_domains(ctx: dict[str, Any], domains: Sequence[Domain] = DOMAINS) -> None:
@@ -152,33 +202,43 @@ async def run_worker(
             loop.add_signal_handler(sig, stop.set)
     delay = 0.5
     while not stop.is_set():
-        worker = build_worker(settings, database_url=database_url, redis_url=redis_url, handle_signals=False)
-        task = asyncio.create_task(worker.async_run())
+        # Two workers in one process: the bulk queue's and the urgent queue's, each with its own capacity.
+        workers = [
+            build_worker(
+                settings, database_url=database_url, redis_url=redis_url, handle_signals=False, urgent=urgent
+            )
+            for urgent in (False, True)
+        ]
+        tasks = [asyncio.create_task(worker.async_run()) for worker in workers]
         stopper = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
-                task.result()  # a burst run ended, or the worker failed: re-raised here
-                return
+            await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                if task.done():
+                    task.result()  # a burst run ended, or the worker failed: re-raised here
+                    return
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             logger.warning("worker lost Redis (%s); restarting in %.1f s", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
         finally:
             stopper.cancel()
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            # Closing talks to Redis (it removes the health-check key); with Redis gone that fails before
-            # the worker's own shutdown ran, so its connections are closed here as well.
-            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
-                await worker.close()
-            await stop_domains(worker.ctx)
-            await close_context(worker.ctx)
-            if worker._pool is not None:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            for urgent, worker in zip((False, True), workers, strict=True):
+                # Closing talks to Redis (it removes the health-check key); with Redis gone that fails
+                # before the worker's own shutdown ran, so its connections are closed here as well.
                 with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
-                    await worker._pool.aclose()
+                    await worker.close()
+                if not urgent:
+                    await stop_domains(worker.ctx)
+                await close_context(worker.ctx)
+                if worker._pool is not None:
+                    with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                        await worker._pool.aclose()
 
 
 async def worker_healthy(redis_url: str, queue_name: str) -> bool:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 from arq.connections import ArqRedis
-from arq.worker import func
+from arq.worker import Worker, func
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -22,7 +22,7 @@ from hub.settings import Settings
 from tests.care.test_care import CONSENT_DE, create_circle, family, morning_plan, step_events
 from tests.conftest import Servers, SignedIn, UserFactory, emailed_token
 from tests.messaging.test_delivery import drain
-from workers.main import build_worker
+from workers.main import run_burst
 
 Client = AsyncTestClient[Litestar]
 
@@ -63,22 +63,14 @@ def titles(fcm: FcmLocal, token: str) -> list[str]:
 
 async def run_ladder_job(settings: Settings, servers: Servers, queue: ArqRedis, now: datetime) -> None:
     """Enqueue the ladder job by name and run a burst worker (the real one, with that job and a clock)."""
-    worker = build_worker(
-        settings,
-        database_url=servers.database_url,
-        redis_url=servers.redis_url,
-        burst=True,
-        handle_signals=False,
-        with_crons=False,
-    )
-    # Crons are off in tests: the job is registered under its own name so it can be enqueued.
-    worker.functions["advance_checkins"] = func(jobs.advance_checkins, name="advance_checkins")
-    worker.ctx["clock"] = lambda: now
+
+    def prepare(worker: Worker) -> None:
+        # Crons are off in tests: the job is registered under its own name so it can be enqueued.
+        worker.functions["advance_checkins"] = func(jobs.advance_checkins, name="advance_checkins")
+        worker.ctx["clock"] = lambda: now
+
     await queue.enqueue_job("advance_checkins", batch=2)
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    await run_burst(settings, database_url=servers.database_url, redis_url=servers.redis_url, prepare=prepare)
 
 
 # -- invitations to addresses without an account ---------------------------------------------------------

@@ -25,7 +25,7 @@ from messaging import pipeline, queries
 from messaging.models import Audience, Message
 from messaging.service import notify
 from tests.conftest import Clock, Servers, SignedIn, UserFactory
-from workers.main import build_worker
+from workers.main import run_burst
 
 ALERT_TITLE = Bilingual(fr="Alerte canicule", de="Hitzewarnung")
 ALERT_BODY = Bilingual(
@@ -48,19 +48,8 @@ def pool(db: asyncpg.Pool) -> asyncpg.Pool:
 
 
 async def drain(settings: Settings, servers: Servers) -> None:
-    """Run a worker until the queue is empty, as `hub worker` would (crons off: tests drive sweeps)."""
-    worker = build_worker(
-        settings,
-        database_url=servers.database_url,
-        redis_url=servers.redis_url,
-        burst=True,
-        handle_signals=False,
-        with_crons=False,
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    """Run the workers until both queues are empty, as `hub worker` would (crons off: tests drive sweeps)."""
+    await run_burst(settings, database_url=servers.database_url, redis_url=servers.redis_url)
 
 
 async def member(
