@@ -1503,16 +1503,18 @@ class ProviderConcern(msgspec.Struct, frozen=True):
 
 
 async def providers_of_seniors(conn: asyncpg.Connection, user_ids: list[uuid.UUID]) -> list[ProviderConcern]:
-    """Verified providers with consenting clients among ``user_ids`` who have a check-in plan, with the count."""
+    """Verified providers with approved clients among ``user_ids`` who have a check-in plan, with the count
+    and the staff who accepted their seat."""
     rows = await conn.fetch(
         """
         SELECT p.id AS provider_id, p.name, count(DISTINCT c.user_id)::int AS clients,
-               ARRAY(SELECT s.user_id FROM care_provider_staff s WHERE s.provider_id = p.id ORDER BY s.user_id)
+               ARRAY(SELECT s.user_id FROM care_provider_staff s
+                     WHERE s.provider_id = p.id AND s.accepted_at IS NOT NULL ORDER BY s.user_id)
                    AS staff_ids
         FROM care_provider_clients c
         JOIN care_providers p ON p.id = c.provider_id AND p.verified_at IS NOT NULL
         JOIN care_checkin_plans plan ON plan.senior_id = c.user_id
-        WHERE c.withdrawn_at IS NULL AND c.user_id = ANY ($1::uuid[])
+        WHERE c.withdrawn_at IS NULL AND c.status = 'approved' AND c.user_id = ANY ($1::uuid[])
         GROUP BY p.id, p.name
         ORDER BY p.name, p.id
         """,
@@ -1522,16 +1524,18 @@ async def providers_of_seniors(conn: asyncpg.Connection, user_ids: list[uuid.UUI
 
 
 async def all_staff(conn: asyncpg.Connection) -> list[uuid.UUID]:
-    rows = await conn.fetch("SELECT DISTINCT user_id FROM care_provider_staff ORDER BY user_id")
+    rows = await conn.fetch(
+        "SELECT DISTINCT user_id FROM care_provider_staff WHERE accepted_at IS NOT NULL ORDER BY user_id"
+    )
     return [r["user_id"] for r in rows]
 
 
 async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> list[uuid.UUID]:
-    """Staff of verified providers whose area includes a municipality, each once."""
+    """Staff who accepted their seat at a verified provider whose area includes a municipality, each once."""
     rows = await conn.fetch(
         """
         SELECT DISTINCT s.user_id FROM care_providers p
-        JOIN care_provider_staff s ON s.provider_id = p.id
+        JOIN care_provider_staff s ON s.provider_id = p.id AND s.accepted_at IS NOT NULL
         WHERE p.verified_at IS NOT NULL AND $1 = ANY (p.municipality_codes)
         ORDER BY s.user_id
         """,

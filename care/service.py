@@ -1372,5 +1372,5 @@ async def providers_of_seniors(
 
 
 async def provider_staff(conn: asyncpg.Connection) -> list[uuid.UUID]:
-    """Everyone on the staff of a care provider (the audience of end-to-end exercises)."""
+    """Everyone who accepted a staff seat at a care provider (the audience of end-to-end exercises)."""
     return await queries.all_staff(conn)

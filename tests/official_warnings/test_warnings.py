@@ -502,6 +502,11 @@ async def test_severe_heat_tells_each_care_provider_once_with_its_count(
             f"/v1/care/providers/{provider_id}/clients", json=CONSENT_FR, headers=senior.headers
         )
         assert r.status_code == 200, r.text
+        # only clients the provider's staff approved count (a request alone does not)
+        r = await client.post(
+            f"/v1/care/providers/{provider_id}/clients/{senior.id}/approve", headers=staff.headers
+        )
+        assert r.status_code in (200, 204), r.text
     now = datetime.now(UTC)
     fresh = {"20261129060000.57.heat": f"{uuid.uuid4().hex}.57.heat"}  # a message no other test took in
     url = feeds.serve("/meteoalarm/france.xml", "meteoalarm_france.xml", now + timedelta(hours=12), fresh)
