@@ -42,6 +42,18 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class Partitioned:
+    """A table partitioned by week on ``column`` (a timestamptz; see ``hub/partitions.py``): the kernel's job
+    creates its partitions ahead and drops a whole week once it is past ``HUB_RETENTION_DAYS``, unless rows
+    matching ``keep`` are still in it (those outlive retention: only the others are deleted, and the week
+    goes once they are done)."""
+
+    table: str
+    column: str
+    keep: str
+
+
+@dataclass(frozen=True)
 class Domain:
     """Everything a domain plugs into the hub, in one place.
 
@@ -52,7 +64,8 @@ class Domain:
     the gettext domain of its user-facing strings. ``user_data`` is its part of GDPR export and erasure
     (export in listing order, erasure in reverse). ``demo`` seeds demo data in ``hub dev`` (idempotent).
     ``worker_startup`` / ``worker_shutdown`` run in each worker with its context (long-lived listeners).
-    ``retention`` lists the rows it keeps only for a while, purged in small batches by the kernel's job.
+    ``retention`` lists the rows it keeps only for a while, purged in small batches by the kernel's job;
+    ``partitions`` its tables partitioned by time, whose old weeks the same job drops whole.
     ``metrics`` set the domain's Prometheus gauges from PostgreSQL when /metrics is scraped.
     """
 
@@ -68,6 +81,7 @@ class Domain:
     worker_startup: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     worker_shutdown: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     retention: Sequence[Retention] = ()
+    partitions: Sequence[Partitioned] = ()
     #: gauges computed from PostgreSQL each time /metrics is scraped (the age of the oldest due work)
     metrics: Sequence[Callable[[asyncpg.Connection], Awaitable[None]]] = ()
     extra: dict[str, Any] = field(default_factory=dict)

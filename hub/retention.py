@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from hub import db
+from hub import db, partitions
 from hub.domain import Domain, Retention
 from hub.settings import Settings
 
@@ -46,12 +46,14 @@ async def purge(
     pool: asyncpg.Pool, settings: Settings, domains: Sequence[Domain], now: datetime | None = None
 ) -> dict[str, int]:
     """Purge every kind of expired row the kernel and ``domains`` name, batch by batch (each one committed
-    by itself); counts by rule."""
+    by itself), and keep their partitioned tables' weeks (created ahead, old ones dropped); counts by rule."""
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=settings.retention_days)
     access_cutoff = now - timedelta(days=settings.access_log_retention_days)
     purged: dict[str, int] = {}
     async with db.connection(pool) as conn:
+        # weeks of partitioned tables first: created ahead, dropped whole once past retention
+        purged |= await partitions.maintain(conn, [p for d in domains for p in d.partitions], now, cutoff)
         for rule in (*KERNEL_RETENTION, *(r for d in domains for r in d.retention)):
             total = 0
             for _ in range(MAX_BATCHES):

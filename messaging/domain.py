@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.domain import Cron, Domain, Retention
+from hub.domain import Cron, Domain, Partitioned, Retention
 from messaging.metrics import scrape_lag
 from messaging.routes import ROUTES
 from messaging.service import USER_DATA
@@ -22,13 +22,17 @@ DOMAIN = Domain(
     migrations=Path(__file__).parent / "migrations",
     catalog="messaging",
     user_data=(USER_DATA,),
+    # Deliveries and inbox rows live in weekly partitions dropped whole after HUB_RETENTION_DAYS (a week
+    # with a delivery still to send or held for a digest stays until it is done); rows written outside
+    # planning lie in the DEFAULT partition and are purged row by row.
+    partitions=(Partitioned("deliveries", "planned_at", "status IN ('pending', 'sending', 'held')"),),
     retention=(
         Retention(
             "deliveries",
-            "deliveries",
+            "deliveries_default",
             "channel <> 'inbox' AND status IN ('sent', 'failed', 'skipped') AND updated_at < $1",
         ),
-        Retention("inbox", "deliveries", "channel = 'inbox' AND coalesce(sent_at, updated_at) < $1"),
+        Retention("inbox", "deliveries_default", "channel = 'inbox' AND coalesce(sent_at, updated_at) < $1"),
         Retention(
             "direct_emails", "direct_emails", "status IN ('sent', 'failed', 'skipped') AND created_at < $1"
         ),

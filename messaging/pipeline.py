@@ -323,7 +323,7 @@ async def _send_claimed(
     """Send claimed deliveries a slice at a time under a heartbeat; (how many were handled, whether the
     provider's circuit opened meanwhile and the rest was given back)."""
     ids = [r["id"] for r in claimed]
-    heartbeat = asyncio.create_task(_heartbeat(pool, channels, ids))
+    heartbeat = asyncio.create_task(_heartbeat(pool, channels, ids, content["id"]))
     done = 0
     try:
         # What every slice needs is looked up once per claim: devices, addresses, unsubscribe links.
@@ -343,7 +343,7 @@ async def _send_claimed(
                 read_at = time.monotonic()
                 if gate(circuit, channels.clock()) != "send":
                     async with transaction(pool) as conn:
-                        await queries.release(conn, ids[done:])
+                        await queries.release(conn, ids[done:], content["id"])
                     return done, True
             part = claimed[done : done + SLICE_SIZE]
             if content["cancelled_at"] is not None:
@@ -351,7 +351,7 @@ async def _send_claimed(
                     (r["id"], "skipped", None, "cancelled", None, False) for r in part
                 ]
                 async with connection(pool) as conn:
-                    await queries.record_outcomes(conn, outcomes, channels.clock())
+                    await queries.record_outcomes(conn, outcomes, channels.clock(), content["id"])
                 _batch_recorded(channel, outcomes)
                 tally = _Tally()
             elif channel == "push":
@@ -363,7 +363,7 @@ async def _send_claimed(
     except asyncio.CancelledError:
         # The worker is stopping: give back what is not recorded so another worker sends it.
         async with transaction(pool) as conn:
-            await asyncio.shield(queries.release(conn, ids[done:]))
+            await asyncio.shield(queries.release(conn, ids[done:], content["id"]))
         raise
     except Exception:
         logger.exception("dispatch failed; its unrecorded deliveries return to pending when the lease ends")
@@ -423,13 +423,15 @@ async def _people(
     return people, tokens
 
 
-async def _heartbeat(pool: asyncpg.Pool, channels: Channels, ids: list[int]) -> None:
+async def _heartbeat(
+    pool: asyncpg.Pool, channels: Channels, ids: list[int], notification_id: uuid.UUID
+) -> None:
     """Renew the lease of claimed deliveries while their job lives (those recorded are left alone)."""
     while True:
         await asyncio.sleep(LEASE_S / 3)
         try:
             async with connection(pool) as conn:
-                await queries.renew_leases(conn, ids, channels.clock())
+                await queries.renew_leases(conn, ids, channels.clock(), notification_id)
         except (asyncpg.PostgresError, OSError) as exc:
             logger.warning("could not renew delivery leases: %s", exc)
 
@@ -529,11 +531,11 @@ async def _send_push(
         tally.add(outcome, answered=any(s != "retry" for s, _, _ in tried), retry_after=retry_after)
     if not invalid:
         async with connection(pool) as conn:  # one statement: its own transaction
-            await queries.record_outcomes(conn, outcomes, now)
+            await queries.record_outcomes(conn, outcomes, now, content["id"])
         _batch_recorded("push", outcomes)
         return tally
     async with transaction(pool) as conn:
-        await queries.record_outcomes(conn, outcomes, now)
+        await queries.record_outcomes(conn, outcomes, now, content["id"])
         await queries.delete_tokens(conn, invalid)
     _batch_recorded("push", outcomes)
     for owner, result in zip(owners, results, strict=True):
@@ -618,7 +620,7 @@ async def _send_email(
             delivered.append(item.recipient)
     suppressed: list[str] = []
     async with transaction(pool) as conn:
-        await queries.record_outcomes(conn, outcomes, now)
+        await queries.record_outcomes(conn, outcomes, now, content["id"])
         if bounces:
             await queries.record_bounces(conn, bounces, now)
             suppressed = await queries.newly_suppressed(conn, [a for a, _ in bounces], now)

@@ -77,7 +77,7 @@ recipients AS (
 inserted AS (
     INSERT INTO deliveries (notification_id, user_id, channel, locale, municipality_code, status, skip_reason,
                             due_at, quiet_override, deferred_by_quiet_hours, digest, sent_at, enqueued_at,
-                            retry_until)
+                            retry_until, planned_at)
     SELECT $1, u.id, c.channel, u.locale, u.municipality_code, c.status, c.skip_reason, c.due_at,
            c.quiet_override, c.deferred, c.digest,
            CASE WHEN c.channel = 'inbox' THEN $2::timestamptz END,
@@ -87,7 +87,9 @@ inserted AS (
            CASE WHEN c.status = 'pending'
                 THEN c.due_at + CASE WHEN n.priority = 'urgent' OR starts_with(n.kind, 'care.') THEN $3::interval
                                      ELSE $4::interval END
-           END
+           END,
+           -- the partition key: every row of the notification in the week it was planned
+           $2::timestamptz
     FROM recipients r
     JOIN users u ON u.id = r.user_id
     CROSS JOIN n
@@ -158,6 +160,20 @@ async def due_counts(conn: asyncpg.Connection, notification_id: uuid.UUID, now: 
     return {r["channel"]: r["n"] for r in rows}
 
 
+# The partitions holding a notification's deliveries: the week it was planned in, and the DEFAULT partition
+# (rows written outside planning carry '-infinity'). PostgreSQL prunes every other week when the statement
+# runs, so a claim or an outcome walks the indexes of one week, not of the whole retention period.
+def weeks_of(notification: str) -> str:
+    return f"planned_at IN ((SELECT planned_at FROM notifications WHERE id = {notification}), '-infinity')"
+
+
+def weeks_of_some(notification: str, given: bool) -> str:
+    """``weeks_of`` when a notification is given; every week otherwise (a digest's deliveries belong to many
+    notifications). Two statement texts rather than one with ``$n IS NULL OR``, whose generic plan would
+    read every week."""
+    return weeks_of(notification) if given else f"{notification}::uuid IS NULL"
+
+
 async def claim(
     conn: asyncpg.Connection,
     notification_id: uuid.UUID,
@@ -175,10 +191,10 @@ async def claim(
         UPDATE deliveries d
         SET status = 'sending', attempts = d.attempts + 1, lease_until = $3::timestamptz + interval '{LEASE_S} seconds',
             updated_at = $3
-        WHERE d.id IN (
+        WHERE d.{weeks_of("$1")} AND d.id IN (
             SELECT id FROM deliveries
             WHERE notification_id = $1 AND channel = $2 AND status = 'pending'
-              AND (due_at <= $3 OR ($5 AND waiting_provider))
+              AND (due_at <= $3 OR ($5 AND waiting_provider)) AND {weeks_of("$1")}
             ORDER BY id
             LIMIT $4
             FOR UPDATE SKIP LOCKED
@@ -193,7 +209,9 @@ async def claim(
     )
 
 
-async def renew_leases(conn: asyncpg.Connection, delivery_ids: list[int], now: datetime) -> None:
+async def renew_leases(
+    conn: asyncpg.Connection, delivery_ids: list[int], now: datetime, notification_id: uuid.UUID | None = None
+) -> None:
     """The heartbeat of a sending job: its deliveries stay leased while it lives.
 
     Rows locked right now are the slice whose outcomes the same job is recording: they are skipped, not
@@ -202,13 +220,15 @@ async def renew_leases(conn: asyncpg.Connection, delivery_ids: list[int], now: d
     await conn.execute(
         f"""
         UPDATE deliveries SET lease_until = $2::timestamptz + interval '{LEASE_S} seconds'
-        WHERE id IN (
+        WHERE {weeks_of_some("$3", notification_id is not None)} AND id IN (
             SELECT id FROM deliveries WHERE id = ANY ($1::bigint[]) AND status = 'sending'
+              AND {weeks_of_some("$3", notification_id is not None)}
             FOR UPDATE SKIP LOCKED
         )
         """,
         delivery_ids,
         now,
+        notification_id,
     )
 
 
@@ -272,13 +292,14 @@ async def record_outcomes(
     conn: asyncpg.Connection,
     outcomes: Sequence[OutcomeRow],
     now: datetime,
+    notification_id: uuid.UUID | None = None,
 ) -> None:
-    """Write many outcomes at once (see OutcomeRow)."""
+    """Write many outcomes at once (see OutcomeRow), of one notification's deliveries when it is given."""
     if not outcomes:
         return
     ids, statuses, errors, reasons, dues, waiting = (list(column) for column in zip(*outcomes, strict=True))
     await conn.execute(
-        """
+        f"""
         UPDATE deliveries d
         SET status = v.status,
             last_error = coalesce(v.error, CASE WHEN v.status = 'sent' THEN NULL ELSE d.last_error END),
@@ -291,7 +312,7 @@ async def record_outcomes(
             updated_at = $6
         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $7::boolean[])
              AS v(id, status, error, reason, due_at, waiting)
-        WHERE d.id = v.id AND d.status = 'sending'
+        WHERE d.id = v.id AND d.status = 'sending' AND {weeks_of_some("$8", notification_id is not None)}
         """,
         ids,
         statuses,
@@ -300,18 +321,22 @@ async def record_outcomes(
         dues,
         now,
         waiting,
+        notification_id,
     )
 
 
-async def release(conn: asyncpg.Connection, delivery_ids: list[int]) -> None:
+async def release(
+    conn: asyncpg.Connection, delivery_ids: list[int], notification_id: uuid.UUID | None = None
+) -> None:
     """Give claimed deliveries back (the worker is stopping): they are pending again, attempt not counted."""
     await conn.execute(
-        """
+        f"""
         UPDATE deliveries SET status = 'pending', attempts = greatest(attempts - 1, 0), lease_until = NULL,
                enqueued_at = NULL
-        WHERE id = ANY ($1::bigint[]) AND status = 'sending'
+        WHERE id = ANY ($1::bigint[]) AND status = 'sending' AND {weeks_of_some("$2", notification_id is not None)}
         """,
         delivery_ids,
+        notification_id,
     )
 
 

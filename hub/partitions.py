@@ -1,0 +1,110 @@
+"""Tables partitioned by week: partitions are created ahead of time and dropped whole once past retention.
+
+A domain declares such a table in its descriptor (``Partitioned``); its migration creates the partitioned
+table, a DEFAULT partition and the first weeks with the SQL function ``hub_ensure_partition`` (kernel
+migration), which this module calls too. Each partition covers a week from Monday 00:00 UTC and is named
+after its first day (``deliveries_20261130``), which is how the job finds its bounds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from hub.domain import Partitioned
+
+logger = logging.getLogger("hub.partitions")
+
+PERIOD = timedelta(days=7)
+#: weeks created ahead of the current one, so planning never waits for a partition
+AHEAD = 4
+#: rows deleted per statement from a partition past retention that still holds rows to keep
+BATCH = 1000
+
+
+def week_start(at: datetime) -> datetime:
+    """Monday 00:00 UTC of the week ``at`` falls in."""
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+def _name(rule: Partitioned, start: datetime) -> str:
+    return f"{rule.table}_{start:%Y%m%d}"
+
+
+async def partitions(conn: asyncpg.Connection, rule: Partitioned) -> list[tuple[str, datetime]]:
+    """The weekly partitions of ``rule.table`` and their first instant, oldest first (DEFAULT excluded)."""
+    rows = await conn.fetch(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = to_regclass($1) ORDER BY c.relname",
+        rule.table,
+    )
+    pattern = re.compile(rf"^{re.escape(rule.table)}_(\d{{8}})$")
+    found = []
+    for row in rows:
+        match = pattern.match(row["relname"])
+        if match:
+            found.append((row["relname"], datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC)))
+    return found
+
+
+async def ensure(conn: asyncpg.Connection, rule: Partitioned, now: datetime) -> int:
+    """Create the partitions of this week and the ``AHEAD`` next ones that are missing; how many were."""
+    created = 0
+    start = week_start(now)
+    for week in range(AHEAD + 1):
+        lo = start + week * PERIOD
+        async with conn.transaction():
+            made = await conn.fetchval(
+                "SELECT hub_ensure_partition($1, $2, $3, $4)", rule.table, rule.column, lo, lo + PERIOD
+            )
+        if made:
+            created += 1
+            logger.info("partition %s created", _name(rule, lo))
+    return created
+
+
+async def drop_expired(conn: asyncpg.Connection, rule: Partitioned, cutoff: datetime) -> int:
+    """Drop the partitions whose whole week is older than ``cutoff``; rows of such a week matching
+    ``rule.keep`` keep it (the others are deleted, a batch at a time) until they are done. How many rows
+    went, dropped partitions included."""
+    removed = 0
+    for name, start in await partitions(conn, rule):
+        if start + PERIOD > cutoff:
+            break
+        # The names come from the catalog and the condition from a descriptor, never from input.
+        async with conn.transaction():
+            if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{name}" WHERE {rule.keep})'):
+                status = await conn.execute(
+                    f'DELETE FROM "{name}" WHERE ctid = ANY(ARRAY(SELECT ctid FROM "{name}" '
+                    f"WHERE NOT ({rule.keep}) LIMIT {BATCH} FOR UPDATE SKIP LOCKED))"
+                )
+                removed += int(status.rsplit(" ", 1)[-1])
+                continue
+            rows = await conn.fetchval(f'SELECT count(*) FROM "{name}"')
+            # Detaching locks the parent for an instant: wait a little for it, else try at the next run.
+            await conn.execute("SET LOCAL lock_timeout = '5s'")
+            await conn.execute(f'ALTER TABLE "{rule.table}" DETACH PARTITION "{name}"')
+            await conn.execute(f'DROP TABLE "{name}"')
+        removed += int(rows)
+        logger.info("partition %s past retention dropped (%d rows)", name, rows)
+    return removed
+
+
+async def maintain(
+    conn: asyncpg.Connection, rules: Sequence[Partitioned], now: datetime, cutoff: datetime
+) -> dict[str, int]:
+    """Partitions ahead created and expired ones dropped, for every declared table: rows removed by table."""
+    removed: dict[str, int] = {}
+    for rule in rules:
+        await ensure(conn, rule, now)
+        try:
+            removed[f"{rule.table}_partitions"] = await drop_expired(conn, rule, cutoff)
+        except asyncpg.LockNotAvailableError:
+            logger.warning("partitions of %s past retention wait for the next run (table busy)", rule.table)
+            removed[f"{rule.table}_partitions"] = 0
+    return removed

@@ -1,0 +1,167 @@
+"""Tables partitioned by week: weeks created ahead, rows waiting in DEFAULT moved in, old weeks dropped whole."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from hub import partitions
+from hub.domain import Partitioned
+from i18n.content import Bilingual
+from messaging import pipeline, queries
+from messaging.models import Audience
+from messaging.service import notify
+from server.domains import DOMAINS
+from tests.conftest import UserFactory
+
+PROBE = Partitioned("partition_probe", "at", "state = 'open'")
+
+
+@pytest.fixture
+async def probe(db: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    """A table of its own, partitioned as a domain's would be (the real tables stay untouched)."""
+    async with db.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE partition_probe (id bigserial, at timestamptz NOT NULL DEFAULT '-infinity', "
+            "state text NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);"
+            "CREATE TABLE partition_probe_default PARTITION OF partition_probe DEFAULT;"
+            "CREATE INDEX partition_probe_state_idx ON partition_probe (state)"
+        )
+    try:
+        yield db
+    finally:
+        async with db.acquire() as conn:
+            await conn.execute("DROP TABLE partition_probe")
+
+
+async def _where(conn: asyncpg.Connection, table: str) -> list[str]:
+    rows = await conn.fetch(f"SELECT tableoid::regclass::text AS part FROM {table} ORDER BY id")
+    return [r["part"] for r in rows]
+
+
+def test_weeks_start_on_monday_utc() -> None:
+    assert partitions.week_start(datetime(2026, 11, 29, 23, 30, tzinfo=UTC)) == datetime(
+        2026, 11, 23, tzinfo=UTC
+    )
+    assert partitions.week_start(datetime(2026, 11, 30, 0, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 30, tzinfo=UTC
+    )
+
+
+async def test_weeks_are_created_ahead_and_rows_waiting_in_default_move_in(probe: asyncpg.Pool) -> None:
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    async with probe.acquire() as conn:
+        # a row for a week no partition covers yet waits in DEFAULT
+        await conn.execute(
+            "INSERT INTO partition_probe (at, state) VALUES ($1, 'done'), ('-infinity', 'done')",
+            now + timedelta(days=14),
+        )
+        assert await _where(conn, "partition_probe") == ["partition_probe_default"] * 2
+        assert await partitions.ensure(conn, PROBE, now) == partitions.AHEAD + 1
+        assert await partitions.ensure(conn, PROBE, now) == 0  # idempotent
+        weeks = [name for name, _ in await partitions.partitions(conn, PROBE)]
+        assert weeks == [
+            "partition_probe_20261123",
+            "partition_probe_20261130",
+            "partition_probe_20261207",
+            "partition_probe_20261214",
+            "partition_probe_20261221",
+        ]
+        # the row moved into its week; the one without a time stays in DEFAULT
+        assert await _where(conn, "partition_probe") == [
+            "partition_probe_20261207",
+            "partition_probe_default",
+        ]
+        # each week carries the parent's indexes
+        indexed = await conn.fetchval(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'partition_probe_20261207'"
+        )
+        assert indexed == 2
+
+
+async def test_old_weeks_are_dropped_whole_unless_rows_must_outlive_them(probe: asyncpg.Pool) -> None:
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    async with probe.acquire() as conn:
+        await partitions.ensure(conn, PROBE, now)
+        await conn.execute(
+            "INSERT INTO partition_probe (at, state) SELECT $1, 'done' FROM generate_series(1, 5)", now
+        )
+        await conn.execute(
+            "INSERT INTO partition_probe (at, state) VALUES ($1, 'done'), ($1, 'open')",
+            now + timedelta(days=7),
+        )
+        # a cutoff inside the week keeps it
+        assert await partitions.drop_expired(conn, PROBE, now) == 0
+        # past both weeks: the first goes whole; the second holds an open row, so only its other row goes
+        later = now + timedelta(days=30)
+        assert await partitions.drop_expired(conn, PROBE, later) == 6
+        names = [name for name, _ in await partitions.partitions(conn, PROBE)]
+        assert "partition_probe_20261123" not in names and "partition_probe_20261130" in names
+        assert [r["state"] for r in await conn.fetch("SELECT state FROM partition_probe_20261130")] == [
+            "open"
+        ]
+        # once that row is done, the week goes at the next run
+        await conn.execute("UPDATE partition_probe SET state = 'done'")
+        assert await partitions.drop_expired(conn, PROBE, later) == 1
+        names = [name for name, _ in await partitions.partitions(conn, PROBE)]
+        assert "partition_probe_20261130" not in names
+        assert await conn.fetchval("SELECT count(*) FROM partition_probe_default") == 0
+
+
+async def test_deliveries_are_partitioned_by_week_and_a_claim_reads_one_week(
+    db: asyncpg.Pool, make_user: UserFactory
+) -> None:
+    async with db.acquire() as conn:
+        assert await conn.fetchval("SELECT relkind::text FROM pg_class WHERE relname = 'deliveries'") == "p"
+        weeks = await partitions.partitions(conn, next(p for d in DOMAINS for p in d.partitions))
+        this_week = partitions.week_start(datetime.now(UTC))
+        assert {this_week + k * partitions.PERIOD for k in range(partitions.AHEAD + 1)} <= {
+            w for _, w in weeks
+        }
+
+    users = [uuid.UUID((await make_user()).id) for _ in range(3)]
+    now = datetime.now(UTC)
+    async with db.acquire() as conn, conn.transaction():
+        nid = await notify(
+            conn,
+            kind="post",
+            audience=Audience(user_ids=users),
+            title=Bilingual(fr="Titre", de="Titel"),
+            body=Bilingual(fr="Texte", de="Text"),
+            deep_link="/",
+        )
+        await pipeline.plan_notification(conn, nid, now)
+    async with db.acquire() as conn:
+        week = f"deliveries_{partitions.week_start(now):%Y%m%d}"
+        rows = await conn.fetch(
+            "SELECT DISTINCT tableoid::regclass::text AS part, planned_at FROM deliveries WHERE notification_id = $1",
+            nid,
+        )
+        assert [(r["part"], r["planned_at"]) for r in rows] == [(week, now)]
+        # the claim touches this week and DEFAULT only, whatever other weeks exist
+        async with conn.transaction():
+            plan = await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) SELECT id FROM deliveries WHERE notification_id = $1 "
+                "AND channel = 'inbox' AND " + queries.weeks_of("$1"),
+                nid,
+            )
+        scanned = set()
+
+        def walk(node: dict[str, object]) -> None:
+            relation = node.get("Relation Name")
+            if (
+                isinstance(relation, str)
+                and relation.startswith("deliveries")
+                and node.get("Actual Loops", 0)
+            ):
+                scanned.add(relation)
+            for child in node.get("Plans", []):  # type: ignore[attr-defined]
+                walk(child)
+
+        walk(json.loads(plan)[0]["Plan"])
+        assert scanned <= {week, "deliveries_default"} and week in scanned
