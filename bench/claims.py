@@ -1,12 +1,13 @@
-"""Planning and dispatch claims at a million recipients on today's (unpartitioned) tables, and retention.
+"""Planning and dispatch claims at a million recipients on the weekly-partitioned deliveries, and retention.
 
 python -m bench.claims [--recipients 1000000]
 
-Seeds a community as bench.fanout does, plans one notification to it (the one statement that writes an inbox
-row and a push and email delivery per recipient), then times dispatch claims of 500 push deliveries at the
-start of the fan-out and when 90 % of it is sent, the claim of a small notification planned beside it, and
-how long retention takes today: deleting a past notification's deliveries (what a partition drop would
-replace). Sizes of the table and its indexes are reported too. The last line is one JSON object.
+Seeds a community as bench.fanout does, plans a notification to it last week and one now (the one statement
+that writes an inbox row and a push and email delivery per recipient), then times dispatch claims of 500
+push deliveries at the start of the fan-out and when 90 % of it is sent, the claim of a small notification
+planned beside it, and retention: last week's rows deleted row by row (the baseline, rolled back) against
+the drop of last week's partition. Sizes of the table and its indexes are reported too. The last line is
+one JSON object.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ import asyncpg
 
 from bench.fanout import log, seed
 from devtools.embedded import EmbeddedPostgres
+from hub import partitions
 from hub.db import migrate, transaction
 from i18n.content import Bilingual
 from messaging import pipeline, queries
 from messaging.models import Audience
 from messaging.planning import BATCH_SIZE
 from messaging.service import notify
-from server.domains import MIGRATIONS
+from server.domains import DOMAINS, MIGRATIONS
 
 CLAIMS = 20
 
@@ -98,11 +100,15 @@ async def run(recipients: int) -> dict[str, Any]:
             community = await seed(conn, recipients)
         old = await _notify(pool, Audience(community_id=community), "/old")
         big = await _notify(pool, Audience(community_id=community), "/big")
-        log("planning twice (a past notification, then the one measured)…")
-        for notification_id in (old, big):
+        log("planning twice (last week's notification, then the one measured)…")
+        rule = next(p for d in DOMAINS for p in d.partitions if p.table == "deliveries")
+        now = pipeline.utcnow()
+        async with pool.acquire() as conn:
+            await partitions.ensure(conn, rule, now - partitions.PERIOD)
+        for notification_id, at in ((old, now - partitions.PERIOD), (big, now)):
             async with transaction(pool) as conn:
                 start = time.perf_counter()
-                await pipeline.plan_notification(conn, notification_id, pipeline.utcnow())
+                await pipeline.plan_notification(conn, notification_id, at)
                 plan_s = time.perf_counter() - start
         await pool.execute(
             "UPDATE deliveries SET status = 'sent', sent_at = now() WHERE notification_id = $1", old
@@ -125,12 +131,20 @@ async def run(recipients: int) -> dict[str, Any]:
             await pipeline.plan_notification(conn, small, pipeline.utcnow())
         beside = await _claims(pool, small, "push")
         sizes = await pool.fetchrow(
-            "SELECT pg_table_size('deliveries') AS heap, pg_indexes_size('deliveries') AS indexes"
+            "SELECT sum(pg_table_size(relid)) AS heap, sum(pg_indexes_size(relid)) AS indexes "
+            "FROM pg_partition_tree('deliveries') WHERE isleaf"
         )
-        log("retention today: deleting the past notification's deliveries…")
-        start = time.perf_counter()
-        deleted = await pool.execute("DELETE FROM deliveries WHERE notification_id = $1", old)
-        delete_s = time.perf_counter() - start
+        log("retention: last week's rows deleted (rolled back), then its partition dropped…")
+        async with pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            start = time.perf_counter()
+            deleted = await conn.execute("DELETE FROM deliveries WHERE notification_id = $1", old)
+            delete_s = time.perf_counter() - start
+            await tx.rollback()
+            start = time.perf_counter()
+            dropped = await partitions.drop_expired(conn, rule, partitions.week_start(now))
+            drop_s = time.perf_counter() - start
         load.append(round(os.getloadavg()[0], 1))
         await pool.close()
         return {
@@ -144,6 +158,8 @@ async def run(recipients: int) -> dict[str, Any]:
             "indexes_mb": round(sizes["indexes"] / 2**20),
             "retention_delete_rows": int(deleted.split()[-1]),
             "retention_delete_s": round(delete_s, 2),
+            "retention_partition_drop_rows": dropped,
+            "retention_partition_drop_s": round(drop_s, 3),
             "load_avg_1m": load,
         }
     finally:
