@@ -12,9 +12,11 @@ from typing import Any
 import asyncpg
 from arq.worker import Retry
 from litestar import Request, Response, get
+from litestar._asgi.utils import wrap_in_exception_handler
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
-from litestar.plugins.prometheus import PrometheusConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
+from litestar.types import ASGIApp
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 
 from hub.db import connection
@@ -36,9 +38,24 @@ SCRAPE_ERRORS = Counter("hub_metrics_scrape_errors_total", "Scrape-time gauges t
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
+class RequestMetrics(PrometheusMiddleware):
+    """Litestar's request metrics, with what the middleware inside refused counted under its status.
+
+    Litestar turns a route handler's exceptions into responses right around the handler, but an
+    exception raised by a middleware (authentication refusing a token) only becomes a response outside
+    every middleware, where no metric sees it. Answering it here, with the app's own exception handlers,
+    counts a 401 as a 401 (the response is the same one the app would send)."""
+
+    def __init__(self, app: ASGIApp, config: PrometheusConfig) -> None:
+        super().__init__(wrap_in_exception_handler(app), config)
+
+
 def prometheus_config() -> PrometheusConfig:
-    """Litestar's request metrics, by route template (``/v1/communities/{community_id}/posts``)."""
-    return PrometheusConfig(app_name="hub", prefix="hub", group_path=True, exclude=["/metrics"])
+    """Request metrics by route template (``/v1/communities/{community_id}/posts``); the middleware goes
+    outside authentication (see ``RequestMetrics``)."""
+    return PrometheusConfig(
+        app_name="hub", prefix="hub", group_path=True, exclude=["/metrics"], middleware_class=RequestMetrics
+    )
 
 
 @contextmanager

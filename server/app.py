@@ -142,10 +142,12 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         on_app_init=[
             jwt_auth.on_app_init,
+            # counts requests authentication refuses too (it is inside)
+            _outermost(prometheus_config().middleware),
             _outermost(db.request_connection_middleware),
             _outermost(request_logging_middleware),
         ],
-        middleware=[prometheus_config().middleware, input_guard_middleware, idempotency_middleware],
+        middleware=[input_guard_middleware, idempotency_middleware],
         before_request=resolve_viewer,
         logging_config=structlog_config(),
         before_send=[add_request_id],

@@ -271,3 +271,30 @@ async def test_worker_check_fails_until_a_worker_reports_health(settings: Settin
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+
+
+async def test_refused_and_failed_requests_are_counted_with_their_status(
+    scraped: AsyncTestClient[Litestar], make_user: UserFactory
+) -> None:
+    auth = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    before = (await scraped.get("/metrics", headers=auth)).text
+    user = await make_user()
+    forged = await scraped.get("/v1/me", headers={"Authorization": "Bearer not-a-token"})
+    assert forged.status_code == 401
+    anonymous = await scraped.get("/v1/me")
+    assert anonymous.status_code == 401
+    missing = await scraped.get(f"/v1/communities/{secrets.token_hex(16)}", headers=user.headers)
+    assert missing.status_code in (400, 404)
+    after = (await scraped.get("/metrics", headers=auth)).text
+
+    def grew(path: str, status: str, by: int) -> bool:
+        labels = {"path": path, "method": "GET", "status_code": status}
+        return (
+            sample(after, "hub_requests_total", **labels)
+            >= sample(before, "hub_requests_total", **labels) + by
+        )
+
+    assert grew("/v1/me", "401", 2)
+    assert grew("/v1/communities/{community_id}", str(missing.status_code), 1)
+    # a refused request is never counted as a success
+    assert not grew("/v1/me", "200", 1)
