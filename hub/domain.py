@@ -44,9 +44,8 @@ class Retention:
 @dataclass(frozen=True)
 class Partitioned:
     """A table partitioned by week on ``column`` (a timestamptz; see ``hub/partitions.py``): the kernel's job
-    creates its partitions ahead and drops a whole week once it is past ``HUB_RETENTION_DAYS``, unless rows
-    matching ``keep`` are still in it (those outlive retention: only the others are deleted, and the week
-    goes once they are done)."""
+    creates its partitions ahead and drops a whole week once it is past ``HUB_RETENTION_DAYS``; rows
+    matching ``keep`` outlive retention (they move to the table's DEFAULT partition first)."""
 
     table: str
     column: str

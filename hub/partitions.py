@@ -22,8 +22,6 @@ logger = logging.getLogger("hub.partitions")
 PERIOD = timedelta(days=7)
 #: weeks created ahead of the current one, so planning never waits for a partition
 AHEAD = 4
-#: rows deleted per statement from a partition past retention that still holds rows to keep
-BATCH = 1000
 
 
 def week_start(at: datetime) -> datetime:
@@ -69,30 +67,39 @@ async def ensure(conn: asyncpg.Connection, rule: Partitioned, now: datetime) -> 
 
 
 async def drop_expired(conn: asyncpg.Connection, rule: Partitioned, cutoff: datetime) -> int:
-    """Drop the partitions whose whole week is older than ``cutoff``; rows of such a week matching
-    ``rule.keep`` keep it (the others are deleted, a batch at a time) until they are done. How many rows
-    went, dropped partitions included."""
+    """Drop the partitions whose whole week is older than ``cutoff``; how many rows went with them.
+
+    Rows of such a week matching ``rule.keep`` (a delivery still to be sent) are not lost: in the same
+    transaction they move to the DEFAULT partition, which takes any time no partition covers any more.
+    """
     removed = 0
     for name, start in await partitions(conn, rule):
         if start + PERIOD > cutoff:
             break
+        columns = ", ".join(f'"{c}"' for c in await _columns(conn, rule.table))
         # The names come from the catalog and the condition from a descriptor, never from input.
         async with conn.transaction():
-            if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{name}" WHERE {rule.keep})'):
-                status = await conn.execute(
-                    f'DELETE FROM "{name}" WHERE ctid = ANY(ARRAY(SELECT ctid FROM "{name}" '
-                    f"WHERE NOT ({rule.keep}) LIMIT {BATCH} FOR UPDATE SKIP LOCKED))"
-                )
-                removed += int(status.rsplit(" ", 1)[-1])
-                continue
-            rows = await conn.fetchval(f'SELECT count(*) FROM "{name}"')
             # Detaching locks the parent for an instant: wait a little for it, else try at the next run.
             await conn.execute("SET LOCAL lock_timeout = '5s'")
             await conn.execute(f'ALTER TABLE "{rule.table}" DETACH PARTITION "{name}"')
+            status = await conn.execute(
+                f'INSERT INTO "{rule.table}" ({columns}) SELECT {columns} FROM "{name}" WHERE {rule.keep}'
+            )
+            kept = int(status.rsplit(" ", 1)[-1])
+            rows = int(await conn.fetchval(f'SELECT count(*) FROM "{name}"')) - kept
             await conn.execute(f'DROP TABLE "{name}"')
-        removed += int(rows)
-        logger.info("partition %s past retention dropped (%d rows)", name, rows)
+        removed += rows
+        logger.info("partition %s past retention dropped (%d rows, %d kept)", name, rows, kept)
     return removed
+
+
+async def _columns(conn: asyncpg.Connection, table: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 "
+        "AND NOT attisdropped ORDER BY attnum",
+        table,
+    )
+    return [r["attname"] for r in rows]
 
 
 async def maintain(

@@ -84,7 +84,7 @@ async def test_weeks_are_created_ahead_and_rows_waiting_in_default_move_in(probe
         assert indexed == 2
 
 
-async def test_old_weeks_are_dropped_whole_unless_rows_must_outlive_them(probe: asyncpg.Pool) -> None:
+async def test_old_weeks_are_dropped_whole_and_rows_to_keep_outlive_them(probe: asyncpg.Pool) -> None:
     now = datetime(2026, 11, 29, 12, tzinfo=UTC)
     async with probe.acquire() as conn:
         await partitions.ensure(conn, PROBE, now)
@@ -97,20 +97,23 @@ async def test_old_weeks_are_dropped_whole_unless_rows_must_outlive_them(probe: 
         )
         # a cutoff inside the week keeps it
         assert await partitions.drop_expired(conn, PROBE, now) == 0
-        # past both weeks: the first goes whole; the second holds an open row, so only its other row goes
-        later = now + timedelta(days=30)
+        assert len(await partitions.partitions(conn, PROBE)) == partitions.AHEAD + 1
+        # past both weeks: both go whole; the open row moves to DEFAULT with its time and id
+        later = now + timedelta(days=14)
         assert await partitions.drop_expired(conn, PROBE, later) == 6
         names = [name for name, _ in await partitions.partitions(conn, PROBE)]
-        assert "partition_probe_20261123" not in names and "partition_probe_20261130" in names
-        assert [r["state"] for r in await conn.fetch("SELECT state FROM partition_probe_20261130")] == [
-            "open"
+        assert names[0] == "partition_probe_20261207"
+        kept = await conn.fetch("SELECT tableoid::regclass::text AS part, at, state FROM partition_probe")
+        assert [(r["part"], r["at"], r["state"]) for r in kept] == [
+            ("partition_probe_default", now + timedelta(days=7), "open")
         ]
-        # once that row is done, the week goes at the next run
-        await conn.execute("UPDATE partition_probe SET state = 'done'")
-        assert await partitions.drop_expired(conn, PROBE, later) == 1
-        names = [name for name, _ in await partitions.partitions(conn, PROBE)]
-        assert "partition_probe_20261130" not in names
-        assert await conn.fetchval("SELECT count(*) FROM partition_probe_default") == 0
+        # and it is still found (and updated) where pruning looks for its time
+        assert (
+            await conn.execute(
+                "UPDATE partition_probe SET state = 'done' WHERE at = $1", now + timedelta(days=7)
+            )
+            == "UPDATE 1"
+        )
 
 
 async def test_deliveries_are_partitioned_by_week_and_a_claim_reads_one_week(
