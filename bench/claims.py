@@ -6,7 +6,8 @@ Seeds a community as bench.fanout does, plans a notification to it last week and
 that writes an inbox row and a push and email delivery per recipient), then times dispatch claims of 500
 push deliveries at the start of the fan-out and when 90 % of it is sent, the claim of a small notification
 planned beside it, and retention: last week's rows deleted row by row (the baseline, rolled back) against
-the drop of last week's partition. Sizes of the table and its indexes are reported too. The last line is
+the drop of last week's partition; the claims are timed on an unpartitioned copy of the same rows too
+(the claim as it was before partitioning: the baseline). Sizes of the table and its indexes are reported too. The last line is
 one JSON object.
 """
 
@@ -41,23 +42,55 @@ from server.domains import DOMAINS, MIGRATIONS
 CLAIMS = 20
 
 
-async def _claims(pool: asyncpg.Pool, notification_id: uuid.UUID, channel: str) -> list[float]:
+#: the baseline: the claim as it was before partitioning, on an unpartitioned copy of the same rows
+FLAT_CLAIM = """
+UPDATE deliveries_flat d
+SET status = 'sending', attempts = d.attempts + 1, lease_until = $3::timestamptz + interval '120 seconds',
+    updated_at = $3
+WHERE d.id IN (
+    SELECT id FROM deliveries_flat
+    WHERE notification_id = $1 AND channel = $2 AND status = 'pending' AND due_at <= $3
+    ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED
+)
+RETURNING d.id, d.user_id, d.locale, d.attempts, d.quiet_override, d.retry_until
+"""
+
+
+async def _claims(
+    pool: asyncpg.Pool, notification_id: uuid.UUID, channel: str, *, flat: bool = False
+) -> list[float]:
     """Milliseconds per claim of BATCH_SIZE (up to CLAIMS of them, while there is something to claim), each
-    claimed batch marked sent as a worker would."""
+    claimed batch marked sent as a worker would; on the unpartitioned copy when ``flat``."""
+    table = "deliveries_flat" if flat else "deliveries"
     times = []
     for _ in range(CLAIMS):
         async with transaction(pool) as conn:
             start = time.perf_counter()
-            claimed = await queries.claim(conn, notification_id, channel, pipeline.utcnow(), BATCH_SIZE)
+            if flat:
+                claimed = await conn.fetch(
+                    FLAT_CLAIM, notification_id, channel, pipeline.utcnow(), BATCH_SIZE
+                )
+            else:
+                claimed = await queries.claim(conn, notification_id, channel, pipeline.utcnow(), BATCH_SIZE)
             elapsed = (time.perf_counter() - start) * 1000
         if not claimed:
             break
         times.append(elapsed)
         await pool.execute(
-            "UPDATE deliveries SET status = 'sent', sent_at = now() WHERE id = ANY($1::bigint[])",
+            f"UPDATE {table} SET status = 'sent', sent_at = now() WHERE id = ANY($1::bigint[])",
             [r["id"] for r in claimed],
         )
     return times
+
+
+async def _advance(pool: asyncpg.Pool, table: str, notification_id: uuid.UUID, rows: int) -> None:
+    """Mark the next ``rows`` pending push deliveries sent, as the fan-out would have."""
+    await pool.execute(
+        f"UPDATE {table} SET status = 'sent', sent_at = now() WHERE id IN (SELECT id FROM {table} "
+        "WHERE notification_id = $1 AND channel = 'push' AND status = 'pending' ORDER BY id LIMIT $2)",
+        notification_id,
+        rows,
+    )
 
 
 def _summary(times: list[float]) -> dict[str, float]:
@@ -115,16 +148,24 @@ async def run(recipients: int) -> dict[str, Any]:
         )
         await pool.execute("ANALYZE deliveries")
         rows = await pool.fetchval("SELECT count(*) FROM deliveries")
-        log("claims at the start of the fan-out…")
-        first = await _claims(pool, big, "push")
+        log("an unpartitioned copy for the baseline…")
         await pool.execute(
-            "UPDATE deliveries SET status = 'sent', sent_at = now() WHERE id IN (SELECT id FROM deliveries "
-            "WHERE notification_id = $1 AND channel = 'push' AND status = 'pending' ORDER BY id LIMIT $2)",
-            big,
-            int(recipients * 0.9) - CLAIMS * BATCH_SIZE,
+            "CREATE TABLE deliveries_flat (LIKE deliveries INCLUDING DEFAULTS);"
+            "INSERT INTO deliveries_flat SELECT * FROM deliveries;"
+            "ALTER TABLE deliveries_flat ADD PRIMARY KEY (id);"
+            "CREATE INDEX ON deliveries_flat (notification_id, channel, id) WHERE status = 'pending';"
+            "ANALYZE deliveries_flat"
         )
+        log("claims at the start of the fan-out…")
+        first_flat = await _claims(pool, big, "push", flat=True)
+        first = await _claims(pool, big, "push")
+        advance = int(recipients * 0.9) - CLAIMS * BATCH_SIZE
+        await _advance(pool, "deliveries_flat", big, advance)
+        await _advance(pool, "deliveries", big, advance)
         log("claims at 90 %…")
+        late_flat = await _claims(pool, big, "push", flat=True)
         late = await _claims(pool, big, "push")
+        await pool.execute("DROP TABLE deliveries_flat")
         members = await pool.fetch("SELECT id FROM users WHERE email LIKE '%@bench.test' LIMIT 2000")
         small = await _notify(pool, Audience(user_ids=tuple(r["id"] for r in members)), "/small")
         async with transaction(pool) as conn:
@@ -152,13 +193,15 @@ async def run(recipients: int) -> dict[str, Any]:
             "delivery_rows": rows,
             "plan_s": round(plan_s, 2),
             "claim_start": _summary(first),
+            "claim_start_unpartitioned": _summary(first_flat),
             "claim_at_90pct": _summary(late),
+            "claim_at_90pct_unpartitioned": _summary(late_flat),
             "claim_small_beside": _summary(beside),
             "table_mb": round(sizes["heap"] / 2**20),
             "indexes_mb": round(sizes["indexes"] / 2**20),
             "retention_delete_rows": int(deleted.split()[-1]),
             "retention_delete_s": round(delete_s, 2),
-            "retention_partition_drop_rows": dropped,
+            "retention_partitions_dropped": dropped,
             "retention_partition_drop_s": round(drop_s, 3),
             "load_avg_1m": load,
         }

@@ -45,7 +45,7 @@ class Retention:
 class Partitioned:
     """A table partitioned by week on ``column`` (a timestamptz; see ``hub/partitions.py``): the kernel's job
     creates its partitions ahead and drops a whole week once it is past ``HUB_RETENTION_DAYS``; rows
-    matching ``keep`` outlive retention (they move to the table's DEFAULT partition first)."""
+    matching ``keep`` (an SQL condition) outlive retention: they move to the table's DEFAULT partition first."""
 
     table: str
     column: str
