@@ -92,6 +92,8 @@ def negotiate(
     return DEFAULT_LOCALE
 
 
+@functools.cache
 def babel_locale(locale: str) -> Locale:
-    """The Babel Locale for formatting dates and numbers for a reader."""
+    """The Babel Locale for formatting dates and numbers for a reader (one per language and process: a
+    new Locale loads its data again, which tripled the cost of a date in every email)."""
     return Locale.parse({"fr": "fr_FR", "de": "de_DE", "en": "en_GB"}.get(locale, "fr_FR"))
