@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 from prometheus_client import Counter
 
-from care import ladder, queries, setup
+from care import ladder, setup
 from care.errors import (
     REASON_NOT_STAFF,
     REASON_PAUSE_ORDER,
@@ -63,6 +63,10 @@ from care.models import (
     SetUpRequested,
     StaffIn,
 )
+from care.queries import checkins as checkin_queries
+from care.queries import circles as circle_queries
+from care.queries import common as common_queries
+from care.queries import providers as provider_queries
 from hub.auth import CurrentUser
 from hub.domain import UserData
 from hub.errors import (
@@ -189,7 +193,7 @@ def _now() -> datetime:
 
 
 class CircleAccess(msgspec.Struct, frozen=True):
-    circle: queries.CircleRow
+    circle: common_queries.CircleRow
     role: Literal["senior", "member"]
     #: a member who set the circle up for the senior (and so may also set their check-in plan)
     proxy: bool = False
@@ -202,13 +206,13 @@ async def access_circle(conn: asyncpg.Connection, user_id: uuid.UUID, circle_id:
     for the senior is a member like the others (``proxy`` True): their extra right (the check-in plan)
     ends with their membership, and the senior can remove them like anyone else.
     """
-    circle = await queries.circle(conn, circle_id)
+    circle = await common_queries.circle(conn, circle_id)
     if circle is None:
         raise NotFound()
     if circle.senior_id == user_id:
         return CircleAccess(circle=circle, role="senior")
     if circle.closed_at is None and circle.confirmed_at is not None:
-        member = await queries.accepted_member(conn, circle_id, user_id)
+        member = await common_queries.accepted_member(conn, circle_id, user_id)
         if member is not None:
             return CircleAccess(circle=circle, role="member", proxy=member.proxy)
     raise NotFound()
@@ -216,8 +220,8 @@ async def access_circle(conn: asyncpg.Connection, user_id: uuid.UUID, circle_id:
 
 async def access_provider(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> Provider:
     """A provider as its staff (or a hub admin) reaches it; everyone else gets 404."""
-    provider = await queries.provider(conn, provider_id)
-    if provider is None or not (user.is_admin or await queries.is_staff(conn, provider_id, user.id)):
+    provider = await common_queries.provider(conn, provider_id)
+    if provider is None or not (user.is_admin or await common_queries.is_staff(conn, provider_id, user.id)):
         raise NotFound()
     return provider
 
@@ -229,7 +233,7 @@ async def register_provider(conn: asyncpg.Connection, user: CurrentUser, data: P
     description = checked_text("description", data.description)
     codes = list(dict.fromkeys(data.municipality_codes))
     await municipalities.check_known(conn, codes)
-    provider_id = await queries.insert_provider(
+    provider_id = await provider_queries.insert_provider(
         conn,
         kind=data.kind,
         name=data.name.strip(),
@@ -245,7 +249,7 @@ async def register_provider(conn: asyncpg.Connection, user: CurrentUser, data: P
 async def verify_provider(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> Provider:
     if not user.is_admin:
         raise Forbidden()
-    if not await queries.verify_provider(conn, provider_id, user.id):
+    if not await provider_queries.verify_provider(conn, provider_id, user.id):
         raise NotFound()
     return await access_provider(conn, user, provider_id)
 
@@ -253,14 +257,14 @@ async def verify_provider(conn: asyncpg.Connection, user: CurrentUser, provider_
 async def staff_serving(conn: asyncpg.Connection, municipality_code: str) -> list[uuid.UUID]:
     """The people who act for verified care providers serving a municipality: other domains hand them what
     puts seniors there at risk (heat) or a report about a person in difficulty."""
-    return await queries.staff_serving(conn, municipality_code)
+    return await provider_queries.staff_serving(conn, municipality_code)
 
 
 async def providers_to_verify(conn: asyncpg.Connection, user: CurrentUser) -> list[Provider]:
     """Providers waiting for a hub admin's verification, oldest first."""
     if not user.is_admin:
         raise Forbidden()
-    return await queries.unverified_providers(conn)
+    return await provider_queries.unverified_providers(conn)
 
 
 async def add_staff(
@@ -269,11 +273,11 @@ async def add_staff(
     """Offer a staff seat to the account that proved an address; it counts once they accept. The answer is
     the same whether or not the address has such an account."""
     provider = await access_provider(conn, user, provider_id)
-    person = await queries.user_by_email(conn, data.email.strip())
+    person = await common_queries.user_by_email(conn, data.email.strip())
     if person is None:
         return provider
-    if not await queries.invite_staff(conn, provider_id, person.id, user.id):
-        if await queries.is_staff(conn, provider_id, person.id):
+    if not await provider_queries.invite_staff(conn, provider_id, person.id, user.id):
+        if await common_queries.is_staff(conn, provider_id, person.id):
             raise AlreadyStaff()
         return provider
     title, body = _texts("staff_invitation", provider=provider.name)
@@ -293,7 +297,7 @@ async def add_staff(
 
 async def accept_staff(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> Provider:
     """Accept a staff seat offered to me."""
-    if not await queries.accept_staff(conn, provider_id, user.id):
+    if not await provider_queries.accept_staff(conn, provider_id, user.id):
         raise NotFound()
     return await access_provider(conn, user, provider_id)
 
@@ -301,11 +305,11 @@ async def accept_staff(conn: asyncpg.Connection, user: CurrentUser, provider_id:
 async def leave_staff(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> None:
     """Leave a provider's staff (or turn down the offer); the last member of a provider cannot leave it."""
     if (
-        await queries.is_staff(conn, provider_id, user.id)
-        and await queries.staff_count(conn, provider_id) <= 1
+        await common_queries.is_staff(conn, provider_id, user.id)
+        and await provider_queries.staff_count(conn, provider_id) <= 1
     ):
         raise LastStaff()
-    if not await queries.leave_staff(conn, provider_id, user.id):
+    if not await provider_queries.leave_staff(conn, provider_id, user.id):
         raise NotFound()
 
 
@@ -328,7 +332,7 @@ async def directory(
     if cursor:
         name, provider_id = _scoped_position(secret, cursor, scope, tuple[str, uuid.UUID])
         after = (name, provider_id)
-    rows = await queries.services(
+    rows = await provider_queries.services(
         conn, municipality=municipality, kind=kind, language=language, after=after, limit=limit + 1
     )
     items = [
@@ -354,10 +358,12 @@ async def register_client(
     conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, consent: ConsentIn
 ) -> ClientRegistration:
     """A person agrees to be served by a verified provider, and so to receive its alerts."""
-    provider = await queries.provider(conn, provider_id)
+    provider = await common_queries.provider(conn, provider_id)
     if provider is None or not provider.verified:
         raise NotFound()
-    return await queries.request_client(conn, provider_id, user.id, consent.text_version, consent.locale)
+    return await provider_queries.request_client(
+        conn, provider_id, user.id, consent.text_version, consent.locale
+    )
 
 
 async def client_list(
@@ -365,7 +371,7 @@ async def client_list(
 ) -> ClientList:
     """The provider's clients, or the requests waiting for approval, for its staff."""
     await _staff_of_verified(conn, user, provider_id)
-    return ClientList(items=await queries.client_requests(conn, provider_id, status))
+    return ClientList(items=await provider_queries.client_requests(conn, provider_id, status))
 
 
 async def decide_client(
@@ -373,7 +379,7 @@ async def decide_client(
 ) -> ClientRegistration:
     """Staff approve (or decline) a person's request to be a client; only approved clients get alerts."""
     await _staff_of_verified(conn, user, provider_id)
-    decided = await queries.decide_client(conn, provider_id, client_id, user.id, approve)
+    decided = await provider_queries.decide_client(conn, provider_id, client_id, user.id, approve)
     if decided is None:
         raise NotFound()
     return decided
@@ -385,8 +391,8 @@ async def invite_client(
     """Staff invite a person (the account that proved the address) to be a client; they accept by
     registering with their consent. The answer is the same whether or not the address has an account."""
     provider = await _staff_of_verified(conn, user, provider_id)
-    person = await queries.user_by_email(conn, data.email.strip())
-    if person is not None and await queries.invite_client(conn, provider_id, person.id, user.id):
+    person = await common_queries.user_by_email(conn, data.email.strip())
+    if person is not None and await provider_queries.invite_client(conn, provider_id, person.id, user.id):
         title, body = _texts("client_invitation", provider=provider.name)
         await notify(
             conn,
@@ -403,8 +409,8 @@ async def invite_client(
 
 
 async def _staff_of_verified(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> Provider:
-    provider = await queries.provider(conn, provider_id)
-    if provider is None or not await queries.is_staff(conn, provider_id, user.id):
+    provider = await common_queries.provider(conn, provider_id)
+    if provider is None or not await common_queries.is_staff(conn, provider_id, user.id):
         raise NotFound()
     if not provider.verified:
         raise ProviderNotVerified()
@@ -414,7 +420,7 @@ async def _staff_of_verified(conn: asyncpg.Connection, user: CurrentUser, provid
 async def withdraw_client(
     conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID
 ) -> ClientRegistration:
-    registration = await queries.withdraw_client(conn, provider_id, user.id)
+    registration = await provider_queries.withdraw_client(conn, provider_id, user.id)
     if registration is None:
         raise NotFound()
     return registration
@@ -432,15 +438,15 @@ async def send_alert(
 ) -> AlertCreated:
     """A verified provider's staff alert the provider's consenting clients, each in their language."""
     now = now or _now()
-    if not await queries.is_staff(conn, provider_id, user.id):
+    if not await common_queries.is_staff(conn, provider_id, user.id):
         raise NotFound()
-    provider = await queries.provider(conn, provider_id)
+    provider = await common_queries.provider(conn, provider_id)
     if provider is None:
         raise NotFound()
     if not provider.verified:
         raise ProviderNotVerified()
     title, body = checked_text("title", data.title), checked_text("body", data.body)
-    alert_id, recipients = await queries.insert_alert(
+    alert_id, recipients = await provider_queries.insert_alert(
         conn,
         provider_id=provider_id,
         author_id=user.id,
@@ -466,14 +472,14 @@ async def send_alert(
             ack_requested=data.ack_requested,
             respect_preferences=data.priority != "urgent",
         )
-        await queries.set_alert_notification(conn, alert_id, notification_id)
+        await provider_queries.set_alert_notification(conn, alert_id, notification_id)
     return AlertCreated(id=alert_id, recipients=len(recipients), created_at=now)
 
 
 async def acknowledge_alert(
     conn: asyncpg.Connection, user: CurrentUser, alert_id: uuid.UUID, now: datetime | None = None
 ) -> Acknowledged:
-    at = await queries.acknowledge(conn, alert_id, user.id, now or _now())
+    at = await provider_queries.acknowledge(conn, alert_id, user.id, now or _now())
     if at is None:
         raise NotFound()
     # the same acknowledgement shows in the person's inbox (alert and reminder alike)
@@ -490,7 +496,7 @@ async def _inbox_acknowledged(
 ) -> None:
     """An alert acknowledged from the inbox is acknowledged for its provider too (rates, no reminder)."""
     if kind in ALERT_KINDS and source_id is not None:
-        await queries.acknowledge(conn, source_id, user_id, at)
+        await provider_queries.acknowledge(conn, source_id, user_id, at)
 
 
 messaging.on_acknowledged(_inbox_acknowledged)
@@ -498,10 +504,10 @@ messaging.on_acknowledged(_inbox_acknowledged)
 
 async def alert_report(conn: asyncpg.Connection, user: CurrentUser, alert_id: uuid.UUID) -> AlertReport:
     """Acknowledgement rates by language and municipality and who has not answered, for the provider."""
-    alert = await queries.alert(conn, alert_id)
-    if alert is None or not await queries.is_staff(conn, alert.provider_id, user.id):
+    alert = await provider_queries.alert(conn, alert_id)
+    if alert is None or not await common_queries.is_staff(conn, alert.provider_id, user.id):
         raise NotFound()
-    by_language = await queries.alert_rates(conn, alert_id, "locale")
+    by_language = await provider_queries.alert_rates(conn, alert_id, "locale")
     return AlertReport(
         id=alert.id,
         provider_id=alert.provider_id,
@@ -512,52 +518,52 @@ async def alert_report(conn: asyncpg.Connection, user: CurrentUser, alert_id: uu
         recipients=sum(r.recipients for r in by_language),
         acknowledged=sum(r.acknowledged for r in by_language),
         by_language=by_language,
-        by_municipality=await queries.alert_rates(conn, alert_id, "municipality_code"),
-        not_acknowledged=await queries.not_acknowledged(conn, alert_id),
+        by_municipality=await provider_queries.alert_rates(conn, alert_id, "municipality_code"),
+        not_acknowledged=await provider_queries.not_acknowledged(conn, alert_id),
     )
 
 
 async def staff_providers(conn: asyncpg.Connection, user: CurrentUser) -> list[Provider]:
     """The providers whose staff the person is."""
-    return await queries.staff_providers(conn, user.id)
+    return await provider_queries.staff_providers(conn, user.id)
 
 
 async def provider_alerts(
     conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID, limit: int = 50
 ) -> list[AlertSummary]:
     """A provider's latest alerts with their acknowledgement counts, for its staff."""
-    if not await queries.is_staff(conn, provider_id, user.id):
+    if not await common_queries.is_staff(conn, provider_id, user.id):
         raise NotFound()
-    return await queries.alerts_of(conn, provider_id, limit)
+    return await provider_queries.alerts_of(conn, provider_id, limit)
 
 
 async def alert_audience(
     conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID
 ) -> list[uuid.UUID]:
     """Who an alert of the provider would reach now (its consenting clients), for its staff."""
-    if not await queries.is_staff(conn, provider_id, user.id):
+    if not await common_queries.is_staff(conn, provider_id, user.id):
         raise NotFound()
-    return await queries.active_clients(conn, provider_id)
+    return await provider_queries.active_clients(conn, provider_id)
 
 
 async def alert_notification(
     conn: asyncpg.Connection, user: CurrentUser, alert_id: uuid.UUID
 ) -> uuid.UUID | None:
     """The notification that carried an alert (for its delivery statistics), for the provider's staff."""
-    alert = await queries.alert(conn, alert_id)
-    if alert is None or not await queries.is_staff(conn, alert.provider_id, user.id):
+    alert = await provider_queries.alert(conn, alert_id)
+    if alert is None or not await common_queries.is_staff(conn, alert.provider_id, user.id):
         raise NotFound()
-    return await queries.alert_notification_id(conn, alert_id)
+    return await provider_queries.alert_notification_id(conn, alert_id)
 
 
 async def remind_unacknowledged_alerts(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> int:
     """Send the one reminder of each alert whose time has come to those who have not acknowledged it."""
     sent = 0
-    for alert in await queries.claim_due_reminders(conn, now, limit):
-        silent = await queries.mark_reminded(conn, alert.id, None)
+    for alert in await provider_queries.claim_due_reminders(conn, now, limit):
+        silent = await provider_queries.mark_reminded(conn, alert.id, None)
         if not silent:
             continue
-        provider = await queries.provider(conn, alert.provider_id)
+        provider = await common_queries.provider(conn, alert.provider_id)
         name = provider.name if provider else ""
         notification_id = await notify(
             conn,
@@ -571,7 +577,7 @@ async def remind_unacknowledged_alerts(conn: asyncpg.Connection, now: datetime, 
             ack_requested=True,
             respect_preferences=alert.priority != "urgent",
         )
-        await queries.set_reminder_notification(conn, alert.id, notification_id)
+        await provider_queries.set_reminder_notification(conn, alert.id, notification_id)
         sent += 1
     return sent
 
@@ -587,9 +593,11 @@ async def _circle_view(conn: asyncpg.Connection, access: CircleAccess) -> Circle
         created_at=c.created_at,
         closed_at=c.closed_at,
         my_role=access.role,
-        members=await queries.members(conn, c.id, with_email=access.role == "senior"),
-        proxy=await queries.proxy_of(conn, c.id),
-        consent=await queries.circle_consent(conn, c.id) if access.role == "senior" or access.proxy else None,
+        members=await circle_queries.members(conn, c.id, with_email=access.role == "senior"),
+        proxy=await circle_queries.proxy_of(conn, c.id),
+        consent=await circle_queries.circle_consent(conn, c.id)
+        if access.role == "senior" or access.proxy
+        else None,
         state="closed" if c.closed_at is not None else "pending" if c.pending else "active",
     )
 
@@ -599,10 +607,10 @@ async def create_circle(
 ) -> Circle:
     """A senior opens their circle, recording the consent text they agreed to."""
     now = now or _now()
-    circle_id = await queries.insert_circle(conn, user.id)
+    circle_id = await circle_queries.insert_circle(conn, user.id)
     if circle_id is None:
         raise CircleExists()
-    await queries.insert_consent(
+    await circle_queries.insert_consent(
         conn,
         circle_id=circle_id,
         user_id=user.id,
@@ -612,7 +620,7 @@ async def create_circle(
         locale=data.consent.locale,
         now=now,
     )
-    await queries.insert_event(conn, circle_id, "circle_created", at=now, actor_id=user.id)
+    await common_queries.insert_event(conn, circle_id, "circle_created", at=now, actor_id=user.id)
     return await get_circle(conn, user, circle_id, log=False)
 
 
@@ -667,7 +675,7 @@ async def get_circle(
 ) -> Circle:
     access = await access_circle(conn, user.id, circle_id)
     if log:
-        await queries.log_access(conn, circle_id, user.id, "circle")
+        await common_queries.log_access(conn, circle_id, user.id, "circle")
     return await _circle_view(conn, access)
 
 
@@ -696,26 +704,29 @@ async def invite(
     email = data.email.strip()
     if email.lower() == user.email.lower():
         raise InvalidField("email", REASON_SELF)
-    if await queries.invitations_sent_since(conn, user.id, now - timedelta(days=1)) >= INVITATIONS_PER_DAY:
+    if (
+        await circle_queries.invitations_sent_since(conn, user.id, now - timedelta(days=1))
+        >= INVITATIONS_PER_DAY
+    ):
         raise TooManyRequests()
-    if await queries.declined_before(conn, circle_id, email):
+    if await circle_queries.declined_before(conn, circle_id, email):
         # whoever declined is not asked again (nor mailed): the answer is the circle as it is
         return await _circle_view(conn, access)
-    invitee = await queries.user_by_email(conn, email)
+    invitee = await common_queries.user_by_email(conn, email)
     provider_id = None
     if data.role == "provider":
         if data.provider_id is None:
             raise InvalidField("provider_id", REASON_PROVIDER_REQUIRED)
-        provider = await queries.provider(conn, data.provider_id)
+        provider = await common_queries.provider(conn, data.provider_id)
         if (
             provider is None
             or not provider.verified
             or invitee is None
-            or not await queries.is_staff(conn, provider.id, invitee.id)
+            or not await common_queries.is_staff(conn, provider.id, invitee.id)
         ):
             raise InvalidField("email", REASON_NOT_STAFF)
         provider_id = provider.id
-    member_id = await queries.insert_member(
+    member_id = await circle_queries.insert_member(
         conn,
         circle_id=circle_id,
         email=email,
@@ -726,7 +737,7 @@ async def invite(
     )
     if member_id is None:
         raise AlreadyInvited()
-    await queries.insert_event(
+    await common_queries.insert_event(
         conn,
         circle_id,
         "member_invited",
@@ -735,7 +746,7 @@ async def invite(
         subject_id=invitee.id if invitee else None,
     )
     if invitee is None:
-        senior = await queries.user(conn, access.circle.senior_id)
+        senior = await common_queries.user(conn, access.circle.senior_id)
         locale = data.locale or (senior.locale if senior else user.locale)
         _, body = _texts("invitation_email", senior=access.circle.senior_name)
         title = Message(
@@ -771,19 +782,21 @@ INVITATIONS_PER_DAY = 10
 
 
 async def my_invitations(conn: asyncpg.Connection, user: CurrentUser) -> InvitationList:
-    return InvitationList(items=await queries.open_invitations_for(conn, user.id, user.email))
+    return InvitationList(items=await circle_queries.open_invitations_for(conn, user.id, user.email))
 
 
 async def _open_invitation(
     conn: asyncpg.Connection, user: CurrentUser, member_id: uuid.UUID
-) -> queries.MemberRow:
-    row = await queries.member(conn, member_id)
+) -> common_queries.MemberRow:
+    row = await circle_queries.member(conn, member_id)
     # an invitation sent to an address is for the account that proved that address, and no other
-    owner = await queries.user_by_email(conn, row.invited_email) if row and row.user_id is None else None
+    owner = (
+        await common_queries.user_by_email(conn, row.invited_email) if row and row.user_id is None else None
+    )
     mine = row is not None and (row.user_id == user.id or (owner is not None and owner.id == user.id))
     if row is None or not mine:
         raise NotFound()
-    circle = await queries.circle(conn, row.circle_id)
+    circle = await common_queries.circle(conn, row.circle_id)
     if circle is None or circle.closed_at is not None:
         raise NotFound()
     if row.state != "invited":
@@ -800,12 +813,12 @@ async def accept_invitation(
 ) -> Circle:
     now = now or _now()
     row = await _open_invitation(conn, user, member_id)
-    moved = await queries.set_member_state(
+    moved = await circle_queries.set_member_state(
         conn, member_id, expected=("invited",), state="accepted", user_id=user.id, now=now
     )
     if moved is None:
         raise InvitationNotOpen()
-    await queries.insert_consent(
+    await circle_queries.insert_consent(
         conn,
         circle_id=row.circle_id,
         user_id=user.id,
@@ -815,7 +828,7 @@ async def accept_invitation(
         locale=consent.locale,
         now=now,
     )
-    await queries.insert_event(conn, row.circle_id, "member_joined", at=now, actor_id=user.id)
+    await common_queries.insert_event(conn, row.circle_id, "member_joined", at=now, actor_id=user.id)
     return await get_circle(conn, user, row.circle_id, log=False)
 
 
@@ -824,10 +837,10 @@ async def decline_invitation(
 ) -> None:
     now = now or _now()
     row = await _open_invitation(conn, user, member_id)
-    if await queries.set_member_state(
+    if await circle_queries.set_member_state(
         conn, member_id, expected=("invited",), state="declined", user_id=user.id, now=now
     ):
-        await queries.insert_event(conn, row.circle_id, "member_declined", at=now, actor_id=user.id)
+        await common_queries.insert_event(conn, row.circle_id, "member_declined", at=now, actor_id=user.id)
 
 
 async def remove_member(
@@ -843,24 +856,24 @@ async def remove_member(
     """
     now = now or _now()
     access = await access_circle(conn, user.id, circle_id)
-    row = await queries.member(conn, member_id)
+    row = await circle_queries.member(conn, member_id)
     if row is None or row.circle_id != circle_id or row.state not in {"invited", "accepted"}:
         raise NotFound()
     leaving = row.user_id == user.id and access.role == "member"
     if access.role != "senior" and not leaving:
         raise Forbidden()
     state = "withdrawn" if leaving else "removed"
-    moved = await queries.set_member_state(
+    moved = await circle_queries.set_member_state(
         conn, member_id, expected=("invited", "accepted"), state=state, user_id=None, now=now
     )
     if moved is None:
         raise NotFound()
-    await queries.withdraw_member_consent(conn, member_id, now)
+    await circle_queries.withdraw_member_consent(conn, member_id, now)
     if row.user_id is not None:
         # Nothing still on its way about this circle reaches someone who is no longer in it.
         await messaging.withdraw_recipient(conn, row.user_id, f"/care/circles/{circle_id}/")
     kind = "member_withdrew" if leaving else "member_removed"
-    await queries.insert_event(conn, circle_id, kind, at=now, actor_id=user.id, subject_id=row.user_id)
+    await common_queries.insert_event(conn, circle_id, kind, at=now, actor_id=user.id, subject_id=row.user_id)
 
 
 async def withdraw_circle_consent(
@@ -871,11 +884,11 @@ async def withdraw_circle_consent(
     access = await access_circle(conn, user.id, circle_id)
     if access.role != "senior":
         raise Forbidden()
-    if await queries.close_circle(conn, circle_id, now):
-        await queries.withdraw_consents(conn, circle_id, user_id=None, now=now)
-        await queries.stop_open_escalations(conn, circle_id, now)
+    if await circle_queries.close_circle(conn, circle_id, now):
+        await circle_queries.withdraw_consents(conn, circle_id, user_id=None, now=now)
+        await circle_queries.stop_open_escalations(conn, circle_id, now)
         await messaging.cancel_under(conn, f"/care/circles/{circle_id}/")
-        await queries.insert_event(conn, circle_id, "consent_withdrawn", at=now, actor_id=user.id)
+        await common_queries.insert_event(conn, circle_id, "consent_withdrawn", at=now, actor_id=user.id)
     return await get_circle(conn, user, circle_id, log=False)
 
 
@@ -892,8 +905,8 @@ async def circle_events(
     await access_circle(conn, user.id, circle_id)
     scope = [_EVENTS_CURSOR, str(circle_id), str(user.id)]
     before = _scoped_position(secret, cursor, scope, int) if cursor else None
-    await queries.log_access(conn, circle_id, user.id, "events")
-    items = await queries.events(conn, circle_id, before_id=before, limit=limit + 1)
+    await common_queries.log_access(conn, circle_id, user.id, "events")
+    items = await circle_queries.events(conn, circle_id, before_id=before, limit=limit + 1)
     next_cursor = encode_cursor(secret, [scope, items[limit - 1].id]) if len(items) > limit else None
     return CircleEventPage(items=items[:limit], next_cursor=next_cursor)
 
@@ -924,7 +937,7 @@ async def circle_reads(
         raise NotFound()
     scope = [_READS_CURSOR, str(circle_id), str(user.id)]
     before = _scoped_position(secret, cursor, scope, int) if cursor else None
-    rows = await queries.reads_of_circle(conn, circle_id, before_id=before, limit=limit + 1)
+    rows = await circle_queries.reads_of_circle(conn, circle_id, before_id=before, limit=limit + 1)
     items = [
         AccessRead(
             reader=Person(user_id=r.reader_id, display_name=r.reader_name or "") if r.reader_id else None,
@@ -945,14 +958,14 @@ async def put_plan(
     conn: asyncpg.Connection, user: CurrentUser, data: PlanIn, now: datetime | None = None
 ) -> Plan:
     """The senior sets their own plan; it applies from the next window that opens after now."""
-    circle = await queries.open_circle_of(conn, user.id)
+    circle = await checkin_queries.open_circle_of(conn, user.id)
     if circle is None:
         raise NoCircle()
     return await _set_plan(conn, circle, user.id, data, now or _now())
 
 
 async def get_plan(conn: asyncpg.Connection, user: CurrentUser) -> Plan:
-    plan = await queries.plan_of(conn, user.id)
+    plan = await checkin_queries.plan_of(conn, user.id)
     if plan is None:
         raise NotFound()
     return plan
@@ -986,16 +999,16 @@ async def put_circle_plan(
 async def get_circle_plan(conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID) -> Plan:
     """The senior's plan, for the senior or the person who set the circle up for them."""
     access = await _plan_access(conn, user, circle_id)
-    plan = await queries.plan_of(conn, access.circle.senior_id)
+    plan = await checkin_queries.plan_of(conn, access.circle.senior_id)
     if plan is None or plan.circle_id != circle_id:
         raise NotFound()
-    await queries.log_access(conn, circle_id, user.id, "checkin_plan")
+    await common_queries.log_access(conn, circle_id, user.id, "checkin_plan")
     return plan
 
 
 async def _set_plan(
     conn: asyncpg.Connection,
-    circle: queries.CircleRow,
+    circle: common_queries.CircleRow,
     actor_id: uuid.UUID,
     data: PlanIn,
     now: datetime,
@@ -1008,9 +1021,9 @@ async def _set_plan(
             raise InvalidField("pauses", REASON_PAUSE_ORDER)
     zone = data.zone
     if zone is None:
-        person = await queries.user(conn, circle.senior_id)
+        person = await common_queries.user(conn, circle.senior_id)
         zone = "Europe/Berlin" if person and person.time_zone == "Europe/Berlin" else "Europe/Paris"
-    await queries.upsert_plan(
+    await checkin_queries.upsert_plan(
         conn,
         senior_id=circle.senior_id,
         circle_id=circle.id,
@@ -1023,12 +1036,12 @@ async def _set_plan(
         pauses=data.pauses,
         now=now,
     )
-    await queries.insert_event(
+    await common_queries.insert_event(
         conn, circle.id, "plan_updated", at=now, actor_id=actor_id, subject_id=circle.senior_id
     )
     if actor_id != circle.senior_id:
         # Someone else changed when the senior is expected to check in: the senior hears of it at once.
-        actor = await queries.user(conn, actor_id)
+        actor = await common_queries.user(conn, actor_id)
         title, body = _texts("plan_changed", proxy=actor.display_name if actor else "")
         await notify(
             conn,
@@ -1043,12 +1056,12 @@ async def _set_plan(
             respect_preferences=False,
             channels=("push", "email"),
         )
-    plan = await queries.plan_of(conn, circle.senior_id)
+    plan = await checkin_queries.plan_of(conn, circle.senior_id)
     assert plan is not None
     return plan
 
 
-def _view(plan: queries.PlanRow, pauses: list[Any], has_provider: bool) -> ladder.PlanView:
+def _view(plan: checkin_queries.PlanRow, pauses: list[Any], has_provider: bool) -> ladder.PlanView:
     return ladder.PlanView(
         days=frozenset(plan.days),
         window_start=plan.window_start,
@@ -1065,15 +1078,17 @@ def _view(plan: queries.PlanRow, pauses: list[Any], has_provider: bool) -> ladde
 async def check_in(conn: asyncpg.Connection, user: CurrentUser, now: datetime | None = None) -> Checkin:
     """ "I'm fine": recorded for the local date of the senior's plan; an open ladder for that date stops."""
     now = now or _now()
-    plan = await queries.plan_of(conn, user.id)
+    plan = await checkin_queries.plan_of(conn, user.id)
     zone = plan.zone if plan else "Europe/Paris"
     day = now.astimezone(ZoneInfo(zone)).date()
-    await queries.insert_checkin(conn, user.id, day, now)
-    circle = await queries.open_circle_of(conn, user.id)
+    await checkin_queries.insert_checkin(conn, user.id, day, now)
+    circle = await checkin_queries.open_circle_of(conn, user.id)
     if circle is not None:
-        await queries.insert_event(conn, circle.id, "checked_in", at=now, actor_id=user.id, local_date=day)
+        await common_queries.insert_event(
+            conn, circle.id, "checked_in", at=now, actor_id=user.id, local_date=day
+        )
     if plan is not None and circle is not None:
-        escalation = await queries.escalation_for(conn, plan.id, day)
+        escalation = await checkin_queries.escalation_for(conn, plan.id, day)
         if escalation is not None and escalation.state in ladder.OPEN_STATES:
             await _resolve(conn, escalation, circle.senior_name, user.id, now)
     return Checkin(at=now, local_date=day)
@@ -1114,16 +1129,16 @@ async def _tell(
 
 async def _resolve(
     conn: asyncpg.Connection,
-    escalation: queries.EscalationRow,
+    escalation: checkin_queries.EscalationRow,
     senior_name: str,
     senior_id: uuid.UUID,
     now: datetime,
 ) -> None:
-    if not await queries.advance_escalation(
+    if not await checkin_queries.advance_escalation(
         conn, escalation.id, expected=tuple(ladder.OPEN_STATES), state="resolved", now=now
     ):
         return
-    await queries.insert_event(
+    await common_queries.insert_event(
         conn,
         escalation.circle_id,
         "resolved_by_checkin",
@@ -1134,7 +1149,7 @@ async def _resolve(
     )
     if escalation.state == "reminded":
         return  # nobody else was alerted yet
-    told = await queries.recipients(
+    told = await checkin_queries.recipients(
         conn, escalation.circle_id, providers=None if escalation.state == "provider_alerted" else False
     )
     await _tell(
@@ -1179,19 +1194,19 @@ _ALERTS: dict[ladder.Action, _Alert] = {
 
 async def _step(
     conn: asyncpg.Connection,
-    plan: queries.PlanRow,
+    plan: checkin_queries.PlanRow,
     day: Any,
-    escalation: queries.EscalationRow | None,
+    escalation: checkin_queries.EscalationRow | None,
     action: ladder.Action,
     now: datetime,
 ) -> bool:
     """Carry out one ladder step; False when another run did it first (nothing is sent twice)."""
     circle_id = plan.circle_id
     if action == "remind_senior":
-        escalation_id = await queries.start_escalation(conn, plan.id, circle_id, day, now)
+        escalation_id = await checkin_queries.start_escalation(conn, plan.id, circle_id, day, now)
         if escalation_id is None:
             return False
-        await queries.insert_event(
+        await common_queries.insert_event(
             conn,
             circle_id,
             "reminder_sent",
@@ -1213,11 +1228,11 @@ async def _step(
     assert escalation is not None
     alert = _ALERTS.get(action)
     if alert is not None:
-        if not await queries.advance_escalation(
+        if not await checkin_queries.advance_escalation(
             conn, escalation.id, expected=(alert.expected,), state=alert.state, now=now
         ):
             return False
-        await queries.insert_event(
+        await common_queries.insert_event(
             conn,
             circle_id,
             alert.state,
@@ -1230,7 +1245,7 @@ async def _step(
         await _tell(
             conn,
             alert.kind,
-            await queries.recipients(conn, circle_id, providers=alert.providers),
+            await checkin_queries.recipients(conn, circle_id, providers=alert.providers),
             title,
             body,
             deep_link=f"/care/circles/{circle_id}/escalations/{escalation.id}",
@@ -1258,19 +1273,21 @@ async def advance_checkin_batch(
     locked with SKIP LOCKED, and every step moves its row only from the state it expects, so two runs at
     once (or a run repeated) take each step exactly once.
     """
-    plans = await queries.lock_plans(conn, limit, after)
+    plans = await checkin_queries.lock_plans(conn, limit, after)
     steps = 0
     for plan in plans:
         view = _view(
-            plan, await queries.pauses(conn, plan.id), await queries.has_provider(conn, plan.circle_id)
+            plan,
+            await checkin_queries.pauses(conn, plan.id),
+            await checkin_queries.has_provider(conn, plan.circle_id),
         )
         for day in ladder.candidate_days(view, now):
-            escalation = await queries.escalation_for(conn, plan.id, day)
+            escalation = await checkin_queries.escalation_for(conn, plan.id, day)
             state = ladder.LadderState(
                 state=escalation.state if escalation else None,  # type: ignore[arg-type]
                 reminded_at=escalation.reminded_at if escalation else None,
                 circle_alerted_at=escalation.circle_alerted_at if escalation else None,
-                checked_in=await queries.checked_in(conn, plan.senior_id, day),
+                checked_in=await checkin_queries.checked_in(conn, plan.senior_id, day),
             )
             action = ladder.next_action(view, day, now, state)
             if action != "none" and await _step(conn, plan, day, escalation, action, now):
@@ -1302,17 +1319,17 @@ async def claim(
     """ "I'm checking": the first caregiver to answer stops the ladder; the rest of the circle is told."""
     now = now or _now()
     access = await access_circle(conn, user.id, circle_id)
-    escalation = await queries.escalation(conn, escalation_id)
+    escalation = await checkin_queries.escalation(conn, escalation_id)
     if escalation is None or escalation.circle_id != circle_id:
         raise NotFound()
     if access.role != "member":
         raise Forbidden()
-    if not await queries.claim_escalation(conn, escalation_id, user.id, now):
-        current = await queries.escalation(conn, escalation_id)
+    if not await checkin_queries.claim_escalation(conn, escalation_id, user.id, now):
+        current = await checkin_queries.escalation(conn, escalation_id)
         if current is not None and current.state == "claimed":
             raise AlreadyClaimed(name=current.claimed_by_name or "")
         raise EscalationOver()
-    await queries.insert_event(
+    await common_queries.insert_event(
         conn,
         circle_id,
         "escalation_claimed",
@@ -1322,7 +1339,7 @@ async def claim(
         escalation_id=escalation_id,
         local_date=escalation.local_date,
     )
-    others = [u for u in await queries.recipients(conn, circle_id, providers=None) if u != user.id]
+    others = [u for u in await checkin_queries.recipients(conn, circle_id, providers=None) if u != user.id]
     await _tell(
         conn,
         "care.escalation_claimed",
@@ -1332,7 +1349,7 @@ async def claim(
         source_id=escalation_id,
         priority="urgent",
     )
-    done = await queries.escalation(conn, escalation_id)
+    done = await checkin_queries.escalation(conn, escalation_id)
     assert done is not None
     return Escalation(
         id=done.id,
@@ -1348,11 +1365,11 @@ async def claim(
 
 
 async def export_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any]:
-    return msgspec.to_builtins(await queries.export_rows(conn, user_id))  # type: ignore[no-any-return]
+    return msgspec.to_builtins(await common_queries.export_rows(conn, user_id))  # type: ignore[no-any-return]
 
 
 async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
-    await queries.erase_rows(conn, user_id)
+    await common_queries.erase_rows(conn, user_id)
 
 
 user_data = UserData("care", export_user, erase_user)
@@ -1363,14 +1380,14 @@ user_data = UserData("care", export_user, erase_user)
 
 async def providers_of_seniors(
     conn: asyncpg.Connection, user_ids: list[uuid.UUID]
-) -> list[queries.ProviderConcern]:
+) -> list[provider_queries.ProviderConcern]:
     """Verified providers whose consenting clients with a daily check-in are among ``user_ids``: each with
     its staff and how many of its clients are concerned (counts only, no names or care details)."""
     if not user_ids:
         return []
-    return await queries.providers_of_seniors(conn, user_ids)
+    return await provider_queries.providers_of_seniors(conn, user_ids)
 
 
 async def provider_staff(conn: asyncpg.Connection) -> list[uuid.UUID]:
     """Everyone who accepted a staff seat at a care provider (the audience of end-to-end exercises)."""
-    return await queries.all_staff(conn)
+    return await provider_queries.all_staff(conn)
