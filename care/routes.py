@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from care import service, setup
+from care import common, service, setup
 from care.models import (
     AccessReadPage,
     Acknowledged,
@@ -102,7 +102,7 @@ class ProvidersController(Controller):
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
     ) -> Provider:
         """One care provider, for its staff and hub admins (anyone else gets 404)."""
-        return await service.access_provider(conn, request.user, provider_id)
+        return await common.access_provider(conn, request.user, provider_id)
 
     @post(
         "/{provider_id:uuid}/verify",

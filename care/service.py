@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -12,6 +12,16 @@ import msgspec
 from prometheus_client import Counter
 
 from care import ladder, setup
+from care.common import (
+    ALERT_REMINDER_BODY,
+    INVITATION_EMAIL_TITLE,
+    CircleAccess,
+    access_circle,
+    access_provider,
+    current_time,
+    messages,
+    scoped_position,
+)
 from care.errors import (
     REASON_NOT_STAFF,
     REASON_PAUSE_ORDER,
@@ -69,15 +79,9 @@ from care.queries import common as common_queries
 from care.queries import providers as provider_queries
 from hub.auth import CurrentUser
 from hub.domain import UserData
-from hub.errors import (
-    REASON_BAD_CURSOR,
-    Forbidden,
-    InvalidField,
-    NotFound,
-    checked_text,
-)
+from hub.errors import Forbidden, InvalidField, NotFound, checked_text
 from hub.logs import get_logger
-from hub.pagination import decode_cursor, encode_cursor
+from hub.pagination import encode_cursor
 from i18n import N_, translate
 from i18n.content import Bilingual, pick
 from messaging import service as messaging
@@ -88,145 +92,69 @@ from territory import service as municipalities
 log = get_logger("care")
 LADDER_STEPS = Counter("hub_care_ladder_steps_total", "Check-in ladder steps taken, by step", ["step"])
 
-# -- texts sent to people (names and actions only, never health details) -----------------------------------
-
-INVITATION_TITLE = N_("Invitation to a care circle")
-INVITATION_BODY = N_("{senior} invites you to their care circle.")
-REMINDER_TITLE = N_("Your daily check-in")
-REMINDER_BODY = N_("You have not checked in yet today. Tap “I'm fine” to let your circle know.")
-MISSED_TITLE = N_("{name} has not checked in")
-MISSED_BODY = N_("{name} has not checked in as planned today. Can you check on them?")
-PROVIDER_BODY = N_("{name} has not checked in today and nobody in the circle has answered yet.")
-CLAIMED_TITLE = N_("{caregiver} is checking on {name}")
-CLAIMED_BODY = N_("{caregiver} is checking on {name}. You do not need to do anything.")
-RESOLVED_TITLE = N_("{name} has checked in")
-RESOLVED_BODY = N_("{name} has checked in after all. You do not need to do anything.")
-ALERT_REMINDER_BODY = N_("Please confirm that you have read this message from {provider}.")
-#: the subject names nobody: a display name is text its owner wrote, and a stranger's inbox gets none of it
-INVITATION_EMAIL_TITLE = N_("An invitation to a circle of caregivers")
-INVITATION_EMAIL_BODY = N_(
-    "{senior} invites you to join their circle of caregivers in the app. To accept, create an account "
-    "in the app with this email address: the invitation will be waiting for you there."
-)
-
-STAFF_INVITATION_TITLE = N_("Join the team of {provider}")
-STAFF_INVITATION_BODY = N_(
-    "You are invited to join the team of {provider} in the app. Accept there to work with it; you can "
-    "leave at any time."
-)
-CLIENT_INVITATION_TITLE = N_("{provider} offers to serve you")
-CLIENT_INVITATION_BODY = N_(
-    "{provider} invites you to become one of its clients in the app, so that you receive its messages. "
-    "Accept there if you agree."
-)
-
-PLAN_CHANGED_TITLE = N_("{proxy} has changed your daily check-in")
-PLAN_CHANGED_BODY = N_(
-    "{proxy} has changed the days or the time of your daily check-in. You can see the new plan in the app "
-    "and change it yourself at any time."
-)
-
-#: the catalog texts (title, body) of every care notification and email; their parameters are names only
-TEXTS: dict[str, tuple[str, str]] = {
-    "invitation": (INVITATION_TITLE, INVITATION_BODY),
-    "invitation_email": (INVITATION_EMAIL_TITLE, INVITATION_EMAIL_BODY),
-    **setup.TEXTS,
-    "plan_changed": (PLAN_CHANGED_TITLE, PLAN_CHANGED_BODY),
-    "staff_invitation": (STAFF_INVITATION_TITLE, STAFF_INVITATION_BODY),
-    "client_invitation": (CLIENT_INVITATION_TITLE, CLIENT_INVITATION_BODY),
-    "checkin_reminder": (REMINDER_TITLE, REMINDER_BODY),
-    "checkin_missed": (MISSED_TITLE, MISSED_BODY),
-    "checkin_missed_provider": (MISSED_TITLE, PROVIDER_BODY),
-    "escalation_claimed": (CLAIMED_TITLE, CLAIMED_BODY),
-    "checkin_resolved": (RESOLVED_TITLE, RESOLVED_BODY),
-}
-
-
-def _texts(which: str, /, **params: str | datetime) -> tuple[Message, Message]:
-    title, body = TEXTS[which]
-    return Message(title, params), Message(body, params)
-
-
-# -- what the circle's log shows -----------------------------------------------------------------------------
-
-EVENT_KINDS = (
-    "circle_created",
-    "circle_requested",
-    "circle_confirmed",
-    "circle_refused",
-    "member_invited",
-    "member_joined",
-    "member_declined",
-    "member_removed",
-    "member_withdrew",
-    "consent_withdrawn",
-    "plan_updated",
-    "checked_in",
-    "reminder_sent",
-    "circle_alerted",
-    "provider_alerted",
-    "escalation_claimed",
-    "resolved_by_checkin",
-)
-
-_EVENTS_CURSOR = "care-events"
-_SERVICES_CURSOR = "care-services"
-
-
-def _scoped_position(secret: str, cursor: str, scope: list[str], kind: type[Any]) -> Any:
-    """The position of a cursor signed with the hub's secret key for exactly this listing (its kind, the
-    circle or the filters); a cursor of another listing is refused like a tampered one."""
-    found_scope, position = decode_cursor(secret, cursor, tuple[list[str], Any])
-    if found_scope != scope:
-        raise InvalidField("cursor", REASON_BAD_CURSOR)
-    try:
-        return msgspec.convert(position, kind)
-    except msgspec.ValidationError:
-        raise InvalidField("cursor", REASON_BAD_CURSOR) from None
-
-
-def _now() -> datetime:
-    return datetime.now().astimezone()
-
-
-# -- access ----------------------------------------------------------------------------------------------------
-
-
-class CircleAccess(msgspec.Struct, frozen=True):
-    circle: common_queries.CircleRow
-    role: Literal["senior", "member"]
-    #: a member who set the circle up for the senior (and so may also set their check-in plan)
-    proxy: bool = False
-
-
-async def access_circle(conn: asyncpg.Connection, user_id: uuid.UUID, circle_id: uuid.UUID) -> CircleAccess:
-    """The senior, or an accepted member of an open circle; everyone else gets 404.
-
-    The senior keeps access to their circle at all times, closed or not. The person who set the circle up
-    for the senior is a member like the others (``proxy`` True): their extra right (the check-in plan)
-    ends with their membership, and the senior can remove them like anyone else.
-    """
-    circle = await common_queries.circle(conn, circle_id)
-    if circle is None:
-        raise NotFound()
-    if circle.senior_id == user_id:
-        return CircleAccess(circle=circle, role="senior")
-    if circle.closed_at is None and circle.confirmed_at is not None:
-        member = await common_queries.accepted_member(conn, circle_id, user_id)
-        if member is not None:
-            return CircleAccess(circle=circle, role="member", proxy=member.proxy)
-    raise NotFound()
-
-
-async def access_provider(conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID) -> Provider:
-    """A provider as its staff (or a hub admin) reaches it; everyone else gets 404."""
-    provider = await common_queries.provider(conn, provider_id)
-    if provider is None or not (user.is_admin or await common_queries.is_staff(conn, provider_id, user.id)):
-        raise NotFound()
-    return provider
+__all__ = [
+    "ALERT_KINDS",
+    "EVENT_KINDS",
+    "INVITATIONS_PER_DAY",
+    "LADDER_STEPS",
+    "PLAN_BATCH",
+    "READ_KINDS",
+    "accept_invitation",
+    "accept_staff",
+    "access_provider",
+    "acknowledge_alert",
+    "add_staff",
+    "advance_checkin_batch",
+    "advance_checkins",
+    "alert_audience",
+    "alert_notification",
+    "alert_report",
+    "answer_with_code",
+    "check_in",
+    "circle_events",
+    "circle_reads",
+    "claim",
+    "client_list",
+    "confirm_circle",
+    "create_circle",
+    "create_circle_for",
+    "decide_client",
+    "decline_invitation",
+    "directory",
+    "erase_user",
+    "export_user",
+    "get_circle",
+    "get_circle_plan",
+    "get_plan",
+    "invite",
+    "invite_client",
+    "leave_staff",
+    "log",
+    "my_invitations",
+    "provider_alerts",
+    "provider_staff",
+    "providers_of_seniors",
+    "providers_to_verify",
+    "put_circle_plan",
+    "put_plan",
+    "record_provider_consent",
+    "refuse_circle",
+    "register_client",
+    "register_provider",
+    "remind_unacknowledged_alerts",
+    "remove_member",
+    "send_alert",
+    "staff_providers",
+    "staff_serving",
+    "user_data",
+    "verify_provider",
+    "withdraw_circle_consent",
+    "withdraw_client",
+]
 
 
 # -- providers and the directory -------------------------------------------------------------------------------
+_SERVICES_CURSOR = "care-services"
 
 
 async def register_provider(conn: asyncpg.Connection, user: CurrentUser, data: ProviderIn) -> Provider:
@@ -280,7 +208,7 @@ async def add_staff(
         if await common_queries.is_staff(conn, provider_id, person.id):
             raise AlreadyStaff()
         return provider
-    title, body = _texts("staff_invitation", provider=provider.name)
+    title, body = messages("staff_invitation", provider=provider.name)
     await notify(
         conn,
         kind="care.staff_invitation",
@@ -330,7 +258,7 @@ async def directory(
     scope = [_SERVICES_CURSOR, municipality or "", kind or "", language or ""]
     after = None
     if cursor:
-        name, provider_id = _scoped_position(secret, cursor, scope, tuple[str, uuid.UUID])
+        name, provider_id = scoped_position(secret, cursor, scope, tuple[str, uuid.UUID])
         after = (name, provider_id)
     rows = await provider_queries.services(
         conn, municipality=municipality, kind=kind, language=language, after=after, limit=limit + 1
@@ -393,7 +321,7 @@ async def invite_client(
     provider = await _staff_of_verified(conn, user, provider_id)
     person = await common_queries.user_by_email(conn, data.email.strip())
     if person is not None and await provider_queries.invite_client(conn, provider_id, person.id, user.id):
-        title, body = _texts("client_invitation", provider=provider.name)
+        title, body = messages("client_invitation", provider=provider.name)
         await notify(
             conn,
             kind="care.client_invitation",
@@ -426,7 +354,7 @@ async def withdraw_client(
     return registration
 
 
-# -- provider alerts -------------------------------------------------------------------------------------------
+# -- provider alerts -----------------------------------------------------------------------------------------
 
 
 async def send_alert(
@@ -437,7 +365,7 @@ async def send_alert(
     now: datetime | None = None,
 ) -> AlertCreated:
     """A verified provider's staff alert the provider's consenting clients, each in their language."""
-    now = now or _now()
+    now = now or current_time()
     if not await common_queries.is_staff(conn, provider_id, user.id):
         raise NotFound()
     provider = await common_queries.provider(conn, provider_id)
@@ -479,7 +407,7 @@ async def send_alert(
 async def acknowledge_alert(
     conn: asyncpg.Connection, user: CurrentUser, alert_id: uuid.UUID, now: datetime | None = None
 ) -> Acknowledged:
-    at = await provider_queries.acknowledge(conn, alert_id, user.id, now or _now())
+    at = await provider_queries.acknowledge(conn, alert_id, user.id, now or current_time())
     if at is None:
         raise NotFound()
     # the same acknowledgement shows in the person's inbox (alert and reminder alike)
@@ -582,6 +510,31 @@ async def remind_unacknowledged_alerts(conn: asyncpg.Connection, now: datetime, 
     return sent
 
 
+# -- what the circle's log shows -----------------------------------------------------------------------------
+
+EVENT_KINDS = (
+    "circle_created",
+    "circle_requested",
+    "circle_confirmed",
+    "circle_refused",
+    "member_invited",
+    "member_joined",
+    "member_declined",
+    "member_removed",
+    "member_withdrew",
+    "consent_withdrawn",
+    "plan_updated",
+    "checked_in",
+    "reminder_sent",
+    "circle_alerted",
+    "provider_alerted",
+    "escalation_claimed",
+    "resolved_by_checkin",
+)
+
+_EVENTS_CURSOR = "care-events"
+
+
 # -- circles, invitations and consent ------------------------------------------------------------------------
 
 
@@ -606,7 +559,7 @@ async def create_circle(
     conn: asyncpg.Connection, user: CurrentUser, data: CircleIn, now: datetime | None = None
 ) -> Circle:
     """A senior opens their circle, recording the consent text they agreed to."""
-    now = now or _now()
+    now = now or current_time()
     circle_id = await circle_queries.insert_circle(conn, user.id)
     if circle_id is None:
         raise CircleExists()
@@ -628,7 +581,7 @@ async def create_circle_for(
     conn: asyncpg.Connection, user: CurrentUser, data: ProxyCircleIn, now: datetime | None = None
 ) -> SetUpRequested:
     """Ask to set up a senior's circle on their behalf: see ``care.setup.request_circle``."""
-    return await setup.request_circle(conn, user, data, now or _now())
+    return await setup.request_circle(conn, user, data, now or current_time())
 
 
 async def confirm_circle(
@@ -639,7 +592,7 @@ async def confirm_circle(
     now: datetime | None = None,
 ) -> Circle:
     """The senior agrees, in the app, to a circle set up on their behalf."""
-    await setup.confirm(conn, user, circle_id, consent, now or _now())
+    await setup.confirm(conn, user, circle_id, consent, now or current_time())
     return await get_circle(conn, user, circle_id, log=False)
 
 
@@ -647,14 +600,14 @@ async def refuse_circle(
     conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, now: datetime | None = None
 ) -> Circle:
     """The senior refuses a circle set up on their behalf."""
-    await setup.refuse(conn, user, circle_id, now or _now())
+    await setup.refuse(conn, user, circle_id, now or current_time())
     return await get_circle(conn, user, circle_id, log=False)
 
 
 async def answer_with_code(
     conn: asyncpg.Connection, data: CodeAnswerIn, now: datetime | None = None
 ) -> CodeAnswer:
-    return await setup.answer_with_code(conn, data, now or _now())
+    return await setup.answer_with_code(conn, data, now or current_time())
 
 
 async def record_provider_consent(
@@ -665,7 +618,7 @@ async def record_provider_consent(
     now: datetime | None = None,
 ) -> SetUpRequested:
     """A verified provider serving the senior records the consent it obtained; the circle starts."""
-    now = now or _now()
+    now = now or current_time()
     await setup.provider_consent(conn, user, circle_id, data, now)
     return SetUpRequested(status="requested", requested_at=now)
 
@@ -693,7 +646,7 @@ async def invite(
     names the senior and says how to accept: create an account with that address. The invitation then
     shows in that account's list. The email is recorded in this transaction and sent after it commits.
     """
-    now = now or _now()
+    now = now or current_time()
     access = await access_circle(conn, user.id, circle_id)
     if access.role != "senior":
         raise Forbidden()
@@ -748,7 +701,7 @@ async def invite(
     if invitee is None:
         senior = await common_queries.user(conn, access.circle.senior_id)
         locale = data.locale or (senior.locale if senior else user.locale)
-        _, body = _texts("invitation_email", senior=access.circle.senior_name)
+        _, body = messages("invitation_email", senior=access.circle.senior_name)
         title = Message(
             INVITATION_EMAIL_TITLE
         )  # nothing anyone wrote, not even a name, in a stranger's subject
@@ -762,7 +715,7 @@ async def invite(
             deep_link="/care/invitations",
         )
     else:
-        title, body = _texts("invitation", senior=access.circle.senior_name)
+        title, body = messages("invitation", senior=access.circle.senior_name)
         await notify(
             conn,
             kind="care.invitation",
@@ -811,7 +764,7 @@ async def accept_invitation(
     consent: ConsentIn,
     now: datetime | None = None,
 ) -> Circle:
-    now = now or _now()
+    now = now or current_time()
     row = await _open_invitation(conn, user, member_id)
     moved = await circle_queries.set_member_state(
         conn, member_id, expected=("invited",), state="accepted", user_id=user.id, now=now
@@ -835,7 +788,7 @@ async def accept_invitation(
 async def decline_invitation(
     conn: asyncpg.Connection, user: CurrentUser, member_id: uuid.UUID, now: datetime | None = None
 ) -> None:
-    now = now or _now()
+    now = now or current_time()
     row = await _open_invitation(conn, user, member_id)
     if await circle_queries.set_member_state(
         conn, member_id, expected=("invited",), state="declined", user_id=user.id, now=now
@@ -854,7 +807,7 @@ async def remove_member(
 
     Either way the member's consent is dated as withdrawn and they are told nothing more.
     """
-    now = now or _now()
+    now = now or current_time()
     access = await access_circle(conn, user.id, circle_id)
     row = await circle_queries.member(conn, member_id)
     if row is None or row.circle_id != circle_id or row.state not in {"invited", "accepted"}:
@@ -880,7 +833,7 @@ async def withdraw_circle_consent(
     conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, now: datetime | None = None
 ) -> Circle:
     """The senior withdraws their consent: the circle closes, no ladder runs, members lose access."""
-    now = now or _now()
+    now = now or current_time()
     access = await access_circle(conn, user.id, circle_id)
     if access.role != "senior":
         raise Forbidden()
@@ -904,7 +857,7 @@ async def circle_events(
     """The circle's log, newest first; every read is recorded in the access log."""
     await access_circle(conn, user.id, circle_id)
     scope = [_EVENTS_CURSOR, str(circle_id), str(user.id)]
-    before = _scoped_position(secret, cursor, scope, int) if cursor else None
+    before = scoped_position(secret, cursor, scope, int) if cursor else None
     await common_queries.log_access(conn, circle_id, user.id, "events")
     items = await circle_queries.events(conn, circle_id, before_id=before, limit=limit + 1)
     next_cursor = encode_cursor(secret, [scope, items[limit - 1].id]) if len(items) > limit else None
@@ -936,7 +889,7 @@ async def circle_reads(
     if access.role != "senior":
         raise NotFound()
     scope = [_READS_CURSOR, str(circle_id), str(user.id)]
-    before = _scoped_position(secret, cursor, scope, int) if cursor else None
+    before = scoped_position(secret, cursor, scope, int) if cursor else None
     rows = await circle_queries.reads_of_circle(conn, circle_id, before_id=before, limit=limit + 1)
     items = [
         AccessRead(
@@ -961,7 +914,7 @@ async def put_plan(
     circle = await checkin_queries.open_circle_of(conn, user.id)
     if circle is None:
         raise NoCircle()
-    return await _set_plan(conn, circle, user.id, data, now or _now())
+    return await _set_plan(conn, circle, user.id, data, now or current_time())
 
 
 async def get_plan(conn: asyncpg.Connection, user: CurrentUser) -> Plan:
@@ -993,7 +946,7 @@ async def put_circle_plan(
         raise CircleClosed()
     if access.circle.pending:
         raise CirclePending()
-    return await _set_plan(conn, access.circle, user.id, data, now or _now())
+    return await _set_plan(conn, access.circle, user.id, data, now or current_time())
 
 
 async def get_circle_plan(conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID) -> Plan:
@@ -1042,7 +995,7 @@ async def _set_plan(
     if actor_id != circle.senior_id:
         # Someone else changed when the senior is expected to check in: the senior hears of it at once.
         actor = await common_queries.user(conn, actor_id)
-        title, body = _texts("plan_changed", proxy=actor.display_name if actor else "")
+        title, body = messages("plan_changed", proxy=actor.display_name if actor else "")
         await notify(
             conn,
             kind="care.plan_changed",
@@ -1077,7 +1030,7 @@ def _view(plan: checkin_queries.PlanRow, pauses: list[Any], has_provider: bool) 
 
 async def check_in(conn: asyncpg.Connection, user: CurrentUser, now: datetime | None = None) -> Checkin:
     """ "I'm fine": recorded for the local date of the senior's plan; an open ladder for that date stops."""
-    now = now or _now()
+    now = now or current_time()
     plan = await checkin_queries.plan_of(conn, user.id)
     zone = plan.zone if plan else "Europe/Paris"
     day = now.astimezone(ZoneInfo(zone)).date()
@@ -1156,7 +1109,7 @@ async def _resolve(
         conn,
         "care.checkin_resolved",
         told,
-        *_texts("checkin_resolved", name=senior_name),
+        *messages("checkin_resolved", name=senior_name),
         deep_link=f"/care/circles/{escalation.circle_id}",
         source_id=escalation.id,
         priority="important",
@@ -1219,7 +1172,7 @@ async def _step(
             conn,
             "care.checkin_reminder",
             [plan.senior_id],
-            *_texts("checkin_reminder"),
+            *messages("checkin_reminder"),
             deep_link="/care/checkin",
             source_id=escalation_id,
             priority="urgent",
@@ -1241,7 +1194,7 @@ async def _step(
             escalation_id=escalation.id,
             local_date=day,
         )
-        title, body = _texts(alert.texts, name=plan.senior_name)
+        title, body = messages(alert.texts, name=plan.senior_name)
         await _tell(
             conn,
             alert.kind,
@@ -1317,7 +1270,7 @@ async def claim(
     now: datetime | None = None,
 ) -> Escalation:
     """ "I'm checking": the first caregiver to answer stops the ladder; the rest of the circle is told."""
-    now = now or _now()
+    now = now or current_time()
     access = await access_circle(conn, user.id, circle_id)
     escalation = await checkin_queries.escalation(conn, escalation_id)
     if escalation is None or escalation.circle_id != circle_id:
@@ -1344,7 +1297,7 @@ async def claim(
         conn,
         "care.escalation_claimed",
         others,
-        *_texts("escalation_claimed", caregiver=user.display_name, name=access.circle.senior_name),
+        *messages("escalation_claimed", caregiver=user.display_name, name=access.circle.senior_name),
         deep_link=f"/care/circles/{circle_id}",
         source_id=escalation_id,
         priority="urgent",
@@ -1361,7 +1314,7 @@ async def claim(
     )
 
 
-# -- export and erasure ----------------------------------------------------------------------------------------
+# -- export and erasure ------------------------------------------------------------------------------------
 
 
 async def export_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any]:
