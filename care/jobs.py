@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from care import service
+from care import providers, service
 from hub.db import transaction
 
 
@@ -31,4 +31,4 @@ async def advance_checkins(ctx: dict[str, Any], batch: int = service.PLAN_BATCH)
 
 async def remind_care_alerts(ctx: dict[str, Any]) -> int:
     async with transaction(ctx["pool"], ctx["redis"]) as conn:
-        return await service.remind_unacknowledged_alerts(conn, _now(ctx))
+        return await providers.remind_unacknowledged_alerts(conn, _now(ctx))

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from care import common, service, setup
+from care import common, providers, service, setup
 from care.models import (
     AccessReadPage,
     Acknowledged,
@@ -74,7 +74,7 @@ class ServicesController(Controller):
         limit: Limit = 20,
     ) -> ServicePage:
         """The care directory: verified providers serving a municipality, of a kind, speaking a language."""
-        return await service.directory(
+        return await providers.directory(
             conn,
             secret=settings.secret_key,
             locale=request_locale(request),
@@ -95,7 +95,7 @@ class ProvidersController(Controller):
     @post("/", responses=problems(422), operation_id="registerProvider")
     async def register(self, conn: Conn, request: AuthRequest, data: JSONBody[ProviderIn]) -> Provider:
         """Register a care provider; it is listed once hub admins verify it."""
-        return await service.register_provider(conn, request.user, data)
+        return await providers.register_provider(conn, request.user, data)
 
     @get("/{provider_id:uuid}", responses=problems(404))
     async def get_provider(
@@ -112,26 +112,26 @@ class ProvidersController(Controller):
     )
     async def verify(self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]) -> Provider:
         """Hub admins verify a provider: it appears in the directory."""
-        return await service.verify_provider(conn, request.user, provider_id)
+        return await providers.verify_provider(conn, request.user, provider_id)
 
     @post("/{provider_id:uuid}/staff", status_code=HTTP_200_OK, responses=problems(404, 409, 422))
     async def add_staff(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[StaffIn]
     ) -> Provider:
         """The provider's staff add a colleague by the email address of their account."""
-        return await service.add_staff(conn, request.user, provider_id, data)
+        return await providers.add_staff(conn, request.user, provider_id, data)
 
     @post("/{provider_id:uuid}/staff/me/accept", status_code=HTTP_200_OK, responses=problems(404))
     async def accept_staff(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
     ) -> Provider:
         """Accept a staff seat the provider offered me."""
-        return await service.accept_staff(conn, request.user, provider_id)
+        return await providers.accept_staff(conn, request.user, provider_id)
 
     @delete("/{provider_id:uuid}/staff/me", status_code=HTTP_204_NO_CONTENT, responses=problems(404, 409))
     async def leave_staff(self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]) -> None:
         """Leave the provider's staff, or turn down its offer."""
-        await service.leave_staff(conn, request.user, provider_id)
+        await providers.leave_staff(conn, request.user, provider_id)
 
     @get("/{provider_id:uuid}/clients", responses=problems(404, 409))
     async def clients(
@@ -144,7 +144,7 @@ class ProvidersController(Controller):
         ] = "requested",
     ) -> ClientList:
         """For staff: requests to be a client waiting for approval (or the clients in another state)."""
-        return await service.client_list(conn, request.user, provider_id, status)
+        return await providers.client_list(conn, request.user, provider_id, status)
 
     @post(
         "/{provider_id:uuid}/clients/{client_id:uuid}/approve",
@@ -159,7 +159,7 @@ class ProvidersController(Controller):
         client_id: FromPath[uuid.UUID],
     ) -> ClientRegistration:
         """For staff: approve a person's request to be a client; the provider's alerts reach them from now on."""
-        return await service.decide_client(conn, request.user, provider_id, client_id, True)
+        return await providers.decide_client(conn, request.user, provider_id, client_id, True)
 
     @post(
         "/{provider_id:uuid}/clients/{client_id:uuid}/decline",
@@ -174,7 +174,7 @@ class ProvidersController(Controller):
         client_id: FromPath[uuid.UUID],
     ) -> ClientRegistration:
         """For staff: decline a person's request to be a client."""
-        return await service.decide_client(conn, request.user, provider_id, client_id, False)
+        return await providers.decide_client(conn, request.user, provider_id, client_id, False)
 
     @post(
         "/{provider_id:uuid}/client-invitations", status_code=HTTP_202_ACCEPTED, responses=problems(404, 409)
@@ -183,7 +183,7 @@ class ProvidersController(Controller):
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[StaffIn]
     ) -> Provider:
         """For staff: invite a person to be a client (they accept by registering with their consent)."""
-        return await service.invite_client(conn, request.user, provider_id, data)
+        return await providers.invite_client(conn, request.user, provider_id, data)
 
     @get("/{provider_id:uuid}/pending-circles", responses=problems(404))
     async def pending_circles(
@@ -197,21 +197,21 @@ class ProvidersController(Controller):
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
     ) -> ClientRegistration:
         """Become a client of a provider, so its alerts reach me."""
-        return await service.register_client(conn, request.user, provider_id, data)
+        return await providers.register_client(conn, request.user, provider_id, data)
 
     @delete("/{provider_id:uuid}/clients/me", status_code=HTTP_200_OK, responses=problems(404))
     async def stop_being_client(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
     ) -> ClientRegistration:
         """Stop being a client of a provider: no more alerts from it."""
-        return await service.withdraw_client(conn, request.user, provider_id)
+        return await providers.withdraw_client(conn, request.user, provider_id)
 
     @post("/{provider_id:uuid}/alerts", responses=problems(404, 409, 422))
     async def send_alert(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[AlertIn]
     ) -> AlertCreated:
         """Staff send an alert to the provider's clients (urgent ones pass quiet hours)."""
-        return await service.send_alert(conn, request.user, provider_id, data)
+        return await providers.send_alert(conn, request.user, provider_id, data)
 
 
 class AlertsController(Controller):
@@ -223,7 +223,7 @@ class AlertsController(Controller):
     @get("/{alert_id:uuid}", responses=problems(404), operation_id="getAlertReport")
     async def report(self, conn: Conn, request: AuthRequest, alert_id: FromPath[uuid.UUID]) -> AlertReport:
         """For the provider's staff: who got the alert on which channel, and who acknowledged it."""
-        return await service.alert_report(conn, request.user, alert_id)
+        return await providers.alert_report(conn, request.user, alert_id)
 
     @post(
         "/{alert_id:uuid}/ack",
@@ -235,7 +235,7 @@ class AlertsController(Controller):
         self, conn: Conn, request: AuthRequest, alert_id: FromPath[uuid.UUID]
     ) -> Acknowledged:
         """A client confirms they have seen an alert that asks for it."""
-        return await service.acknowledge_alert(conn, request.user, alert_id)
+        return await providers.acknowledge_alert(conn, request.user, alert_id)
 
 
 class CirclesController(Controller):

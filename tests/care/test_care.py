@@ -12,7 +12,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from care import service
+from care import providers, service
 from hub.db import transaction
 from i18n import translate
 from tests.conftest import SignedIn, UserFactory, emailed_token
@@ -615,7 +615,7 @@ async def test_provider_alert_acknowledgements_and_one_reminder(
 
     async def remind(now: datetime) -> int:
         async with transaction(db) as conn:
-            return await service.remind_unacknowledged_alerts(conn, now)
+            return await providers.remind_unacknowledged_alerts(conn, now)
 
     await remind(created + timedelta(minutes=59))
     assert await care_notifications(db, german, "care.provider_alert_reminder") == []
