@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from care import common, providers, service, setup
+from care import circles, common, providers, service, setup
 from care.models import (
     AccessReadPage,
     Acknowledged,
@@ -247,7 +247,7 @@ class CirclesController(Controller):
     @post("/", responses=problems(409), operation_id="createCircle")
     async def create(self, conn: Conn, request: AuthRequest, data: JSONBody[CircleIn]) -> Circle:
         """A senior sets up their own circle of caregivers."""
-        return await service.create_circle(conn, request.user, data)
+        return await circles.create_circle(conn, request.user, data)
 
     @post(
         "/on-behalf",
@@ -260,12 +260,12 @@ class CirclesController(Controller):
     ) -> SetUpRequested:
         """Ask to set up a senior's circle: the senior is asked, and nothing is shared until they agree.
         The answer is the same whatever the address."""
-        return await service.create_circle_for(conn, request.user, data)
+        return await circles.create_circle_for(conn, request.user, data)
 
     @post("/confirmations", opt={"public": True}, status_code=HTTP_200_OK, responses=problems(400, 409, 422))
     async def answer_with_code(self, conn: Conn, data: JSONBody[CodeAnswerIn]) -> CodeAnswer:
         """The senior confirms or refuses a circle set up on their behalf with the code of their notice."""
-        return await service.answer_with_code(conn, data)
+        return await circles.answer_with_code(conn, data)
 
     @get("/requests-about-me")
     async def requests_about_me(self, conn: Conn, request: AuthRequest) -> SetupRequestList:
@@ -277,12 +277,12 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
     ) -> Circle:
         """The senior agrees to a circle set up on their behalf."""
-        return await service.confirm_circle(conn, request.user, circle_id, data)
+        return await circles.confirm_circle(conn, request.user, circle_id, data)
 
     @post("/{circle_id:uuid}/refuse", status_code=HTTP_200_OK, responses=problems(404, 409))
     async def refuse(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Circle:
         """The senior refuses a circle set up on their behalf."""
-        return await service.refuse_circle(conn, request.user, circle_id)
+        return await circles.refuse_circle(conn, request.user, circle_id)
 
     @post(
         "/{circle_id:uuid}/provider-consent", status_code=HTTP_202_ACCEPTED, responses=problems(404, 409, 422)
@@ -295,7 +295,7 @@ class CirclesController(Controller):
         data: JSONBody[ProviderConsentIn],
     ) -> SetUpRequested:
         """Staff of a verified provider serving the senior record the consent they obtained."""
-        return await service.record_provider_consent(conn, request.user, circle_id, data)
+        return await circles.record_provider_consent(conn, request.user, circle_id, data)
 
     @get("/{circle_id:uuid}/reads", responses=problems(404, 422))
     async def reads(
@@ -308,7 +308,7 @@ class CirclesController(Controller):
         limit: Limit = 50,
     ) -> AccessReadPage:
         """For the senior only: who read their circle, its log and their check-in plan, and when."""
-        return await service.circle_reads(
+        return await circles.circle_reads(
             conn,
             request.user,
             circle_id,
@@ -321,7 +321,7 @@ class CirclesController(Controller):
     @get("/{circle_id:uuid}", responses=problems(404))
     async def get_circle(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Circle:
         """The circle, its members and their roles (members only)."""
-        return await service.get_circle(conn, request.user, circle_id)
+        return await circles.get_circle(conn, request.user, circle_id)
 
     @post(
         "/{circle_id:uuid}/invitations",
@@ -333,7 +333,7 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[InvitationIn]
     ) -> Circle:
         """The senior (or who set the circle up) invites a caregiver; they must accept."""
-        return await service.invite(conn, request.user, circle_id, data)
+        return await circles.invite(conn, request.user, circle_id, data)
 
     @delete(
         "/{circle_id:uuid}/members/{member_id:uuid}",
@@ -344,7 +344,7 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], member_id: FromPath[uuid.UUID]
     ) -> None:
         """The senior removes a member or cancels an invitation; a member leaves by removing themselves."""
-        await service.remove_member(conn, request.user, circle_id, member_id)
+        await circles.remove_member(conn, request.user, circle_id, member_id)
 
     @post(
         "/{circle_id:uuid}/consent/withdraw",
@@ -356,7 +356,7 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]
     ) -> Circle:
         """The senior withdraws their consent: the circle closes, no ladder runs, members lose access."""
-        return await service.withdraw_circle_consent(conn, request.user, circle_id)
+        return await circles.withdraw_circle_consent(conn, request.user, circle_id)
 
     @put(
         "/{circle_id:uuid}/checkin-plan", responses=problems(403, 404, 409, 422), operation_id="setCirclePlan"
@@ -383,7 +383,7 @@ class CirclesController(Controller):
         limit: Limit = 50,
     ) -> CircleEventPage:
         """The circle's log, newest first: check-ins, reminders, alerts, claims (each read is recorded)."""
-        return await service.circle_events(
+        return await circles.circle_events(
             conn, request.user, circle_id, secret=settings.secret_key, cursor=cursor, limit=limit
         )
 
@@ -413,7 +413,7 @@ class InvitationsController(Controller):
     @get("/", operation_id="listMyInvitations")
     async def mine(self, conn: Conn, request: AuthRequest) -> InvitationList:
         """Invitations to circles waiting for my answer."""
-        return await service.my_invitations(conn, request.user)
+        return await circles.my_invitations(conn, request.user)
 
     @post(
         "/{member_id:uuid}/accept",
@@ -425,7 +425,7 @@ class InvitationsController(Controller):
         self, conn: Conn, request: AuthRequest, member_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
     ) -> Circle:
         """Accept an invitation to a circle."""
-        return await service.accept_invitation(conn, request.user, member_id, data)
+        return await circles.accept_invitation(conn, request.user, member_id, data)
 
     @post(
         "/{member_id:uuid}/decline",
@@ -435,7 +435,7 @@ class InvitationsController(Controller):
     )
     async def decline(self, conn: Conn, request: AuthRequest, member_id: FromPath[uuid.UUID]) -> None:
         """Decline an invitation to a circle."""
-        await service.decline_invitation(conn, request.user, member_id)
+        await circles.decline_invitation(conn, request.user, member_id)
 
 
 class CheckinController(Controller):
