@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from care import circles, common, providers, service, setup
+from care import checkins, circles, common, providers, setup
 from care.models import (
     AccessReadPage,
     Acknowledged,
@@ -365,12 +365,12 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[PlanIn]
     ) -> Plan:
         """The senior's check-in plan, set by the senior or by who set the circle up for them."""
-        return await service.put_circle_plan(conn, request.user, circle_id, data)
+        return await checkins.put_circle_plan(conn, request.user, circle_id, data)
 
     @get("/{circle_id:uuid}/checkin-plan", responses=problems(403, 404), operation_id="getCirclePlan")
     async def get_plan(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Plan:
         """The senior's check-in plan, for the circle's members."""
-        return await service.get_circle_plan(conn, request.user, circle_id)
+        return await checkins.get_circle_plan(conn, request.user, circle_id)
 
     @get("/{circle_id:uuid}/events", responses=problems(404, 422), operation_id="listCircleEvents")
     async def events(
@@ -401,7 +401,7 @@ class CirclesController(Controller):
         escalation_id: FromPath[uuid.UUID],
     ) -> Escalation:
         """A circle member says they are taking care of a missed check-in; the others are told."""
-        return await service.claim(conn, request.user, circle_id, escalation_id)
+        return await checkins.claim(conn, request.user, circle_id, escalation_id)
 
 
 class InvitationsController(Controller):
@@ -447,17 +447,17 @@ class CheckinController(Controller):
     @put("/checkin-plan", responses=problems(409, 422), operation_id="setMyPlan")
     async def put_plan(self, conn: Conn, request: AuthRequest, data: JSONBody[PlanIn]) -> Plan:
         """Set my own check-in plan: days, window and time zone."""
-        return await service.put_plan(conn, request.user, data)
+        return await checkins.put_plan(conn, request.user, data)
 
     @get("/checkin-plan", responses=problems(404), operation_id="getMyPlan")
     async def get_plan(self, conn: Conn, request: AuthRequest) -> Plan:
         """My own check-in plan, as a senior."""
-        return await service.get_plan(conn, request.user)
+        return await checkins.get_plan(conn, request.user)
 
     @post("/checkins", operation_id="checkIn")
     async def check_in(self, conn: Conn, request: AuthRequest) -> Checkin:
         """The senior's daily check-in: all is well (it stops the ladder of the day)."""
-        return await service.check_in(conn, request.user)
+        return await checkins.check_in(conn, request.user)
 
 
 ROUTES = [
