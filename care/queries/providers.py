@@ -105,25 +105,6 @@ async def services(
     return [provider_from(r) for r in rows]
 
 
-async def upsert_client(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID, text_version: str, locale: str
-) -> ClientRegistration:
-    record = await conn.fetchrow(
-        """
-        INSERT INTO care_provider_clients (provider_id, user_id, text_version, consent_locale, consented_at)
-        VALUES ($1, $2, $3, $4, now())
-        ON CONFLICT (provider_id, user_id) DO UPDATE
-            SET text_version = $3, consent_locale = $4, consented_at = now(), withdrawn_at = NULL
-        RETURNING provider_id, consented_at, withdrawn_at
-        """,
-        provider_id,
-        user_id,
-        text_version,
-        locale,
-    )
-    return ClientRegistration(**dict(record))  # type: ignore[arg-type]
-
-
 async def withdraw_client(
     conn: asyncpg.Connection, provider_id: uuid.UUID, user_id: uuid.UUID
 ) -> ClientRegistration | None:
