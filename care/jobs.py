@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from care import service
+from care import checkins, providers
 from hub.db import transaction
 
 
@@ -16,14 +16,14 @@ def _now(ctx: dict[str, Any]) -> datetime:
     return clock() if clock is not None else datetime.now(UTC)
 
 
-async def advance_checkins(ctx: dict[str, Any], batch: int = service.PLAN_BATCH) -> int:
+async def advance_checkins(ctx: dict[str, Any], batch: int = checkins.PLAN_BATCH) -> int:
     """Every plan, one transaction per batch: a large run holds few locks at a time, and what one batch
     sends goes out as soon as it commits. All batches judge what is due at the same instant."""
     now = _now(ctx)
     steps, after = 0, None
     while True:
         async with transaction(ctx["pool"], ctx["redis"]) as conn:
-            taken, after = await service.advance_checkin_batch(conn, now, after=after, limit=batch)
+            taken, after = await checkins.advance_checkin_batch(conn, now, after=after, limit=batch)
         steps += taken
         if after is None:
             return steps
@@ -31,4 +31,4 @@ async def advance_checkins(ctx: dict[str, Any], batch: int = service.PLAN_BATCH)
 
 async def remind_care_alerts(ctx: dict[str, Any]) -> int:
     async with transaction(ctx["pool"], ctx["redis"]) as conn:
-        return await service.remind_unacknowledged_alerts(conn, _now(ctx))
+        return await providers.remind_unacknowledged_alerts(conn, _now(ctx))

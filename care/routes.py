@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from care import service, setup
+from care import checkins, circles, common, providers, setup
 from care.models import (
     AccessReadPage,
     Acknowledged,
@@ -74,7 +74,7 @@ class ServicesController(Controller):
         limit: Limit = 20,
     ) -> ServicePage:
         """The care directory: verified providers serving a municipality, of a kind, speaking a language."""
-        return await service.directory(
+        return await providers.directory(
             conn,
             secret=settings.secret_key,
             locale=request_locale(request),
@@ -95,14 +95,14 @@ class ProvidersController(Controller):
     @post("/", responses=problems(422), operation_id="registerProvider")
     async def register(self, conn: Conn, request: AuthRequest, data: JSONBody[ProviderIn]) -> Provider:
         """Register a care provider; it is listed once hub admins verify it."""
-        return await service.register_provider(conn, request.user, data)
+        return await providers.register_provider(conn, request.user, data)
 
     @get("/{provider_id:uuid}", responses=problems(404))
     async def get_provider(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
     ) -> Provider:
         """One care provider, for its staff and hub admins (anyone else gets 404)."""
-        return await service.access_provider(conn, request.user, provider_id)
+        return await common.access_provider(conn, request.user, provider_id)
 
     @post(
         "/{provider_id:uuid}/verify",
@@ -112,26 +112,26 @@ class ProvidersController(Controller):
     )
     async def verify(self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]) -> Provider:
         """Hub admins verify a provider: it appears in the directory."""
-        return await service.verify_provider(conn, request.user, provider_id)
+        return await providers.verify_provider(conn, request.user, provider_id)
 
     @post("/{provider_id:uuid}/staff", status_code=HTTP_200_OK, responses=problems(404, 409, 422))
     async def add_staff(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[StaffIn]
     ) -> Provider:
         """The provider's staff add a colleague by the email address of their account."""
-        return await service.add_staff(conn, request.user, provider_id, data)
+        return await providers.add_staff(conn, request.user, provider_id, data)
 
     @post("/{provider_id:uuid}/staff/me/accept", status_code=HTTP_200_OK, responses=problems(404))
     async def accept_staff(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
     ) -> Provider:
         """Accept a staff seat the provider offered me."""
-        return await service.accept_staff(conn, request.user, provider_id)
+        return await providers.accept_staff(conn, request.user, provider_id)
 
     @delete("/{provider_id:uuid}/staff/me", status_code=HTTP_204_NO_CONTENT, responses=problems(404, 409))
     async def leave_staff(self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]) -> None:
         """Leave the provider's staff, or turn down its offer."""
-        await service.leave_staff(conn, request.user, provider_id)
+        await providers.leave_staff(conn, request.user, provider_id)
 
     @get("/{provider_id:uuid}/clients", responses=problems(404, 409))
     async def clients(
@@ -144,7 +144,7 @@ class ProvidersController(Controller):
         ] = "requested",
     ) -> ClientList:
         """For staff: requests to be a client waiting for approval (or the clients in another state)."""
-        return await service.client_list(conn, request.user, provider_id, status)
+        return await providers.client_list(conn, request.user, provider_id, status)
 
     @post(
         "/{provider_id:uuid}/clients/{client_id:uuid}/approve",
@@ -159,7 +159,7 @@ class ProvidersController(Controller):
         client_id: FromPath[uuid.UUID],
     ) -> ClientRegistration:
         """For staff: approve a person's request to be a client; the provider's alerts reach them from now on."""
-        return await service.decide_client(conn, request.user, provider_id, client_id, True)
+        return await providers.decide_client(conn, request.user, provider_id, client_id, True)
 
     @post(
         "/{provider_id:uuid}/clients/{client_id:uuid}/decline",
@@ -174,7 +174,7 @@ class ProvidersController(Controller):
         client_id: FromPath[uuid.UUID],
     ) -> ClientRegistration:
         """For staff: decline a person's request to be a client."""
-        return await service.decide_client(conn, request.user, provider_id, client_id, False)
+        return await providers.decide_client(conn, request.user, provider_id, client_id, False)
 
     @post(
         "/{provider_id:uuid}/client-invitations", status_code=HTTP_202_ACCEPTED, responses=problems(404, 409)
@@ -183,7 +183,7 @@ class ProvidersController(Controller):
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[StaffIn]
     ) -> Provider:
         """For staff: invite a person to be a client (they accept by registering with their consent)."""
-        return await service.invite_client(conn, request.user, provider_id, data)
+        return await providers.invite_client(conn, request.user, provider_id, data)
 
     @get("/{provider_id:uuid}/pending-circles", responses=problems(404))
     async def pending_circles(
@@ -197,21 +197,21 @@ class ProvidersController(Controller):
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
     ) -> ClientRegistration:
         """Become a client of a provider, so its alerts reach me."""
-        return await service.register_client(conn, request.user, provider_id, data)
+        return await providers.register_client(conn, request.user, provider_id, data)
 
     @delete("/{provider_id:uuid}/clients/me", status_code=HTTP_200_OK, responses=problems(404))
     async def stop_being_client(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID]
     ) -> ClientRegistration:
         """Stop being a client of a provider: no more alerts from it."""
-        return await service.withdraw_client(conn, request.user, provider_id)
+        return await providers.withdraw_client(conn, request.user, provider_id)
 
     @post("/{provider_id:uuid}/alerts", responses=problems(404, 409, 422))
     async def send_alert(
         self, conn: Conn, request: AuthRequest, provider_id: FromPath[uuid.UUID], data: JSONBody[AlertIn]
     ) -> AlertCreated:
         """Staff send an alert to the provider's clients (urgent ones pass quiet hours)."""
-        return await service.send_alert(conn, request.user, provider_id, data)
+        return await providers.send_alert(conn, request.user, provider_id, data)
 
 
 class AlertsController(Controller):
@@ -223,7 +223,7 @@ class AlertsController(Controller):
     @get("/{alert_id:uuid}", responses=problems(404), operation_id="getAlertReport")
     async def report(self, conn: Conn, request: AuthRequest, alert_id: FromPath[uuid.UUID]) -> AlertReport:
         """For the provider's staff: who got the alert on which channel, and who acknowledged it."""
-        return await service.alert_report(conn, request.user, alert_id)
+        return await providers.alert_report(conn, request.user, alert_id)
 
     @post(
         "/{alert_id:uuid}/ack",
@@ -235,7 +235,7 @@ class AlertsController(Controller):
         self, conn: Conn, request: AuthRequest, alert_id: FromPath[uuid.UUID]
     ) -> Acknowledged:
         """A client confirms they have seen an alert that asks for it."""
-        return await service.acknowledge_alert(conn, request.user, alert_id)
+        return await providers.acknowledge_alert(conn, request.user, alert_id)
 
 
 class CirclesController(Controller):
@@ -247,7 +247,7 @@ class CirclesController(Controller):
     @post("/", responses=problems(409), operation_id="createCircle")
     async def create(self, conn: Conn, request: AuthRequest, data: JSONBody[CircleIn]) -> Circle:
         """A senior sets up their own circle of caregivers."""
-        return await service.create_circle(conn, request.user, data)
+        return await circles.create_circle(conn, request.user, data)
 
     @post(
         "/on-behalf",
@@ -260,12 +260,12 @@ class CirclesController(Controller):
     ) -> SetUpRequested:
         """Ask to set up a senior's circle: the senior is asked, and nothing is shared until they agree.
         The answer is the same whatever the address."""
-        return await service.create_circle_for(conn, request.user, data)
+        return await circles.create_circle_for(conn, request.user, data)
 
     @post("/confirmations", opt={"public": True}, status_code=HTTP_200_OK, responses=problems(400, 409, 422))
     async def answer_with_code(self, conn: Conn, data: JSONBody[CodeAnswerIn]) -> CodeAnswer:
         """The senior confirms or refuses a circle set up on their behalf with the code of their notice."""
-        return await service.answer_with_code(conn, data)
+        return await circles.answer_with_code(conn, data)
 
     @get("/requests-about-me")
     async def requests_about_me(self, conn: Conn, request: AuthRequest) -> SetupRequestList:
@@ -277,12 +277,12 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
     ) -> Circle:
         """The senior agrees to a circle set up on their behalf."""
-        return await service.confirm_circle(conn, request.user, circle_id, data)
+        return await circles.confirm_circle(conn, request.user, circle_id, data)
 
     @post("/{circle_id:uuid}/refuse", status_code=HTTP_200_OK, responses=problems(404, 409))
     async def refuse(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Circle:
         """The senior refuses a circle set up on their behalf."""
-        return await service.refuse_circle(conn, request.user, circle_id)
+        return await circles.refuse_circle(conn, request.user, circle_id)
 
     @post(
         "/{circle_id:uuid}/provider-consent", status_code=HTTP_202_ACCEPTED, responses=problems(404, 409, 422)
@@ -295,7 +295,7 @@ class CirclesController(Controller):
         data: JSONBody[ProviderConsentIn],
     ) -> SetUpRequested:
         """Staff of a verified provider serving the senior record the consent they obtained."""
-        return await service.record_provider_consent(conn, request.user, circle_id, data)
+        return await circles.record_provider_consent(conn, request.user, circle_id, data)
 
     @get("/{circle_id:uuid}/reads", responses=problems(404, 422))
     async def reads(
@@ -308,7 +308,7 @@ class CirclesController(Controller):
         limit: Limit = 50,
     ) -> AccessReadPage:
         """For the senior only: who read their circle, its log and their check-in plan, and when."""
-        return await service.circle_reads(
+        return await circles.circle_reads(
             conn,
             request.user,
             circle_id,
@@ -321,7 +321,7 @@ class CirclesController(Controller):
     @get("/{circle_id:uuid}", responses=problems(404))
     async def get_circle(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Circle:
         """The circle, its members and their roles (members only)."""
-        return await service.get_circle(conn, request.user, circle_id)
+        return await circles.get_circle(conn, request.user, circle_id)
 
     @post(
         "/{circle_id:uuid}/invitations",
@@ -333,7 +333,7 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[InvitationIn]
     ) -> Circle:
         """The senior (or who set the circle up) invites a caregiver; they must accept."""
-        return await service.invite(conn, request.user, circle_id, data)
+        return await circles.invite(conn, request.user, circle_id, data)
 
     @delete(
         "/{circle_id:uuid}/members/{member_id:uuid}",
@@ -344,7 +344,7 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], member_id: FromPath[uuid.UUID]
     ) -> None:
         """The senior removes a member or cancels an invitation; a member leaves by removing themselves."""
-        await service.remove_member(conn, request.user, circle_id, member_id)
+        await circles.remove_member(conn, request.user, circle_id, member_id)
 
     @post(
         "/{circle_id:uuid}/consent/withdraw",
@@ -356,7 +356,7 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]
     ) -> Circle:
         """The senior withdraws their consent: the circle closes, no ladder runs, members lose access."""
-        return await service.withdraw_circle_consent(conn, request.user, circle_id)
+        return await circles.withdraw_circle_consent(conn, request.user, circle_id)
 
     @put(
         "/{circle_id:uuid}/checkin-plan", responses=problems(403, 404, 409, 422), operation_id="setCirclePlan"
@@ -365,12 +365,12 @@ class CirclesController(Controller):
         self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID], data: JSONBody[PlanIn]
     ) -> Plan:
         """The senior's check-in plan, set by the senior or by who set the circle up for them."""
-        return await service.put_circle_plan(conn, request.user, circle_id, data)
+        return await checkins.put_circle_plan(conn, request.user, circle_id, data)
 
     @get("/{circle_id:uuid}/checkin-plan", responses=problems(403, 404), operation_id="getCirclePlan")
     async def get_plan(self, conn: Conn, request: AuthRequest, circle_id: FromPath[uuid.UUID]) -> Plan:
         """The senior's check-in plan, for the circle's members."""
-        return await service.get_circle_plan(conn, request.user, circle_id)
+        return await checkins.get_circle_plan(conn, request.user, circle_id)
 
     @get("/{circle_id:uuid}/events", responses=problems(404, 422), operation_id="listCircleEvents")
     async def events(
@@ -383,7 +383,7 @@ class CirclesController(Controller):
         limit: Limit = 50,
     ) -> CircleEventPage:
         """The circle's log, newest first: check-ins, reminders, alerts, claims (each read is recorded)."""
-        return await service.circle_events(
+        return await circles.circle_events(
             conn, request.user, circle_id, secret=settings.secret_key, cursor=cursor, limit=limit
         )
 
@@ -401,7 +401,7 @@ class CirclesController(Controller):
         escalation_id: FromPath[uuid.UUID],
     ) -> Escalation:
         """A circle member says they are taking care of a missed check-in; the others are told."""
-        return await service.claim(conn, request.user, circle_id, escalation_id)
+        return await checkins.claim(conn, request.user, circle_id, escalation_id)
 
 
 class InvitationsController(Controller):
@@ -413,7 +413,7 @@ class InvitationsController(Controller):
     @get("/", operation_id="listMyInvitations")
     async def mine(self, conn: Conn, request: AuthRequest) -> InvitationList:
         """Invitations to circles waiting for my answer."""
-        return await service.my_invitations(conn, request.user)
+        return await circles.my_invitations(conn, request.user)
 
     @post(
         "/{member_id:uuid}/accept",
@@ -425,7 +425,7 @@ class InvitationsController(Controller):
         self, conn: Conn, request: AuthRequest, member_id: FromPath[uuid.UUID], data: JSONBody[ConsentIn]
     ) -> Circle:
         """Accept an invitation to a circle."""
-        return await service.accept_invitation(conn, request.user, member_id, data)
+        return await circles.accept_invitation(conn, request.user, member_id, data)
 
     @post(
         "/{member_id:uuid}/decline",
@@ -435,7 +435,7 @@ class InvitationsController(Controller):
     )
     async def decline(self, conn: Conn, request: AuthRequest, member_id: FromPath[uuid.UUID]) -> None:
         """Decline an invitation to a circle."""
-        await service.decline_invitation(conn, request.user, member_id)
+        await circles.decline_invitation(conn, request.user, member_id)
 
 
 class CheckinController(Controller):
@@ -447,17 +447,17 @@ class CheckinController(Controller):
     @put("/checkin-plan", responses=problems(409, 422), operation_id="setMyPlan")
     async def put_plan(self, conn: Conn, request: AuthRequest, data: JSONBody[PlanIn]) -> Plan:
         """Set my own check-in plan: days, window and time zone."""
-        return await service.put_plan(conn, request.user, data)
+        return await checkins.put_plan(conn, request.user, data)
 
     @get("/checkin-plan", responses=problems(404), operation_id="getMyPlan")
     async def get_plan(self, conn: Conn, request: AuthRequest) -> Plan:
         """My own check-in plan, as a senior."""
-        return await service.get_plan(conn, request.user)
+        return await checkins.get_plan(conn, request.user)
 
     @post("/checkins", operation_id="checkIn")
     async def check_in(self, conn: Conn, request: AuthRequest) -> Checkin:
         """The senior's daily check-in: all is well (it stops the ladder of the day)."""
-        return await service.check_in(conn, request.user)
+        return await checkins.check_in(conn, request.user)
 
 
 ROUTES = [

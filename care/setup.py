@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from care import queries
 from care.errors import (
     REASON_CONSENT_REQUIRED,
     REASON_NOT_CLIENT,
@@ -28,6 +27,8 @@ from care.models import (
     SetUpRequested,
     SetupRequestList,
 )
+from care.queries import circles as queries
+from care.queries import common
 from hub.auth import CurrentUser
 from hub.errors import InvalidField, NotFound
 from i18n import N_
@@ -94,7 +95,7 @@ async def request_circle(
     counts = await queries.setup_counts(
         conn, user.id, address_hash, day_since=now - timedelta(days=1), week_since=now - timedelta(days=7)
     )
-    senior = await queries.user_by_email(conn, address)
+    senior = await common.user_by_email(conn, address)
     claimed = data.senior_consent.method if data.senior_consent else None
     if counts.by_requester >= REQUESTS_PER_DAY or counts.for_address >= REQUESTS_PER_ADDRESS_PER_WEEK:
         await queries.insert_setup_request(
@@ -144,7 +145,7 @@ async def request_circle(
         locale=data.my_consent.locale,
         now=now,
     )
-    await queries.insert_event(
+    await common.insert_event(
         conn, circle_id, "circle_requested", at=now, actor_id=user.id, subject_id=senior.id
     )
     title, body = TEXTS["circle_requested"]
@@ -167,7 +168,7 @@ async def request_circle(
 
 async def _put_in_force(
     conn: asyncpg.Connection,
-    circle: queries.CircleRow,
+    circle: common.CircleRow,
     consent: ConsentIn,
     now: datetime,
     *,
@@ -191,7 +192,7 @@ async def _put_in_force(
         recorded_by=recorded_by,
         provider_id=provider_id,
     )
-    await queries.insert_event(
+    await common.insert_event(
         conn, circle.id, "circle_confirmed", at=now, actor_id=recorded_by or circle.senior_id
     )
     if circle.requested_by is not None:
@@ -213,8 +214,8 @@ async def _put_in_force(
 
 async def _pending_of_senior(
     conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID
-) -> queries.CircleRow:
-    circle = await queries.circle(conn, circle_id)
+) -> common.CircleRow:
+    circle = await common.circle(conn, circle_id)
     if circle is None or circle.senior_id != user.id:
         raise NotFound()
     if not circle.pending:
@@ -224,7 +225,7 @@ async def _pending_of_senior(
 
 async def confirm(
     conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, consent: ConsentIn, now: datetime
-) -> queries.CircleRow:
+) -> common.CircleRow:
     """The senior says yes in the app: their consent is recorded as given by them, and the circle starts."""
     circle = await _pending_of_senior(conn, user, circle_id)
     await _put_in_force(conn, circle, consent, now, method="app")
@@ -237,11 +238,11 @@ async def refuse(conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UU
     await _close(conn, circle, now)
 
 
-async def _close(conn: asyncpg.Connection, circle: queries.CircleRow, now: datetime) -> None:
+async def _close(conn: asyncpg.Connection, circle: common.CircleRow, now: datetime) -> None:
     if not await queries.refuse_circle(conn, circle.id, now):
         raise NotPending()
     await queries.withdraw_consents(conn, circle.id, user_id=None, now=now)
-    await queries.insert_event(conn, circle.id, "circle_refused", at=now, actor_id=circle.senior_id)
+    await common.insert_event(conn, circle.id, "circle_refused", at=now, actor_id=circle.senior_id)
 
 
 async def answer_with_code(conn: asyncpg.Connection, data: CodeAnswerIn, now: datetime) -> CodeAnswer:
@@ -260,15 +261,15 @@ async def answer_with_code(conn: asyncpg.Connection, data: CodeAnswerIn, now: da
 
 async def provider_consent(
     conn: asyncpg.Connection, user: CurrentUser, circle_id: uuid.UUID, data: ProviderConsentIn, now: datetime
-) -> queries.CircleRow:
+) -> common.CircleRow:
     """Staff of a verified provider that serves the senior record the consent they obtained (who, how,
     which text); the circle starts. Anyone else gets 404."""
-    provider = await queries.provider(conn, data.provider_id)
-    circle = await queries.circle(conn, circle_id)
+    provider = await common.provider(conn, data.provider_id)
+    circle = await common.circle(conn, circle_id)
     if (
         provider is None
         or circle is None
-        or not await queries.is_staff(conn, provider.id, user.id)
+        or not await common.is_staff(conn, provider.id, user.id)
         or not await queries.is_approved_client(conn, provider.id, circle.senior_id)
     ):
         raise NotFound()
@@ -292,7 +293,7 @@ async def pending_for_provider(
     conn: asyncpg.Connection, user: CurrentUser, provider_id: uuid.UUID
 ) -> PendingCircleList:
     """Requests waiting for the yes of the provider's approved clients, for its staff."""
-    provider = await queries.provider(conn, provider_id)
-    if provider is None or not provider.verified or not await queries.is_staff(conn, provider_id, user.id):
+    provider = await common.provider(conn, provider_id)
+    if provider is None or not provider.verified or not await common.is_staff(conn, provider_id, user.id):
         raise NotFound()
     return PendingCircleList(items=await queries.pending_circles_of_clients(conn, provider_id))

@@ -12,7 +12,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from care import service
+from care import checkins, providers, service
 from hub.db import transaction
 from i18n import translate
 from tests.conftest import SignedIn, UserFactory, emailed_token
@@ -115,7 +115,7 @@ async def family(client: Client, db: asyncpg.Pool, make_user: UserFactory) -> Fa
 
 async def advance(db: asyncpg.Pool, now: datetime) -> int:
     async with transaction(db) as conn:
-        return await service.advance_checkins(conn, now)
+        return await checkins.advance_checkins(conn, now)
 
 
 async def care_notifications(db: asyncpg.Pool, user: SignedIn, kind: str) -> list[dict[str, Any]]:
@@ -295,7 +295,7 @@ async def test_pause_and_late_checkin(client: Client, db: asyncpg.Pool, make_use
     await advance(db, utc(2027, 4, 12, 8, 35))
     senior = await _current(db, f.senior)
     async with transaction(db) as conn:
-        checkin = await service.check_in(conn, senior, utc(2027, 4, 12, 8, 40))
+        checkin = await checkins.check_in(conn, senior, utc(2027, 4, 12, 8, 40))
     assert checkin.local_date == date(2027, 4, 12)
     assert await step_events(db, f.circle_id, date(2027, 4, 12)) == [
         "reminder_sent",
@@ -615,7 +615,7 @@ async def test_provider_alert_acknowledgements_and_one_reminder(
 
     async def remind(now: datetime) -> int:
         async with transaction(db) as conn:
-            return await service.remind_unacknowledged_alerts(conn, now)
+            return await providers.remind_unacknowledged_alerts(conn, now)
 
     await remind(created + timedelta(minutes=59))
     assert await care_notifications(db, german, "care.provider_alert_reminder") == []

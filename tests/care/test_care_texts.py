@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from care import service
+from care import common
 from devtools.fcm_local import FcmLocal
 from messaging.email import EmailView, render_notification
 from messaging.pipeline import email_link, push_text, texts_for
@@ -24,7 +24,7 @@ SENT_AT = datetime(2027, 2, 10, 9, 31, tzinfo=UTC)
 PUBLIC_URL = "https://hub.example.test"
 TOKEN = "tok_" + "Z9y8X7w6" * 8
 
-#: case → (texts in care.service.TEXTS, the parameters the service passes, priority, deep link)
+#: case → (texts in care.common.TEXTS, the parameters the service passes, priority, deep link)
 CASES: dict[str, tuple[str, dict[str, str], str, str]] = {
     "invitation": ("invitation", {"senior": "Marie Muller"}, "important", "/care/invitations/1"),
     "invitation_email": ("invitation_email", {"senior": "Marie Muller"}, "info", "/care/invitations"),
@@ -84,14 +84,14 @@ def row(case: str) -> dict[str, Any]:
             "title_fr": "Canicule",
             "title_de": "Hitzewelle",
             "message": json.dumps(
-                {"body": message(service.ALERT_REMINDER_BODY, {"provider": "Soins à domicile"})}
+                {"body": message(common.ALERT_REMINDER_BODY, {"provider": "Soins à domicile"})}
             ),
             "priority": "urgent",
             "deep_link": "/care/alerts/4f3e2d1c-0b9a-4877-8665-544332211000",
         }
         return values
     texts, params, priority, link = CASES[case]
-    title, body = service.TEXTS[texts]
+    title, body = common.TEXTS[texts]
     values |= {
         "message": json.dumps({"title": message(title, params), "body": message(body, params)}),
         "priority": priority,
@@ -106,7 +106,7 @@ PUSHED = [case for case in ALL if case != "invitation_email"]
 
 
 def test_every_care_text_has_a_golden_case() -> None:
-    assert {texts for texts, *_ in CASES.values()} == set(service.TEXTS)
+    assert {texts for texts, *_ in CASES.values()} == set(common.TEXTS)
 
 
 @pytest.mark.parametrize("locale", ["fr", "de"])

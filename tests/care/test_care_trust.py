@@ -14,7 +14,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from care import service
+from care import providers
 from hub.db import transaction
 from messaging import pipeline
 from tests.care.test_care import (
@@ -75,7 +75,7 @@ async def test_an_alert_acknowledged_in_the_inbox_is_acknowledged_for_the_provid
     ]
     created = datetime.fromisoformat(alert["created_at"])
     async with transaction(db) as conn:
-        await service.remind_unacknowledged_alerts(conn, created + timedelta(hours=2))
+        await providers.remind_unacknowledged_alerts(conn, created + timedelta(hours=2))
     assert await care_notifications(db, inbox_reader, "care.provider_alert_reminder") == []
     assert await care_notifications(db, app_reader, "care.provider_alert_reminder") == []
 

@@ -13,7 +13,7 @@ from arq.worker import Worker, func
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from care import jobs, service
+from care import checkins, jobs
 from devtools.fcm_local import FcmLocal
 from devtools.smtp_local import MailCatcher
 from hub.db import transaction
@@ -214,7 +214,7 @@ async def test_a_run_handles_every_plan_in_batches(
     assert total > 4  # more plans than two batches of two
 
     async with transaction(db) as conn:
-        taken = await service.advance_checkins(conn, utc(2027, 6, 14, 8, 5), batch=2)
+        taken = await checkins.advance_checkins(conn, utc(2027, 6, 14, 8, 5), batch=2)
     assert taken >= len(seniors)
     for circle_id in circles:
         assert await step_events(db, circle_id, date(2027, 6, 14)) == ["reminder_sent"]
