@@ -9,19 +9,15 @@ import secrets
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import msgspec
 
 from hub.db import connection, enqueue_after_commit, transaction
 from hub.logs import bind_batch, get_logger
-from i18n import N_, translate
-from i18n.content import Bilingual, Localized, pick
-from i18n.formatting import format_datetime
 from messaging import queries
 from messaging.email import (
     DigestPeriod,
@@ -52,6 +48,7 @@ from messaging.planning import (
     urgent_lane,
 )
 from messaging.push import PushMessage, PushSender
+from messaging.texts import default_sender, email_link, message_text, push_text, texts_for
 
 logger = logging.getLogger("messaging.pipeline")
 log = get_logger("messaging.pipeline")
@@ -64,24 +61,6 @@ STALE_AFTER_S = 60.0
 #: while sending a claim, how often a job looks at the provider's circuit (another job may have opened it)
 CIRCUIT_READ_S = 1.0
 UNSUBSCRIBE_VALIDITY = timedelta(days=365)
-
-#: shown before a push text that is not in the reader's language, by the language it is in
-FALLBACK_NOTE = {"fr": N_("(in French only)"), "de": N_("(in German only)")}
-DEFAULT_SENDER = N_("Hub Pays de Bitche")
-
-
-#: paths the hub serves as pages itself (the account links); every other deep link is a path of the app,
-#: which the hub's landing page under ``OPEN_PREFIX`` offers to open in the app
-HUB_PAGES = ("/verify-email", "/reset-password")
-OPEN_PREFIX = "/open"
-
-
-def email_link(public_url: str, deep_link: str) -> str:
-    """The address an email's button points to: always a page the hub answers, never an app-only path."""
-    path = deep_link.split("?", 1)[0]
-    if path in HUB_PAGES:
-        return f"{public_url}{deep_link}"
-    return f"{public_url}{OPEN_PREFIX}{deep_link if deep_link.startswith('/') else '/' + deep_link}"
 
 
 def utcnow() -> datetime:
@@ -193,55 +172,6 @@ async def sweep_deliveries(conn: asyncpg.Connection, now: datetime) -> int:
             job_id=f"direct-email:{email_id}:{int(now.timestamp())}",
         )
     return len(work) + len(direct)
-
-
-# -- rendering -------------------------------------------------------------------------------------------
-
-
-class _Texts(msgspec.Struct, frozen=True):
-    title: Localized
-    body: Localized
-    sender: Localized
-
-
-def _message_text(locale: str, message: dict[str, Any]) -> Localized:
-    params: dict[str, object] = {}
-    for key, value in message.get("params", {}).items():
-        if isinstance(value, dict) and "datetime" in value:
-            params[key] = format_datetime(datetime.fromisoformat(value["datetime"]), locale, "short")
-        else:
-            params[key] = value
-    return Localized(text=translate(locale, message["msgid"], **params), lang=locale, fallback=False)
-
-
-def texts_for(content: asyncpg.Record | Mapping[str, Any], locale: str) -> _Texts:
-    """Title, body and sender name in the reader's language (or the other one, marked as fallback)."""
-    stored = msgspec.json.decode(content["message"]) if content["message"] else {}
-    title = (
-        _message_text(locale, stored["title"])
-        if "title" in stored
-        else pick(Bilingual(fr=content["title_fr"], de=content["title_de"]), locale)
-    )
-    body = (
-        _message_text(locale, stored["body"])
-        if "body" in stored
-        else pick(Bilingual(fr=content["body_fr"], de=content["body_de"]), locale)
-    )
-    sender = pick(Bilingual(fr=content["sender_name_fr"], de=content["sender_name_de"]), locale)
-    if not sender.text:
-        sender = Localized(text=translate(locale, DEFAULT_SENDER), lang=locale, fallback=False)
-    return _Texts(title=title, body=body, sender=sender)
-
-
-def push_text(texts: _Texts, locale: str) -> tuple[str, str]:
-    """The push title and body; text shown in the other language says so."""
-    body = texts.body.text
-    if texts.body.fallback or texts.title.fallback:
-        note = translate(locale, FALLBACK_NOTE[texts.body.lang if texts.body.lang in FALLBACK_NOTE else "fr"])
-        body = f"{note} {body}"
-    if len(body) > 240:
-        body = body[:239] + "…"
-    return texts.title.text[:120], body
 
 
 # -- dispatch ----------------------------------------------------------------------------------------------
@@ -666,9 +596,9 @@ async def send_direct_email(pool: asyncpg.Pool, channels: Channels, email_id: uu
     rendered = render_notification(
         locale,
         EmailView(
-            title=_message_text(locale, stored["title"]),
-            body=_message_text(locale, stored["body"]),
-            sender=Localized(text=translate(locale, DEFAULT_SENDER), lang=locale, fallback=False),
+            title=message_text(locale, stored["title"]),
+            body=message_text(locale, stored["body"]),
+            sender=default_sender(locale),
             sent_at=row["created_at"],
             link_url=email_link(channels.public_url, row["deep_link"]),
             reason=row["reason"],

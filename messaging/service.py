@@ -42,6 +42,7 @@ from messaging.models import (
 )
 from messaging.pipeline import request_dispatch
 from messaging.planning import BATCH_SIZE, retry_window, urgent_lane
+from messaging.texts import push_text, texts_for
 
 logger = logging.getLogger("messaging")
 
@@ -206,8 +207,6 @@ async def set_preferences(conn: asyncpg.Connection, user_id: uuid.UUID, data: Pr
 async def inbox(
     conn: asyncpg.Connection, user_id: uuid.UUID, locale: str, secret: str, limit: int, cursor: str | None
 ) -> InboxPage:
-    from messaging.pipeline import texts_for
-
     after = None
     if cursor:
         stamp, ident = decode_cursor(secret, cursor, tuple[datetime, uuid.UUID])
@@ -452,7 +451,6 @@ def preview(
 ) -> Preview:
     """The push and the email a reader of ``locale`` would get, rendered by the code that sends them."""
     from messaging.email import EmailView, render_notification
-    from messaging.pipeline import push_text, texts_for
 
     content = {
         "message": None,

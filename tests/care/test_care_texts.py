@@ -13,8 +13,8 @@ import pytest
 from care import service
 from devtools.fcm_local import FcmLocal
 from messaging.email import EmailView, render_notification
-from messaging.pipeline import email_link, push_text, texts_for
 from messaging.push import PushMessage, PushSender
+from messaging.texts import email_link, push_text, texts_for
 from tests.conftest import assert_golden
 
 NOTIFICATION_ID = uuid.UUID("3b0c7a52-6d1e-4c55-9a57-0f8f5d2e8c11")

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from communities.events import service
 from hub.db import transaction
-from messaging.pipeline import texts_for
+from messaging.texts import texts_for
 from tests.conftest import SignedIn, UserFactory
 
 Client = AsyncTestClient[Litestar]

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from devtools.fcm_local import FcmLocal
-from messaging.pipeline import push_text, texts_for
 from messaging.push import PushMessage, PushSender
+from messaging.texts import push_text, texts_for
 from tests.conftest import assert_golden
 
 NOTIFICATION_ID = uuid.UUID("7d1f6b7e-3f7c-4f0e-9b1a-2a2f4c1b9e10")
