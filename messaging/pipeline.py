@@ -22,7 +22,6 @@ from messaging import queries
 from messaging.email import (
     DigestPeriod,
     EmailView,
-    Mailer,
     OutgoingEmail,
     RenderedEmail,
     render_digest,
@@ -48,6 +47,7 @@ from messaging.planning import (
     urgent_lane,
 )
 from messaging.push import PushMessage, PushSender
+from messaging.smtp import Mailer
 from messaging.texts import default_sender, email_link, message_text, push_text, texts_for
 
 logger = logging.getLogger("messaging.pipeline")
