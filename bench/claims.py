@@ -53,7 +53,7 @@ async def _claims(pool: asyncpg.Pool, notification_id: uuid.UUID, channel: str) 
         times.append(elapsed)
         await pool.execute(
             "UPDATE deliveries SET status = 'sent', sent_at = now() WHERE id = ANY($1::bigint[])",
-            [r["id"] for r in claimed],
+            [r.id for r in claimed],
         )
     return times
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 import msgspec
 
 from i18n import N_, translate
@@ -21,6 +19,18 @@ DEFAULT_SENDER = N_("Hub Pays de Bitche")
 #: which the hub's landing page under ``OPEN_PREFIX`` offers to open in the app
 HUB_PAGES = ("/verify-email", "/reset-password")
 OPEN_PREFIX = "/open"
+
+
+class StoredTexts(msgspec.Struct, frozen=True):
+    """A notification's texts as stored: bilingual user content, or catalog messages (``message``, JSON)."""
+
+    title_fr: str | None = None
+    title_de: str | None = None
+    body_fr: str | None = None
+    body_de: str | None = None
+    message: str | None = None
+    sender_name_fr: str | None = None
+    sender_name_de: str | None = None
 
 
 class Texts(msgspec.Struct, frozen=True):
@@ -53,20 +63,20 @@ def default_sender(locale: str) -> Localized:
     return Localized(text=translate(locale, DEFAULT_SENDER), lang=locale, fallback=False)
 
 
-def texts_for(content: asyncpg.Record | Mapping[str, Any], locale: str) -> Texts:
+def texts_for(stored: StoredTexts, locale: str) -> Texts:
     """Title, body and sender name in the reader's language (or the other one, marked as fallback)."""
-    stored = msgspec.json.decode(content["message"]) if content["message"] else {}
+    messages = msgspec.json.decode(stored.message) if stored.message else {}
     title = (
-        message_text(locale, stored["title"])
-        if "title" in stored
-        else pick(Bilingual(fr=content["title_fr"], de=content["title_de"]), locale)
+        message_text(locale, messages["title"])
+        if "title" in messages
+        else pick(Bilingual(fr=stored.title_fr, de=stored.title_de), locale)
     )
     body = (
-        message_text(locale, stored["body"])
-        if "body" in stored
-        else pick(Bilingual(fr=content["body_fr"], de=content["body_de"]), locale)
+        message_text(locale, messages["body"])
+        if "body" in messages
+        else pick(Bilingual(fr=stored.body_fr, de=stored.body_de), locale)
     )
-    sender = pick(Bilingual(fr=content["sender_name_fr"], de=content["sender_name_de"]), locale)
+    sender = pick(Bilingual(fr=stored.sender_name_fr, de=stored.sender_name_de), locale)
     if not sender.text:
         sender = default_sender(locale)
     return Texts(title=title, body=body, sender=sender)

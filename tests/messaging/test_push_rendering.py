@@ -10,7 +10,7 @@ import pytest
 
 from devtools.fcm_local import FcmLocal
 from messaging.push import PushMessage, PushSender
-from messaging.texts import push_text, texts_for
+from messaging.texts import StoredTexts, push_text, texts_for
 from tests.conftest import assert_golden
 
 NOTIFICATION_ID = uuid.UUID("7d1f6b7e-3f7c-4f0e-9b1a-2a2f4c1b9e10")
@@ -62,7 +62,8 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_push_body_matches_golden(fcm: FcmLocal, case: str, locale: str) -> None:
     row = CASES[case]
-    title, body = push_text(texts_for(row, locale), locale)  # type: ignore[arg-type]
+    stored_texts = StoredTexts(**{name: row[name] for name in StoredTexts.__struct_fields__})  # type: ignore[arg-type]
+    title, body = push_text(texts_for(stored_texts, locale), locale)
     sender = PushSender(fcm.credentials_file, fcm.base_url)
     payload = sender.payload(
         PushMessage(
