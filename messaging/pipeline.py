@@ -29,6 +29,7 @@ from messaging.email import (
     smtp_address,
 )
 from messaging.metrics import count_outcomes
+from messaging.models import decode_catalog_texts
 from messaging.planning import (
     BATCH_SIZE,
     LEASE_S,
@@ -245,7 +246,7 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
 async def _send_claimed(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: queries.NotificationContent,
+    content: queries.Sendable,
     channel: str,
     claimed: Sequence[queries.Claimed],
     circuit: Circuit,
@@ -333,7 +334,7 @@ async def _devices(pool: asyncpg.Pool, claimed: Sequence[queries.Claimed]) -> di
 async def _people(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: queries.NotificationContent,
+    content: queries.Sendable,
     claimed: Sequence[queries.Claimed],
 ) -> tuple[dict[uuid.UUID, queries.EmailRecipient], dict[uuid.UUID, str]]:
     """Each recipient's address and unsubscribe token (created for those who have none yet)."""
@@ -397,9 +398,7 @@ async def _update_circuit(
     return after
 
 
-def _policy(
-    content: queries.NotificationContent, row: queries.Claimed | queries.Held, now: datetime
-) -> RetryPolicy:
+def _policy(content: queries.Sendable, row: queries.Claimed | queries.Held, now: datetime) -> RetryPolicy:
     return RetryPolicy(
         now=now,
         retry_until=row.retry_until or now + retry_window(content.priority, content.kind),
@@ -410,7 +409,7 @@ def _policy(
 async def _send_push(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: queries.NotificationContent,
+    content: queries.Sendable,
     claimed: Sequence[queries.Claimed],
     prepared: _Prepared,
 ) -> _Tally:
@@ -424,7 +423,7 @@ async def _send_push(
     for row in claimed:
         locale = row.locale
         if locale not in texts_by_locale:
-            texts_by_locale[locale] = push_text(texts_for(content.texts, locale), locale)
+            texts_by_locale[locale] = push_text(texts_for(content.content, locale), locale)
         title, body = texts_by_locale[locale]
         for token in tokens.get(row.user_id, []):
             messages.append(
@@ -478,7 +477,7 @@ async def _send_push(
 async def _send_email(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: queries.NotificationContent,
+    content: queries.Sendable,
     claimed: Sequence[queries.Claimed],
     prepared: _Prepared,
 ) -> _Tally:
@@ -500,7 +499,7 @@ async def _send_email(
             continue
         locale = row.locale
         if locale not in rendered:
-            texts = texts_for(content.texts, locale)
+            texts = texts_for(content.content, locale)
             rendered[locale] = render_notification(
                 locale,
                 EmailView(
@@ -593,12 +592,12 @@ async def send_direct_email(pool: asyncpg.Pool, channels: Channels, email_id: uu
     if channels.mailer is None:
         raise RuntimeError("email is not configured")
     locale = row.locale
-    stored = msgspec.json.decode(row.message)
+    stored = decode_catalog_texts(row.message)
     rendered = render_notification(
         locale,
         EmailView(
-            title=message_text(locale, stored["title"]),
-            body=message_text(locale, stored["body"]),
+            title=message_text(locale, stored.title),
+            body=message_text(locale, stored.body),
             sender=default_sender(locale),
             sent_at=row.created_at,
             link_url=email_link(channels.public_url, row.deep_link),
@@ -669,7 +668,7 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
         by_user: dict[uuid.UUID, list[queries.Held]] = defaultdict(list)
         for row in held:
             by_user[row.user_id].append(row)
-        contents: dict[uuid.UUID, queries.NotificationContent] = {}
+        contents: dict[uuid.UUID, queries.Sendable] = {}
         async with connection(pool) as conn:
             for notification_id in {row.notification_id for row in held}:
                 content = await queries.notification_content(conn, notification_id)
@@ -699,7 +698,7 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
             views = []
             for row in sorted(rows, key=lambda r: contents[r.notification_id].created_at):
                 content = contents[row.notification_id]
-                texts = texts_for(content.texts, locale)
+                texts = texts_for(content.content, locale)
                 views.append(
                     EmailView(
                         title=texts.title,

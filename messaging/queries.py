@@ -10,7 +10,7 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
-from messaging.models import Device, Digest, Priority
+from messaging.models import Device, Digest, NotificationContent, Priority, decode_content
 from messaging.planning import (
     HARD_BOUNCE_LIMIT,
     LEASE_S,
@@ -19,7 +19,6 @@ from messaging.planning import (
     URGENT_RETRY_WINDOW,
     Circuit,
 )
-from messaging.texts import StoredTexts
 
 # Rows are read into these Structs. Where a function builds them positionally (``T(*record)``, the cheap
 # way on the delivery path), its SELECT or RETURNING list is in the Struct's field order.
@@ -65,10 +64,10 @@ class Held(msgspec.Struct, frozen=True):
     retry_until: datetime
 
 
-class NotificationContent(msgspec.Struct, frozen=True):
+class Sendable(msgspec.Struct, frozen=True):
     """What the channels send of a notification."""
 
-    texts: StoredTexts
+    content: NotificationContent
     id: uuid.UUID
     kind: str
     community_id: uuid.UUID | None
@@ -112,7 +111,7 @@ class PreferenceRow(msgspec.Struct, frozen=True):
 
 
 class InboxRow(msgspec.Struct, frozen=True):
-    texts: StoredTexts
+    content: NotificationContent
     id: uuid.UUID
     kind: str
     priority: Priority
@@ -442,21 +441,18 @@ async def renew_leases(conn: asyncpg.Connection, delivery_ids: list[int], now: d
     )
 
 
-async def notification_content(
-    conn: asyncpg.Connection, notification_id: uuid.UUID
-) -> NotificationContent | None:
+async def notification_content(conn: asyncpg.Connection, notification_id: uuid.UUID) -> Sendable | None:
     row = await conn.fetchrow(
         """
-        SELECT title_fr, title_de, body_fr, body_de, message::text AS message, sender_name_fr, sender_name_de,
-               id, kind, community_id, priority, deep_link, ack_requested, created_at, cancelled_at
+        SELECT content::text, id, kind, community_id, priority, deep_link, ack_requested, created_at, cancelled_at
         FROM notifications WHERE id = $1
         """,
         notification_id,
     )
     if row is None:
         return None
-    values = tuple(row)  # StoredTexts' fields, then the rest of NotificationContent's, in field order
-    return NotificationContent(StoredTexts(*values[:7]), *values[7:])
+    content, *rest = row  # SELECT in Sendable's field order
+    return Sendable(decode_content(content), *rest)
 
 
 async def device_tokens(conn: asyncpg.Connection, user_ids: list[uuid.UUID]) -> list[DeviceToken]:
@@ -870,9 +866,7 @@ async def inbox_page(
 ) -> list[InboxRow]:
     rows = await conn.fetch(
         """
-        SELECT n.title_fr, n.title_de, n.body_fr, n.body_de, n.message::text AS message,
-               n.sender_name_fr, n.sender_name_de,
-               n.id, n.kind, n.priority, n.deep_link, n.community_id, n.ack_requested, n.created_at,
+        SELECT n.content::text, n.id, n.kind, n.priority, n.deep_link, n.community_id, n.ack_requested, n.created_at,
                i.sent_at AS received_at, i.read_at, i.acknowledged_at
         FROM deliveries i JOIN notifications n ON n.id = i.notification_id
         WHERE i.user_id = $1 AND i.channel = 'inbox' AND n.cancelled_at IS NULL
@@ -885,8 +879,8 @@ async def inbox_page(
         after[1] if after else None,
         limit,
     )
-    # StoredTexts' fields, then the rest of InboxRow's, in field order
-    return [InboxRow(StoredTexts(*values[:7]), *values[7:]) for values in map(tuple, rows)]
+    # SELECT in InboxRow's field order
+    return [InboxRow(decode_content(content), *rest) for content, *rest in rows]
 
 
 async def inbox_entry(

@@ -23,6 +23,7 @@ from messaging.models import (
     Audience,
     AudienceCount,
     AudiencePreview,
+    CatalogTexts,
     ChannelStatusCount,
     Count,
     Device,
@@ -39,22 +40,15 @@ from messaging.models import (
     PushPreview,
     RetryFailed,
     Stats,
+    catalog_text,
+    compose_content,
+    encode_content,
 )
 from messaging.pipeline import request_dispatch
 from messaging.planning import BATCH_SIZE, retry_window, urgent_lane
-from messaging.texts import StoredTexts, push_text, texts_for
+from messaging.texts import push_text, texts_for
 
 logger = logging.getLogger("messaging")
-
-
-def _message_json(message: Message) -> dict[str, Any]:
-    return {
-        "msgid": message.msgid,
-        "params": {
-            k: ({"datetime": v.isoformat()} if isinstance(v, datetime) else v)
-            for k, v in message.params.items()
-        },
-    }
 
 
 async def notify(
@@ -97,19 +91,7 @@ async def notify(
         "exclude_user_ids": list(audience.exclude_user_ids),
         "not_before": not_before,
     }
-    message: dict[str, Any] = {}
-    if isinstance(title, Message):
-        message["title"] = _message_json(title)
-    else:
-        values["title_fr"], values["title_de"] = title.fr, title.de
-    if isinstance(body, Message):
-        message["body"] = _message_json(body)
-    else:
-        values["body_fr"], values["body_de"] = body.fr, body.de
-    if message:
-        values["message"] = msgspec.json.encode(message).decode()
-    if sender_name is not None:
-        values["sender_name_fr"], values["sender_name_de"] = sender_name.fr, sender_name.de
+    values["content"] = encode_content(compose_content(title, body, sender_name))
     notification_id = await queries.insert_notification(conn, values)
     if not_before is None:
         enqueue_after_commit(
@@ -139,7 +121,7 @@ async def email_address(
     Recorded in the caller's transaction and sent after commit; an address that opted out or bounced
     for good gets nothing. The texts are catalog messages: nothing a user wrote goes to a stranger.
     """
-    message = msgspec.json.encode({"title": _message_json(title), "body": _message_json(body)}).decode()
+    message = encode_content(CatalogTexts(title=catalog_text(title), body=catalog_text(body)))
     email_id = await queries.insert_direct_email(
         conn,
         kind=kind,
@@ -214,7 +196,7 @@ async def inbox(
     rows = await queries.inbox_page(conn, user_id, after, limit + 1)
     items = []
     for row in rows[:limit]:
-        texts = texts_for(row.texts, locale)
+        texts = texts_for(row.content, locale)
         items.append(
             InboxItem(
                 id=row.id,
@@ -450,15 +432,7 @@ def preview(
     """The push and the email a reader of ``locale`` would get, rendered by the code that sends them."""
     from messaging.email import EmailView, render_notification
 
-    stored = StoredTexts(
-        title_fr=title.fr,
-        title_de=title.de,
-        body_fr=body.fr,
-        body_de=body.de,
-        sender_name_fr=sender_name.fr if sender_name else None,
-        sender_name_de=sender_name.de if sender_name else None,
-    )
-    texts = texts_for(stored, locale)
+    texts = texts_for(compose_content(title, body, sender_name), locale)
     push_title, push_body = push_text(texts, locale)
     rendered = render_notification(
         locale,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 import msgspec
 
 from i18n import N_, translate
 from i18n.content import Bilingual, Localized, pick
 from i18n.formatting import format_datetime
+from messaging.models import CatalogText, Moment, NotificationContent, StoredText
 
 #: shown before a push text that is not in the reader's language, by the language it is in
 FALLBACK_NOTE = {"fr": N_("(in French only)"), "de": N_("(in German only)")}
@@ -19,18 +17,6 @@ DEFAULT_SENDER = N_("Hub Pays de Bitche")
 #: which the hub's landing page under ``OPEN_PREFIX`` offers to open in the app
 HUB_PAGES = ("/verify-email", "/reset-password")
 OPEN_PREFIX = "/open"
-
-
-class StoredTexts(msgspec.Struct, frozen=True):
-    """A notification's texts as stored: bilingual user content, or catalog messages (``message``, JSON)."""
-
-    title_fr: str | None = None
-    title_de: str | None = None
-    body_fr: str | None = None
-    body_de: str | None = None
-    message: str | None = None
-    sender_name_fr: str | None = None
-    sender_name_de: str | None = None
 
 
 class Texts(msgspec.Struct, frozen=True):
@@ -47,15 +33,20 @@ def email_link(public_url: str, deep_link: str) -> str:
     return f"{public_url}{OPEN_PREFIX}{deep_link if deep_link.startswith('/') else '/' + deep_link}"
 
 
-def message_text(locale: str, message: dict[str, Any]) -> Localized:
-    """A catalog message (msgid and params) translated for the reader; dates formatted in their locale."""
-    params: dict[str, object] = {}
-    for key, value in message.get("params", {}).items():
-        if isinstance(value, dict) and "datetime" in value:
-            params[key] = format_datetime(datetime.fromisoformat(value["datetime"]), locale, "short")
-        else:
-            params[key] = value
-    return Localized(text=translate(locale, message["msgid"], **params), lang=locale, fallback=False)
+def message_text(locale: str, message: CatalogText) -> Localized:
+    """A catalog sentence translated for the reader, its dates and times formatted in their locale."""
+    params = {
+        key: format_datetime(value.at, locale, "short") if isinstance(value, Moment) else value
+        for key, value in message.params.items()
+    }
+    return Localized(text=translate(locale, message.msgid, **params), lang=locale, fallback=False)
+
+
+def text_for(text: StoredText, locale: str) -> Localized:
+    """A stored title or body in the reader's language (or the other one, marked as fallback)."""
+    if isinstance(text, CatalogText):
+        return message_text(locale, text)
+    return pick(Bilingual(fr=text.fr, de=text.de), locale)
 
 
 def default_sender(locale: str) -> Localized:
@@ -63,23 +54,13 @@ def default_sender(locale: str) -> Localized:
     return Localized(text=translate(locale, DEFAULT_SENDER), lang=locale, fallback=False)
 
 
-def texts_for(stored: StoredTexts, locale: str) -> Texts:
+def texts_for(content: NotificationContent, locale: str) -> Texts:
     """Title, body and sender name in the reader's language (or the other one, marked as fallback)."""
-    messages = msgspec.json.decode(stored.message) if stored.message else {}
-    title = (
-        message_text(locale, messages["title"])
-        if "title" in messages
-        else pick(Bilingual(fr=stored.title_fr, de=stored.title_de), locale)
-    )
-    body = (
-        message_text(locale, messages["body"])
-        if "body" in messages
-        else pick(Bilingual(fr=stored.body_fr, de=stored.body_de), locale)
-    )
-    sender = pick(Bilingual(fr=stored.sender_name_fr, de=stored.sender_name_de), locale)
-    if not sender.text:
+    name = content.sender_name
+    sender = pick(Bilingual(fr=name.fr, de=name.de), locale) if name is not None else None
+    if sender is None or not sender.text:
         sender = default_sender(locale)
-    return Texts(title=title, body=body, sender=sender)
+    return Texts(title=text_for(content.title, locale), body=text_for(content.body, locale), sender=sender)
 
 
 def push_text(texts: Texts, locale: str) -> tuple[str, str]:

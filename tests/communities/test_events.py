@@ -15,7 +15,8 @@ from litestar.testing import AsyncTestClient
 
 from communities.events import service
 from hub.db import transaction
-from messaging.texts import StoredTexts, Texts, texts_for
+from messaging.models import decode_content
+from messaging.texts import Texts, texts_for
 from tests.conftest import SignedIn, UserFactory
 
 Client = AsyncTestClient[Litestar]
@@ -86,7 +87,7 @@ async def notifications(db: asyncpg.Pool, kind: str, event_id: str) -> list[asyn
 
 def said(note: asyncpg.Record, locale: str) -> Texts:
     """What the pipeline tells a reader of ``locale`` about this notification."""
-    return texts_for(StoredTexts(**{name: note[name] for name in StoredTexts.__struct_fields__}), locale)
+    return texts_for(decode_content(note["content"]), locale)
 
 
 @pytest.fixture
