@@ -209,8 +209,8 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
     """
     handled = 0
     async with connection(pool) as conn:
-        content = await queries.notification_content(conn, notification_id)
-    if content is None:
+        notification = await queries.notification_content(conn, notification_id)
+    if notification is None:
         return 0
     while True:
         now = channels.clock()
@@ -237,7 +237,7 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
             channel=channel,
             batch_id=f"{claimed[0].id}+{len(claimed)}",
         )
-        sent, stopped = await _send_claimed(pool, channels, content, channel, claimed, circuit)
+        sent, stopped = await _send_claimed(pool, channels, notification, channel, claimed, circuit)
         handled += sent
         if stopped:
             return handled
@@ -246,7 +246,7 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
 async def _send_claimed(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: queries.Sendable,
+    notification: queries.Sendable,
     channel: str,
     claimed: Sequence[queries.Claimed],
     circuit: Circuit,
@@ -259,11 +259,11 @@ async def _send_claimed(
     try:
         # What every slice needs is looked up once per claim: devices, addresses, unsubscribe links.
         prepared = _Prepared()
-        if content.cancelled_at is None:
+        if notification.cancelled_at is None:
             if channel == "push":
                 prepared.devices = await _devices(pool, claimed)
             else:
-                prepared.people, prepared.tokens = await _people(pool, channels, content, claimed)
+                prepared.people, prepared.tokens = await _people(pool, channels, notification, claimed)
         read_at = time.monotonic()
         tally = _Tally()
         while done < len(claimed):
@@ -277,7 +277,7 @@ async def _send_claimed(
                         await queries.release(conn, ids[done:])
                     return done, True
             part = claimed[done : done + SLICE_SIZE]
-            if content.cancelled_at is not None:
+            if notification.cancelled_at is not None:
                 outcomes: list[queries.OutcomeRow] = [
                     (r.id, "skipped", None, "cancelled", None, False) for r in part
                 ]
@@ -286,9 +286,9 @@ async def _send_claimed(
                 _batch_recorded(channel, outcomes)
                 tally = _Tally()
             elif channel == "push":
-                tally = await _send_push(pool, channels, content, part, prepared)
+                tally = await _send_push(pool, channels, notification, part, prepared)
             else:
-                tally = await _send_email(pool, channels, content, part, prepared)
+                tally = await _send_email(pool, channels, notification, part, prepared)
             done += len(part)
             circuit = await _update_circuit(pool, channels, channel, circuit, tally)
     except asyncio.CancelledError:
@@ -334,11 +334,11 @@ async def _devices(pool: asyncpg.Pool, claimed: Sequence[queries.Claimed]) -> di
 async def _people(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: queries.Sendable,
+    notification: queries.Sendable,
     claimed: Sequence[queries.Claimed],
 ) -> tuple[dict[uuid.UUID, queries.EmailRecipient], dict[uuid.UUID, str]]:
     """Each recipient's address and unsubscribe token (created for those who have none yet)."""
-    community_id = content.community_id or uuid.UUID(int=0)
+    community_id = notification.community_id or uuid.UUID(int=0)
     async with connection(pool) as conn:
         people = {
             r.user_id: r
@@ -398,18 +398,20 @@ async def _update_circuit(
     return after
 
 
-def _policy(content: queries.Sendable, row: queries.Claimed | queries.Held, now: datetime) -> RetryPolicy:
+def _policy(
+    notification: queries.Sendable, row: queries.Claimed | queries.Held, now: datetime
+) -> RetryPolicy:
     return RetryPolicy(
         now=now,
-        retry_until=row.retry_until or now + retry_window(content.priority, content.kind),
-        urgent=content.priority == "urgent" or content.kind.startswith("care."),
+        retry_until=row.retry_until or now + retry_window(notification.priority, notification.kind),
+        urgent=notification.priority == "urgent" or notification.kind.startswith("care."),
     )
 
 
 async def _send_push(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: queries.Sendable,
+    notification: queries.Sendable,
     claimed: Sequence[queries.Claimed],
     prepared: _Prepared,
 ) -> _Tally:
@@ -419,11 +421,11 @@ async def _send_push(
     texts_by_locale = prepared.push_texts
     messages: list[PushMessage] = []
     owners: list[int] = []
-    urgent = content.priority == "urgent"
+    urgent = notification.priority == "urgent"
     for row in claimed:
         locale = row.locale
         if locale not in texts_by_locale:
-            texts_by_locale[locale] = push_text(texts_for(content.content, locale), locale)
+            texts_by_locale[locale] = push_text(texts_for(notification.content, locale), locale)
         title, body = texts_by_locale[locale]
         for token in tokens.get(row.user_id, []):
             messages.append(
@@ -432,13 +434,13 @@ async def _send_push(
                     title=title,
                     body=body,
                     data={
-                        "notification_id": str(content.id),
-                        "deep_link": content.deep_link,
-                        "kind": content.kind,
-                        "priority": content.priority,
+                        "notification_id": str(notification.id),
+                        "deep_link": notification.deep_link,
+                        "kind": notification.kind,
+                        "priority": notification.priority,
                     },
                     urgent=urgent,
-                    collapse_key=str(content.id),
+                    collapse_key=str(notification.id),
                 )
             )
             owners.append(row.id)
@@ -454,7 +456,7 @@ async def _send_push(
     tally = _Tally()
     for row in claimed:
         tried = per_delivery.get(row.id, [])
-        outcome = push_outcome(tried, row.attempts, _policy(content, row, now), channels.rng)
+        outcome = push_outcome(tried, row.attempts, _policy(notification, row, now), channels.rng)
         due = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
         outcomes.append((row.id, outcome.status, outcome.error, outcome.skip_reason, due, outcome.provider))
         retry_after = max((ra for s, ra, _ in tried if s == "retry" and ra is not None), default=None)
@@ -477,7 +479,7 @@ async def _send_push(
 async def _send_email(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: queries.Sendable,
+    notification: queries.Sendable,
     claimed: Sequence[queries.Claimed],
     prepared: _Prepared,
 ) -> _Tally:
@@ -499,16 +501,16 @@ async def _send_email(
             continue
         locale = row.locale
         if locale not in rendered:
-            texts = texts_for(content.content, locale)
+            texts = texts_for(notification.content, locale)
             rendered[locale] = render_notification(
                 locale,
                 EmailView(
                     title=texts.title,
                     body=texts.body,
                     sender=texts.sender,
-                    sent_at=content.created_at,
-                    link_url=email_link(channels.public_url, content.deep_link),
-                    priority=content.priority,
+                    sent_at=notification.created_at,
+                    link_url=email_link(channels.public_url, notification.deep_link),
+                    priority=notification.priority,
                 ),
             )
         token = tokens[row.user_id]
@@ -535,7 +537,7 @@ async def _send_email(
             result.status,
             result.error,
             row.attempts,
-            _policy(content, row, now),
+            _policy(notification, row, now),
             channels.rng,
             provider=result.provider_failure,
         )
@@ -668,12 +670,12 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
         by_user: dict[uuid.UUID, list[queries.Held]] = defaultdict(list)
         for row in held:
             by_user[row.user_id].append(row)
-        contents: dict[uuid.UUID, queries.Sendable] = {}
+        notifications: dict[uuid.UUID, queries.Sendable] = {}
         async with connection(pool) as conn:
             for notification_id in {row.notification_id for row in held}:
-                content = await queries.notification_content(conn, notification_id)
-                if content is not None:
-                    contents[notification_id] = content
+                notification = await queries.notification_content(conn, notification_id)
+                if notification is not None:
+                    notifications[notification_id] = notification
             people = {
                 r.user_id: r for r in await queries.email_recipients(conn, list(by_user), uuid.UUID(int=0))
             }
@@ -696,17 +698,17 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
                 continue
             locale = rows[0].locale
             views = []
-            for row in sorted(rows, key=lambda r: contents[r.notification_id].created_at):
-                content = contents[row.notification_id]
-                texts = texts_for(content.content, locale)
+            for row in sorted(rows, key=lambda r: notifications[r.notification_id].created_at):
+                notification = notifications[row.notification_id]
+                texts = texts_for(notification.content, locale)
                 views.append(
                     EmailView(
                         title=texts.title,
                         body=texts.body,
                         sender=texts.sender,
-                        sent_at=content.created_at,
-                        link_url=email_link(channels.public_url, content.deep_link),
-                        priority=content.priority,
+                        sent_at=notification.created_at,
+                        link_url=email_link(channels.public_url, notification.deep_link),
+                        priority=notification.priority,
                     )
                 )
             start = run_date - timedelta(days=6 if period == "weekly" else 0)
