@@ -94,7 +94,7 @@ async def _claims(
         times.append(elapsed)
         await pool.execute(
             f"UPDATE {table} SET status = 'sent', sent_at = now() WHERE id = ANY($1::bigint[])",
-            [r["id"] for r in claimed],
+            [r["id"] for r in claimed] if flat else [r.id for r in claimed],
         )
     return times
 

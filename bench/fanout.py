@@ -137,7 +137,7 @@ async def bare_insert(conn: asyncpg.Connection, community: uuid.UUID) -> tuple[f
         "ON DELETE CASCADE, ADD FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE"
     )
     notification = await conn.fetchval(
-        "INSERT INTO notifications (kind, priority, deep_link) VALUES ('bench', 'urgent', '/') RETURNING id"
+        "INSERT INTO notifications (kind, priority, deep_link, content) VALUES ('bench', 'urgent', '/', '{}') RETURNING id"
     )
     start = time.perf_counter()
     result = await conn.execute(

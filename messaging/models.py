@@ -25,6 +25,92 @@ class Message(msgspec.Struct, frozen=True):
     params: dict[str, str | datetime] = {}
 
 
+class Moment(msgspec.Struct, frozen=True):
+    """A date and time in a stored catalog message, formatted for each reader (its one field has no
+    default: a moment without its time means nothing)."""
+
+    at: datetime = msgspec.field(name="datetime")
+
+
+#: a stored parameter of a catalog message
+Param = str | int | float | Moment
+
+
+class WrittenText(msgspec.Struct, frozen=True, tag="written", tag_field="kind"):
+    """A text a person wrote, in French and/or German."""
+
+    fr: str | None = None
+    de: str | None = None
+
+
+class CatalogText(msgspec.Struct, frozen=True, tag="catalog", tag_field="kind"):
+    """A catalog sentence as stored, translated for each reader at send time."""
+
+    msgid: str = ""
+    params: dict[str, Param] = {}
+
+
+#: one stored text of a notification: what someone wrote, or a catalog sentence
+StoredText = WrittenText | CatalogText
+
+
+class NotificationContent(msgspec.Struct, frozen=True):
+    """What a notification says, as stored in ``notifications.content`` (JSON): the title and the body,
+    each written or from the catalog, and the sender's name when it is not the hub."""
+
+    title: StoredText = msgspec.field(default_factory=WrittenText)
+    body: StoredText = msgspec.field(default_factory=WrittenText)
+    sender_name: WrittenText | None = None
+
+
+class CatalogTexts(msgspec.Struct, frozen=True):
+    """The title and body of an email to an address without an account, as stored (``direct_emails``)."""
+
+    title: CatalogText = msgspec.field(default_factory=CatalogText)
+    body: CatalogText = msgspec.field(default_factory=CatalogText)
+
+
+def catalog_text(message: Message) -> CatalogText:
+    """A catalog sentence as it is stored."""
+    params: dict[str, Param] = {
+        k: Moment(v) if isinstance(v, datetime) else v for k, v in message.params.items()
+    }
+    return CatalogText(msgid=message.msgid, params=params)
+
+
+def stored_text(text: Bilingual | Message) -> StoredText:
+    """A title or body as it is stored."""
+    return catalog_text(text) if isinstance(text, Message) else WrittenText(fr=text.fr, de=text.de)
+
+
+def compose_content(
+    title: Bilingual | Message, body: Bilingual | Message, sender_name: Bilingual | None
+) -> NotificationContent:
+    """A notification's content as it is stored, from what a domain hands to ``notify``."""
+    return NotificationContent(
+        title=stored_text(title),
+        body=stored_text(body),
+        sender_name=WrittenText(fr=sender_name.fr, de=sender_name.de) if sender_name is not None else None,
+    )
+
+
+_content_decoder = msgspec.json.Decoder(NotificationContent)
+_catalog_texts_decoder = msgspec.json.Decoder(CatalogTexts)
+
+
+def encode_content(content: NotificationContent | CatalogTexts) -> str:
+    """The JSON stored for a notification's content or a direct email's texts."""
+    return msgspec.json.encode(content).decode()
+
+
+def decode_content(stored: str | bytes) -> NotificationContent:
+    return _content_decoder.decode(stored)
+
+
+def decode_catalog_texts(stored: str | bytes) -> CatalogTexts:
+    return _catalog_texts_decoder.decode(stored)
+
+
 class Audience(msgspec.Struct, frozen=True):
     """Who receives a notification: a community's active members and/or named people."""
 
@@ -114,13 +200,6 @@ class RetryFailed(msgspec.Struct, frozen=True):
     notification_id: uuid.UUID
     retried: int
     by_channel: list[Count]
-
-
-class Content(msgspec.Struct, frozen=True):
-    """Title and body as stored: bilingual user content, or catalog messages."""
-
-    title: Bilingual | Message
-    body: Bilingual | Message
 
 
 #: example body for the API documentation (decodes as DeviceIn: tests check it)

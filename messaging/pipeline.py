@@ -9,24 +9,19 @@ import secrets
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import msgspec
 
 from hub.db import connection, enqueue_after_commit, transaction
 from hub.logs import bind_batch, get_logger
-from i18n import N_, translate
-from i18n.content import Bilingual, Localized, pick
-from i18n.formatting import format_datetime
 from messaging import queries
 from messaging.email import (
     DigestPeriod,
     EmailView,
-    Mailer,
     OutgoingEmail,
     RenderedEmail,
     render_digest,
@@ -34,6 +29,7 @@ from messaging.email import (
     smtp_address,
 )
 from messaging.metrics import count_outcomes
+from messaging.models import decode_catalog_texts
 from messaging.planning import (
     BATCH_SIZE,
     LEASE_S,
@@ -52,6 +48,8 @@ from messaging.planning import (
     urgent_lane,
 )
 from messaging.push import PushMessage, PushSender
+from messaging.smtp import Mailer
+from messaging.texts import default_sender, email_link, message_text, push_text, texts_for
 
 logger = logging.getLogger("messaging.pipeline")
 log = get_logger("messaging.pipeline")
@@ -64,24 +62,6 @@ STALE_AFTER_S = 60.0
 #: while sending a claim, how often a job looks at the provider's circuit (another job may have opened it)
 CIRCUIT_READ_S = 1.0
 UNSUBSCRIBE_VALIDITY = timedelta(days=365)
-
-#: shown before a push text that is not in the reader's language, by the language it is in
-FALLBACK_NOTE = {"fr": N_("(in French only)"), "de": N_("(in German only)")}
-DEFAULT_SENDER = N_("Hub Pays de Bitche")
-
-
-#: paths the hub serves as pages itself (the account links); every other deep link is a path of the app,
-#: which the hub's landing page under ``OPEN_PREFIX`` offers to open in the app
-HUB_PAGES = ("/verify-email", "/reset-password")
-OPEN_PREFIX = "/open"
-
-
-def email_link(public_url: str, deep_link: str) -> str:
-    """The address an email's button points to: always a page the hub answers, never an app-only path."""
-    path = deep_link.split("?", 1)[0]
-    if path in HUB_PAGES:
-        return f"{public_url}{deep_link}"
-    return f"{public_url}{OPEN_PREFIX}{deep_link if deep_link.startswith('/') else '/' + deep_link}"
 
 
 def utcnow() -> datetime:
@@ -113,10 +93,10 @@ async def plan_notification(
     worker, or is scheduled for later.
     """
     row = await queries.lock_unplanned(conn, notification_id)
-    if row is None or (row["not_before"] is not None and row["not_before"] > now):
+    if row is None or (row.not_before is not None and row.not_before > now):
         return None
     recipients = await queries.plan(conn, notification_id, now)
-    urgent = urgent_lane(row["priority"], row["kind"])
+    urgent = urgent_lane(row.priority, row.kind)
     for channel, due in (await queries.due_counts(conn, notification_id, now)).items():
         request_dispatch(conn, notification_id, channel, now, shards=-(-due // BATCH_SIZE), urgent=urgent)
     return recipients
@@ -148,14 +128,14 @@ async def relay_outbox(conn: asyncpg.Connection, now: datetime, limit: int = 500
     """Enqueue planning for notifications that are due and that no job took (Redis was down, a job lost)."""
     rows = await queries.due_unplanned(conn, now, STALE_AFTER_S, limit)
     if rows:
-        await queries.mark_enqueued(conn, [r["id"] for r in rows])
+        await queries.mark_enqueued(conn, [r.id for r in rows])
         for row in rows:
             enqueue_after_commit(
                 conn,
                 "plan_notification",
-                str(row["id"]),
-                job_id=f"plan:{row['id']}:{int(now.timestamp())}",
-                urgent=urgent_lane(row["priority"], row["kind"]),
+                str(row.id),
+                job_id=f"plan:{row.id}:{int(now.timestamp())}",
+                urgent=urgent_lane(row.priority, row.kind),
             )
     return len(rows)
 
@@ -178,11 +158,11 @@ async def sweep_deliveries(conn: asyncpg.Connection, now: datetime) -> int:
     for row in work:
         request_dispatch(
             conn,
-            row["notification_id"],
-            row["channel"],
+            row.notification_id,
+            row.channel,
             now,
             shards=DISPATCH_PARALLELISM,
-            urgent=urgent_lane(row["priority"], row["kind"]),
+            urgent=urgent_lane(row.priority, row.kind),
         )
     direct = await queries.due_direct_emails(conn, now, STALE_AFTER_S)
     for email_id in direct:
@@ -193,55 +173,6 @@ async def sweep_deliveries(conn: asyncpg.Connection, now: datetime) -> int:
             job_id=f"direct-email:{email_id}:{int(now.timestamp())}",
         )
     return len(work) + len(direct)
-
-
-# -- rendering -------------------------------------------------------------------------------------------
-
-
-class _Texts(msgspec.Struct, frozen=True):
-    title: Localized
-    body: Localized
-    sender: Localized
-
-
-def _message_text(locale: str, message: dict[str, Any]) -> Localized:
-    params: dict[str, object] = {}
-    for key, value in message.get("params", {}).items():
-        if isinstance(value, dict) and "datetime" in value:
-            params[key] = format_datetime(datetime.fromisoformat(value["datetime"]), locale, "short")
-        else:
-            params[key] = value
-    return Localized(text=translate(locale, message["msgid"], **params), lang=locale, fallback=False)
-
-
-def texts_for(content: asyncpg.Record | Mapping[str, Any], locale: str) -> _Texts:
-    """Title, body and sender name in the reader's language (or the other one, marked as fallback)."""
-    stored = msgspec.json.decode(content["message"]) if content["message"] else {}
-    title = (
-        _message_text(locale, stored["title"])
-        if "title" in stored
-        else pick(Bilingual(fr=content["title_fr"], de=content["title_de"]), locale)
-    )
-    body = (
-        _message_text(locale, stored["body"])
-        if "body" in stored
-        else pick(Bilingual(fr=content["body_fr"], de=content["body_de"]), locale)
-    )
-    sender = pick(Bilingual(fr=content["sender_name_fr"], de=content["sender_name_de"]), locale)
-    if not sender.text:
-        sender = Localized(text=translate(locale, DEFAULT_SENDER), lang=locale, fallback=False)
-    return _Texts(title=title, body=body, sender=sender)
-
-
-def push_text(texts: _Texts, locale: str) -> tuple[str, str]:
-    """The push title and body; text shown in the other language says so."""
-    body = texts.body.text
-    if texts.body.fallback or texts.title.fallback:
-        note = translate(locale, FALLBACK_NOTE[texts.body.lang if texts.body.lang in FALLBACK_NOTE else "fr"])
-        body = f"{note} {body}"
-    if len(body) > 240:
-        body = body[:239] + "…"
-    return texts.title.text[:120], body
 
 
 # -- dispatch ----------------------------------------------------------------------------------------------
@@ -278,8 +209,8 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
     """
     handled = 0
     async with connection(pool) as conn:
-        content = await queries.notification_content(conn, notification_id)
-    if content is None:
+        notification = await queries.notification_content(conn, notification_id)
+    if notification is None:
         return 0
     while True:
         now = channels.clock()
@@ -304,9 +235,9 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
         bind_batch(
             notification_id=str(notification_id),
             channel=channel,
-            batch_id=f"{claimed[0]['id']}+{len(claimed)}",
+            batch_id=f"{claimed[0].id}+{len(claimed)}",
         )
-        sent, stopped = await _send_claimed(pool, channels, content, channel, claimed, circuit)
+        sent, stopped = await _send_claimed(pool, channels, notification, channel, claimed, circuit)
         handled += sent
         if stopped:
             return handled
@@ -315,24 +246,24 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
 async def _send_claimed(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: asyncpg.Record,
+    notification: queries.Sendable,
     channel: str,
-    claimed: Sequence[asyncpg.Record],
+    claimed: Sequence[queries.Claimed],
     circuit: Circuit,
 ) -> tuple[int, bool]:
     """Send claimed deliveries a slice at a time under a heartbeat; (how many were handled, whether the
     provider's circuit opened meanwhile and the rest was given back)."""
-    ids = [r["id"] for r in claimed]
-    heartbeat = asyncio.create_task(_heartbeat(pool, channels, ids, content["id"]))
+    ids = [r.id for r in claimed]
+    heartbeat = asyncio.create_task(_heartbeat(pool, channels, ids, notification.id))
     done = 0
     try:
         # What every slice needs is looked up once per claim: devices, addresses, unsubscribe links.
         prepared = _Prepared()
-        if content["cancelled_at"] is None:
+        if notification.cancelled_at is None:
             if channel == "push":
                 prepared.devices = await _devices(pool, claimed)
             else:
-                prepared.people, prepared.tokens = await _people(pool, channels, content, claimed)
+                prepared.people, prepared.tokens = await _people(pool, channels, notification, claimed)
         read_at = time.monotonic()
         tally = _Tally()
         while done < len(claimed):
@@ -343,27 +274,27 @@ async def _send_claimed(
                 read_at = time.monotonic()
                 if gate(circuit, channels.clock()) != "send":
                     async with transaction(pool) as conn:
-                        await queries.release(conn, ids[done:], content["id"])
+                        await queries.release(conn, ids[done:], notification.id)
                     return done, True
             part = claimed[done : done + SLICE_SIZE]
-            if content["cancelled_at"] is not None:
+            if notification.cancelled_at is not None:
                 outcomes: list[queries.OutcomeRow] = [
-                    (r["id"], "skipped", None, "cancelled", None, False) for r in part
+                    (r.id, "skipped", None, "cancelled", None, False) for r in part
                 ]
                 async with connection(pool) as conn:
-                    await queries.record_outcomes(conn, outcomes, channels.clock(), content["id"])
+                    await queries.record_outcomes(conn, outcomes, channels.clock(), notification.id)
                 _batch_recorded(channel, outcomes)
                 tally = _Tally()
             elif channel == "push":
-                tally = await _send_push(pool, channels, content, part, prepared)
+                tally = await _send_push(pool, channels, notification, part, prepared)
             else:
-                tally = await _send_email(pool, channels, content, part, prepared)
+                tally = await _send_email(pool, channels, notification, part, prepared)
             done += len(part)
             circuit = await _update_circuit(pool, channels, channel, circuit, tally)
     except asyncio.CancelledError:
         # The worker is stopping: give back what is not recorded so another worker sends it.
         async with transaction(pool) as conn:
-            await asyncio.shield(queries.release(conn, ids[done:], content["id"]))
+            await asyncio.shield(queries.release(conn, ids[done:], notification.id))
         raise
     except Exception:
         logger.exception("dispatch failed; its unrecorded deliveries return to pending when the lease ends")
@@ -385,37 +316,40 @@ class _Prepared:
     """Looked up once per claim, used by each of its slices."""
 
     devices: dict[uuid.UUID, list[str]] = field(default_factory=dict)
-    people: dict[uuid.UUID, asyncpg.Record] = field(default_factory=dict)
+    people: dict[uuid.UUID, queries.EmailRecipient] = field(default_factory=dict)
     tokens: dict[uuid.UUID, str] = field(default_factory=dict)
     push_texts: dict[str, tuple[str, str]] = field(default_factory=dict)
     emails: dict[str, RenderedEmail] = field(default_factory=dict)
 
 
-async def _devices(pool: asyncpg.Pool, claimed: Sequence[asyncpg.Record]) -> dict[uuid.UUID, list[str]]:
+async def _devices(pool: asyncpg.Pool, claimed: Sequence[queries.Claimed]) -> dict[uuid.UUID, list[str]]:
     async with connection(pool) as conn:
-        devices = await queries.device_tokens(conn, [r["user_id"] for r in claimed])
+        devices = await queries.device_tokens(conn, [r.user_id for r in claimed])
     tokens: dict[uuid.UUID, list[str]] = defaultdict(list)
     for device in devices:
-        tokens[device["user_id"]].append(device["token"])
+        tokens[device.user_id].append(device.token)
     return tokens
 
 
 async def _people(
-    pool: asyncpg.Pool, channels: Channels, content: asyncpg.Record, claimed: Sequence[asyncpg.Record]
-) -> tuple[dict[uuid.UUID, asyncpg.Record], dict[uuid.UUID, str]]:
+    pool: asyncpg.Pool,
+    channels: Channels,
+    notification: queries.Sendable,
+    claimed: Sequence[queries.Claimed],
+) -> tuple[dict[uuid.UUID, queries.EmailRecipient], dict[uuid.UUID, str]]:
     """Each recipient's address and unsubscribe token (created for those who have none yet)."""
-    community_id = content["community_id"] or uuid.UUID(int=0)
+    community_id = notification.community_id or uuid.UUID(int=0)
     async with connection(pool) as conn:
         people = {
-            r["user_id"]: r
-            for r in await queries.email_recipients(conn, [r["user_id"] for r in claimed], community_id)
+            r.user_id: r
+            for r in await queries.email_recipients(conn, [r.user_id for r in claimed], community_id)
         }
     new_tokens = [
         (secrets.token_urlsafe(24), user_id, community_id)
         for user_id, person in people.items()
-        if person["token"] is None
+        if person.token is None
     ]
-    tokens = {user_id: person["token"] for user_id, person in people.items() if person["token"]}
+    tokens = {user_id: person.token for user_id, person in people.items() if person.token}
     tokens.update({user_id: token for token, user_id, _ in new_tokens})
     if new_tokens:
         async with transaction(pool) as conn:
@@ -466,19 +400,21 @@ async def _update_circuit(
     return after
 
 
-def _policy(content: asyncpg.Record, row: asyncpg.Record, now: datetime) -> RetryPolicy:
+def _policy(
+    notification: queries.Sendable, row: queries.Claimed | queries.Held, now: datetime
+) -> RetryPolicy:
     return RetryPolicy(
         now=now,
-        retry_until=row["retry_until"] or now + retry_window(content["priority"], content["kind"]),
-        urgent=content["priority"] == "urgent" or content["kind"].startswith("care."),
+        retry_until=row.retry_until or now + retry_window(notification.priority, notification.kind),
+        urgent=notification.priority == "urgent" or notification.kind.startswith("care."),
     )
 
 
 async def _send_push(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: asyncpg.Record,
-    claimed: Sequence[asyncpg.Record],
+    notification: queries.Sendable,
+    claimed: Sequence[queries.Claimed],
     prepared: _Prepared,
 ) -> _Tally:
     if channels.push is None:
@@ -487,29 +423,29 @@ async def _send_push(
     texts_by_locale = prepared.push_texts
     messages: list[PushMessage] = []
     owners: list[int] = []
-    urgent = content["priority"] == "urgent"
+    urgent = notification.priority == "urgent"
     for row in claimed:
-        locale = row["locale"]
+        locale = row.locale
         if locale not in texts_by_locale:
-            texts_by_locale[locale] = push_text(texts_for(content, locale), locale)
+            texts_by_locale[locale] = push_text(texts_for(notification.content, locale), locale)
         title, body = texts_by_locale[locale]
-        for token in tokens.get(row["user_id"], []):
+        for token in tokens.get(row.user_id, []):
             messages.append(
                 PushMessage(
                     token=token,
                     title=title,
                     body=body,
                     data={
-                        "notification_id": str(content["id"]),
-                        "deep_link": content["deep_link"],
-                        "kind": content["kind"],
-                        "priority": content["priority"],
+                        "notification_id": str(notification.id),
+                        "deep_link": notification.deep_link,
+                        "kind": notification.kind,
+                        "priority": notification.priority,
                     },
                     urgent=urgent,
-                    collapse_key=str(content["id"]),
+                    collapse_key=str(notification.id),
                 )
             )
-            owners.append(row["id"])
+            owners.append(row.id)
     results = await channels.push.send_many(messages) if messages else []
     per_delivery: dict[int, list[tuple[str, float | None, str | None]]] = defaultdict(list)
     invalid: list[str] = []
@@ -521,21 +457,19 @@ async def _send_push(
     outcomes: list[queries.OutcomeRow] = []
     tally = _Tally()
     for row in claimed:
-        tried = per_delivery.get(row["id"], [])
-        outcome = push_outcome(tried, row["attempts"], _policy(content, row, now), channels.rng)
+        tried = per_delivery.get(row.id, [])
+        outcome = push_outcome(tried, row.attempts, _policy(notification, row, now), channels.rng)
         due = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
-        outcomes.append(
-            (row["id"], outcome.status, outcome.error, outcome.skip_reason, due, outcome.provider)
-        )
+        outcomes.append((row.id, outcome.status, outcome.error, outcome.skip_reason, due, outcome.provider))
         retry_after = max((ra for s, ra, _ in tried if s == "retry" and ra is not None), default=None)
         tally.add(outcome, answered=any(s != "retry" for s, _, _ in tried), retry_after=retry_after)
     if not invalid:
         async with connection(pool) as conn:  # one statement: its own transaction
-            await queries.record_outcomes(conn, outcomes, now, content["id"])
+            await queries.record_outcomes(conn, outcomes, now, notification.id)
         _batch_recorded("push", outcomes)
         return tally
     async with transaction(pool) as conn:
-        await queries.record_outcomes(conn, outcomes, now, content["id"])
+        await queries.record_outcomes(conn, outcomes, now, notification.id)
         await queries.delete_tokens(conn, invalid)
     _batch_recorded("push", outcomes)
     for owner, result in zip(owners, results, strict=True):
@@ -547,50 +481,50 @@ async def _send_push(
 async def _send_email(
     pool: asyncpg.Pool,
     channels: Channels,
-    content: asyncpg.Record,
-    claimed: Sequence[asyncpg.Record],
+    notification: queries.Sendable,
+    claimed: Sequence[queries.Claimed],
     prepared: _Prepared,
 ) -> _Tally:
     if channels.mailer is None:
         raise RuntimeError("email is not configured")
     people, tokens, rendered = prepared.people, prepared.tokens, prepared.emails
     outgoing: list[OutgoingEmail] = []
-    owners: list[asyncpg.Record] = []
+    owners: list[queries.Claimed] = []
     skipped: list[queries.OutcomeRow] = []
     for row in claimed:
-        person = people.get(row["user_id"])
-        if person is None or person["unsubscribed"]:
-            skipped.append((row["id"], "skipped", None, "unsubscribed", None, False))
+        person = people.get(row.user_id)
+        if person is None or person.unsubscribed:
+            skipped.append((row.id, "skipped", None, "unsubscribed", None, False))
             continue
-        address = smtp_address(person["email"])
+        address = smtp_address(person.email)
         if address is None:
             # One address the SMTP path cannot write never holds up the others: it fails, with the reason.
-            skipped.append((row["id"], "failed", "address not usable in SMTP", None, None, False))
+            skipped.append((row.id, "failed", "address not usable in SMTP", None, None, False))
             continue
-        locale = row["locale"]
+        locale = row.locale
         if locale not in rendered:
-            texts = texts_for(content, locale)
+            texts = texts_for(notification.content, locale)
             rendered[locale] = render_notification(
                 locale,
                 EmailView(
                     title=texts.title,
                     body=texts.body,
                     sender=texts.sender,
-                    sent_at=content["created_at"],
-                    link_url=email_link(channels.public_url, content["deep_link"]),
-                    priority=content["priority"],
+                    sent_at=notification.created_at,
+                    link_url=email_link(channels.public_url, notification.deep_link),
+                    priority=notification.priority,
                 ),
             )
-        token = tokens[row["user_id"]]
+        token = tokens[row.user_id]
         try:
             item = rendered[locale].for_recipient(
                 address,
                 f"{channels.public_url}/v1/unsubscribe/{token}",
                 f"mailto:{_mailbox(channels.mail_from)}?subject=unsubscribe%20{token}",
-                message_id=f"<delivery-{row['id']}@{_domain(channels.mail_from)}>",
+                message_id=f"<delivery-{row.id}@{_domain(channels.mail_from)}>",
             )
         except ValueError as exc:
-            skipped.append((row["id"], "failed", f"address not usable: {exc}"[:500], None, None, False))
+            skipped.append((row.id, "failed", f"address not usable: {exc}"[:500], None, None, False))
             continue
         outgoing.append(item)
         owners.append(row)
@@ -604,15 +538,13 @@ async def _send_email(
         outcome = email_outcome(
             result.status,
             result.error,
-            row["attempts"],
-            _policy(content, row, now),
+            row.attempts,
+            _policy(notification, row, now),
             channels.rng,
             provider=result.provider_failure,
         )
         due = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
-        outcomes.append(
-            (row["id"], outcome.status, outcome.error, outcome.skip_reason, due, outcome.provider)
-        )
+        outcomes.append((row.id, outcome.status, outcome.error, outcome.skip_reason, due, outcome.provider))
         tally.add(outcome, answered=not result.provider_failure)
         if result.hard_bounce:
             bounces.append((item.recipient, result.error or "hard bounce"))
@@ -620,7 +552,7 @@ async def _send_email(
             delivered.append(item.recipient)
     suppressed: list[str] = []
     async with transaction(pool) as conn:
-        await queries.record_outcomes(conn, outcomes, now, content["id"])
+        await queries.record_outcomes(conn, outcomes, now, notification.id)
         if bounces:
             await queries.record_bounces(conn, bounces, now)
             suppressed = await queries.newly_suppressed(conn, [a for a, _ in bounces], now)
@@ -629,7 +561,7 @@ async def _send_email(
     _batch_recorded("email", outcomes)
     for row, item in zip(owners, outgoing, strict=True):
         if item.recipient.lower() in suppressed:
-            log.info("email address suppressed", delivery_id=row["id"], user_id=str(row["user_id"]))
+            log.info("email address suppressed", delivery_id=row.id, user_id=str(row.user_id))
     return tally
 
 
@@ -653,30 +585,30 @@ async def send_direct_email(pool: asyncpg.Pool, channels: Channels, email_id: uu
         row = await queries.claim_direct_email(conn, email_id, now)
         if row is None:
             return None
-        if row["suppressed"]:
+        if row.suppressed:
             await queries.record_direct_outcome(
                 conn, email_id, (0, "skipped", None, "address_suppressed", None, False), now
             )
             return "skipped"
-        token = row["token"] or await queries.create_optout_token(
-            conn, row["address"], secrets.token_urlsafe(24), now + UNSUBSCRIBE_VALIDITY
+        token = row.token or await queries.create_optout_token(
+            conn, row.address, secrets.token_urlsafe(24), now + UNSUBSCRIBE_VALIDITY
         )
     if channels.mailer is None:
         raise RuntimeError("email is not configured")
-    locale = row["locale"]
-    stored = msgspec.json.decode(row["message"])
+    locale = row.locale
+    stored = decode_catalog_texts(row.message)
     rendered = render_notification(
         locale,
         EmailView(
-            title=_message_text(locale, stored["title"]),
-            body=_message_text(locale, stored["body"]),
-            sender=Localized(text=translate(locale, DEFAULT_SENDER), lang=locale, fallback=False),
-            sent_at=row["created_at"],
-            link_url=email_link(channels.public_url, row["deep_link"]),
-            reason=row["reason"],
+            title=message_text(locale, stored.title),
+            body=message_text(locale, stored.body),
+            sender=default_sender(locale),
+            sent_at=row.created_at,
+            link_url=email_link(channels.public_url, row.deep_link),
+            reason=row.reason,
         ),
     )
-    address = smtp_address(row["address"])
+    address = smtp_address(row.address)
     try:
         if address is None:
             raise ValueError("address not usable in SMTP")
@@ -706,8 +638,8 @@ async def send_direct_email(pool: asyncpg.Pool, channels: Channels, email_id: uu
     outcome = email_outcome(
         result.status,
         result.error,
-        row["attempts"],
-        RetryPolicy(now=done, retry_until=row["retry_until"] or done),
+        row.attempts,
+        RetryPolicy(now=done, retry_until=row.retry_until or done),
         channels.rng,
         provider=result.provider_failure,
     )
@@ -717,7 +649,7 @@ async def send_direct_email(pool: asyncpg.Pool, channels: Channels, email_id: uu
             conn, email_id, (0, outcome.status, outcome.error, None, due, outcome.provider), done
         )
         if result.hard_bounce:
-            await queries.record_bounces(conn, [(row["address"], result.error or "hard bounce")], done)
+            await queries.record_bounces(conn, [(row.address, result.error or "hard bounce")], done)
     return outcome.status
 
 
@@ -737,55 +669,55 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
             continue
         if channels.mailer is None:
             raise RuntimeError("email is not configured")
-        by_user: dict[uuid.UUID, list[asyncpg.Record]] = defaultdict(list)
+        by_user: dict[uuid.UUID, list[queries.Held]] = defaultdict(list)
         for row in held:
-            by_user[row["user_id"]].append(row)
-        contents: dict[uuid.UUID, asyncpg.Record] = {}
+            by_user[row.user_id].append(row)
+        notifications: dict[uuid.UUID, queries.Sendable] = {}
         async with connection(pool) as conn:
-            for notification_id in {row["notification_id"] for row in held}:
-                content = await queries.notification_content(conn, notification_id)
-                if content is not None:
-                    contents[notification_id] = content
+            for notification_id in {row.notification_id for row in held}:
+                notification = await queries.notification_content(conn, notification_id)
+                if notification is not None:
+                    notifications[notification_id] = notification
             people = {
-                r["user_id"]: r for r in await queries.email_recipients(conn, list(by_user), uuid.UUID(int=0))
+                r.user_id: r for r in await queries.email_recipients(conn, list(by_user), uuid.UUID(int=0))
             }
         new_tokens = [
             (secrets.token_urlsafe(24), user_id, uuid.UUID(int=0))
             for user_id, person in people.items()
-            if person["token"] is None
+            if person.token is None
         ]
-        tokens = {user_id: person["token"] for user_id, person in people.items() if person["token"]}
+        tokens = {user_id: person.token for user_id, person in people.items() if person.token}
         tokens.update({user_id: token for token, user_id, _ in new_tokens})
         if new_tokens:
             async with transaction(pool) as conn:
                 await queries.create_unsubscribe_tokens(conn, new_tokens, now + UNSUBSCRIBE_VALIDITY)
         outgoing: list[OutgoingEmail] = []
-        groups: list[list[asyncpg.Record]] = []
+        groups: list[list[queries.Held]] = []
         unusable: list[queries.OutcomeRow] = []
         for user_id, rows in by_user.items():
             person = people.get(user_id)
             if person is None:
                 continue
-            locale = rows[0]["locale"]
+            locale = rows[0].locale
             views = []
-            for row in sorted(rows, key=lambda r: contents[r["notification_id"]]["created_at"]):
-                content = contents[row["notification_id"]]
-                texts = texts_for(content, locale)
+            for row in sorted(rows, key=lambda r: notifications[r.notification_id].created_at):
+                notification = notifications[row.notification_id]
+                texts = texts_for(notification.content, locale)
                 views.append(
                     EmailView(
                         title=texts.title,
                         body=texts.body,
                         sender=texts.sender,
-                        sent_at=content["created_at"],
-                        link_url=email_link(channels.public_url, content["deep_link"]),
-                        priority=content["priority"],
+                        sent_at=notification.created_at,
+                        link_url=email_link(channels.public_url, notification.deep_link),
+                        priority=notification.priority,
                     )
                 )
             start = run_date - timedelta(days=6 if period == "weekly" else 0)
             rendered = render_digest(locale, views, DigestPeriod(kind=period, start=start, end=run_date))
             token = tokens[user_id]
             try:
-                address = smtp_address(person["email"])
+                address = smtp_address(person.email)
                 if address is None:
                     raise ValueError("address not usable in SMTP")
                 item = rendered.for_recipient(
@@ -795,7 +727,7 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
                     message_id=f"<digest-{period}-{run_date}-{user_id}@{_domain(channels.mail_from)}>",
                 )
             except ValueError as exc:
-                unusable.extend((row["id"], "failed", str(exc)[:500], None, None, False) for row in rows)
+                unusable.extend((row.id, "failed", str(exc)[:500], None, None, False) for row in rows)
                 continue
             outgoing.append(item)
             groups.append(rows)
@@ -805,12 +737,12 @@ async def send_digests(pool: asyncpg.Pool, channels: Channels, now: datetime) ->
         for rows, result in zip(groups, results, strict=True):
             for row in rows:
                 if result.status == "sent":
-                    outcomes.append((row["id"], "sent", None, None, None, False))
-                elif result.status == "retry" and row["retry_until"] > now:
+                    outcomes.append((row.id, "sent", None, None, None, False))
+                elif result.status == "retry" and row.retry_until > now:
                     # back to held: the next run includes it (once more, if that is past a day)
-                    outcomes.append((row["id"], "held", result.error, None, later, False))
+                    outcomes.append((row.id, "held", result.error, None, later, False))
                 else:
-                    outcomes.append((row["id"], "failed", result.error, None, None, False))
+                    outcomes.append((row.id, "failed", result.error, None, None, False))
             sent += 1 if result.status == "sent" else 0
         async with transaction(pool) as conn:
             await queries.record_outcomes(conn, outcomes, now)

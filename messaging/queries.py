@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
 
+from messaging.models import Device, Digest, NotificationContent, Priority, decode_content
 from messaging.planning import (
     HARD_BOUNCE_LIMIT,
     LEASE_S,
@@ -18,6 +19,232 @@ from messaging.planning import (
     URGENT_RETRY_WINDOW,
     Circuit,
 )
+
+# Rows are read into these Structs. Where a function builds them positionally (``T(*record)``, the cheap
+# way on the delivery path), its SELECT or RETURNING list is in the Struct's field order.
+
+
+class Unplanned(msgspec.Struct, frozen=True):
+    """A notification due for planning that no job picked up."""
+
+    id: uuid.UUID
+    kind: str
+    priority: Priority
+
+
+class Planning(msgspec.Struct, frozen=True):
+    """A notification locked for planning."""
+
+    id: uuid.UUID
+    not_before: datetime | None
+    channels: list[str]
+    kind: str
+    priority: Priority
+
+
+class Claimed(msgspec.Struct, frozen=True):
+    """A delivery taken for sending."""
+
+    id: int
+    user_id: uuid.UUID
+    locale: str
+    attempts: int
+    quiet_override: bool
+    retry_until: datetime | None
+
+
+class Held(msgspec.Struct, frozen=True):
+    """A delivery held for a digest, taken for sending."""
+
+    id: int
+    user_id: uuid.UUID
+    locale: str
+    attempts: int
+    notification_id: uuid.UUID
+    retry_until: datetime
+
+
+class Sendable(msgspec.Struct, frozen=True):
+    """What the channels send of a notification."""
+
+    content: NotificationContent
+    id: uuid.UUID
+    kind: str
+    community_id: uuid.UUID | None
+    priority: Priority
+    deep_link: str
+    ack_requested: bool
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+class DeviceToken(msgspec.Struct, frozen=True):
+    user_id: uuid.UUID
+    token: str
+
+
+class EmailRecipient(msgspec.Struct, frozen=True):
+    """A person's address and unsubscribe token, and whether they unsubscribed since planning."""
+
+    user_id: uuid.UUID
+    email: str
+    token: str | None
+    unsubscribed: bool
+
+
+class DueWork(msgspec.Struct, frozen=True):
+    """A notification and channel with due deliveries that no job was asked to send lately."""
+
+    notification_id: uuid.UUID
+    channel: str
+    kind: str
+    priority: Priority
+
+
+class PreferenceRow(msgspec.Struct, frozen=True):
+    """A stored choice; None where the person left the default."""
+
+    community_id: uuid.UUID
+    push: bool | None
+    email: bool | None
+    digest: Digest
+
+
+class InboxRow(msgspec.Struct, frozen=True):
+    content: NotificationContent
+    id: uuid.UUID
+    kind: str
+    priority: Priority
+    deep_link: str
+    community_id: uuid.UUID | None
+    ack_requested: bool
+    created_at: datetime
+    received_at: datetime
+    read_at: datetime | None
+    acknowledged_at: datetime | None
+
+
+class InboxEntry(msgspec.Struct, frozen=True):
+    read_at: datetime | None
+    acknowledged_at: datetime | None
+    ack_requested: bool
+
+
+class NotificationSource(msgspec.Struct, frozen=True):
+    kind: str
+    source_id: uuid.UUID | None
+
+
+class NotificationSender(msgspec.Struct, frozen=True):
+    """Who sent a notification and whether it is planned, for the sender's statistics and retries."""
+
+    id: uuid.UUID
+    sender_id: uuid.UUID | None
+    planned_at: datetime | None
+    recipients: int | None
+    priority: Priority
+    kind: str
+
+
+class StatusCount(msgspec.Struct, frozen=True):
+    """A grouping set of deliveries: by channel and status, or by one of the quiet-hours flags."""
+
+    channel: str | None
+    status: str | None
+    quiet_override: bool | None
+    deferred_by_quiet_hours: bool | None
+    n: int
+
+
+class ReceiptCount(msgspec.Struct, frozen=True):
+    """Inbox receipts by language, by municipality, or in all (both None)."""
+
+    locale: str | None
+    municipality_code: str | None
+    recipients: int
+    read: int
+    acknowledged: int
+
+
+class ChannelCount(msgspec.Struct, frozen=True):
+    channel: str
+    n: int
+
+
+class DeliveryCounts(msgspec.Struct, frozen=True):
+    deliveries: list[StatusCount]
+    receipts: list[ReceiptCount]
+    waiting: list[ChannelCount]
+
+
+class Receipt(msgspec.Struct, frozen=True):
+    """One recipient's inbox row of a notification."""
+
+    user_id: uuid.UUID
+    locale: str
+    municipality_code: str | None
+    read_at: datetime | None
+    acknowledged_at: datetime | None
+
+
+class UnsubscribeTarget(msgspec.Struct, frozen=True):
+    user_id: uuid.UUID
+    community_id: uuid.UUID
+    locale: str
+
+
+class ExportedPreference(msgspec.Struct, frozen=True):
+    community_id: uuid.UUID
+    push: bool | None
+    email: bool | None
+    digest: Digest
+    updated_at: datetime
+
+
+class ExportedDelivery(msgspec.Struct, frozen=True):
+    notification_id: uuid.UUID
+    channel: str
+    locale: str
+    status: str
+    attempts: int
+    sent_at: datetime | None
+    skip_reason: str | None
+    read_at: datetime | None
+    acknowledged_at: datetime | None
+
+
+class Export(msgspec.Struct, frozen=True):
+    """What messaging holds of one person, for their data export."""
+
+    devices: list[Device]
+    preferences: list[ExportedPreference]
+    deliveries: list[ExportedDelivery]
+
+
+class DirectEmail(msgspec.Struct, frozen=True):
+    """An email to an address without an account, taken for sending."""
+
+    id: uuid.UUID
+    kind: str
+    address: str
+    locale: str
+    message: str
+    deep_link: str
+    reason: Literal["invited", "account"]
+    attempts: int
+    created_at: datetime
+    retry_until: datetime | None
+    suppressed: bool
+    token: str | None
+
+
+class AudienceRow(msgspec.Struct, frozen=True):
+    """People sharing a language, a municipality and whether their quiet hours are in force."""
+
+    locale: str
+    municipality_code: str | None
+    quiet: bool
+    n: int
 
 
 async def insert_notification(conn: asyncpg.Connection, values: dict[str, Any]) -> uuid.UUID:
@@ -37,10 +264,9 @@ async def mark_enqueued(conn: asyncpg.Connection, notification_ids: list[uuid.UU
 
 async def due_unplanned(
     conn: asyncpg.Connection, now: datetime, stale_after_s: float, limit: int
-) -> list[asyncpg.Record]:
-    """Notifications (id, kind, priority) due for planning that no job has picked up (or whose job was
-    lost), locked."""
-    return await conn.fetch(
+) -> list[Unplanned]:
+    """Notifications due for planning that no job has picked up (or whose job was lost), locked."""
+    rows = await conn.fetch(
         """
         SELECT id, kind, priority FROM notifications
         WHERE planned_at IS NULL AND cancelled_at IS NULL
@@ -54,6 +280,7 @@ async def due_unplanned(
         stale_after_s,
         limit,
     )
+    return [Unplanned(**r) for r in rows]
 
 
 # One statement per notification: recipients (named people and the community's active members, minus
@@ -129,13 +356,14 @@ SELECT count(*) FROM recipients
 """
 
 
-async def lock_unplanned(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
+async def lock_unplanned(conn: asyncpg.Connection, notification_id: uuid.UUID) -> Planning | None:
     """The notification, locked, if it still needs planning (a second job finds None)."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         "SELECT id, not_before, channels, kind, priority FROM notifications WHERE id = $1 AND planned_at IS NULL "
         "AND cancelled_at IS NULL FOR UPDATE SKIP LOCKED",
         notification_id,
     )
+    return None if row is None else Planning(**row)
 
 
 async def plan(conn: asyncpg.Connection, notification_id: uuid.UUID, now: datetime) -> int:
@@ -157,7 +385,7 @@ async def due_counts(conn: asyncpg.Connection, notification_id: uuid.UUID, now: 
         notification_id,
         now,
     )
-    return {r["channel"]: r["n"] for r in rows}
+    return {channel: n for channel, n in rows}
 
 
 # The partitions holding a notification's deliveries: the week it was planned in, and the DEFAULT partition
@@ -182,11 +410,11 @@ async def claim(
     limit: int,
     *,
     probe: bool = False,
-) -> list[asyncpg.Record]:
+) -> list[Claimed]:
     """Atomically take up to ``limit`` due deliveries: only rows still pending are taken, so a job that
     runs twice (or two workers) never take the same row; the lease returns rows of a dead worker unless
     the sending job renews it. A probe of a provider also takes deliveries waiting for it, due or not."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
         UPDATE deliveries d
         SET status = 'sending', attempts = d.attempts + 1, lease_until = $3::timestamptz + interval '{LEASE_S} seconds',
@@ -207,6 +435,7 @@ async def claim(
         limit,
         probe,
     )
+    return [Claimed(*r) for r in rows]  # RETURNING in Claimed's field order
 
 
 async def renew_leases(
@@ -232,22 +461,26 @@ async def renew_leases(
     )
 
 
-async def notification_content(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+async def notification_content(conn: asyncpg.Connection, notification_id: uuid.UUID) -> Sendable | None:
+    row = await conn.fetchrow(
         """
-        SELECT id, kind, community_id, priority, title_fr, title_de, body_fr, body_de, message::text AS message,
-               sender_name_fr, sender_name_de, deep_link, ack_requested, created_at, cancelled_at
+        SELECT content::text, id, kind, community_id, priority, deep_link, ack_requested, created_at, cancelled_at
         FROM notifications WHERE id = $1
         """,
         notification_id,
     )
+    if row is None:
+        return None
+    content, *rest = row  # SELECT in Sendable's field order
+    return Sendable(decode_content(content), *rest)
 
 
-async def device_tokens(conn: asyncpg.Connection, user_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def device_tokens(conn: asyncpg.Connection, user_ids: list[uuid.UUID]) -> list[DeviceToken]:
+    rows = await conn.fetch(
         "SELECT user_id, token FROM devices WHERE user_id = ANY ($1::uuid[]) ORDER BY user_id, created_at",
         user_ids,
     )
+    return [DeviceToken(*r) for r in rows]  # SELECT in DeviceToken's field order
 
 
 async def delete_tokens(conn: asyncpg.Connection, tokens: list[str]) -> None:
@@ -256,9 +489,9 @@ async def delete_tokens(conn: asyncpg.Connection, tokens: list[str]) -> None:
 
 async def email_recipients(
     conn: asyncpg.Connection, user_ids: list[uuid.UUID], community_id: uuid.UUID | None
-) -> list[asyncpg.Record]:
+) -> list[EmailRecipient]:
     """Address and unsubscribe token of each person, and whether they unsubscribed since planning."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         """
         SELECT u.id AS user_id, u.email, t.token,
                (p.email IS FALSE AND coalesce(p.digest, 'off') = 'off') AS unsubscribed
@@ -270,6 +503,7 @@ async def email_recipients(
         user_ids,
         community_id,
     )
+    return [EmailRecipient(*r) for r in rows]  # SELECT in EmailRecipient's field order
 
 
 async def create_unsubscribe_tokens(
@@ -362,7 +596,7 @@ async def newly_suppressed(conn: asyncpg.Connection, addresses: list[str], now: 
         [a.lower() for a in addresses],
         now,
     )
-    return [r["address"] for r in rows]
+    return [address for (address,) in rows]
 
 
 async def clear_bounces(conn: asyncpg.Connection, addresses: list[str]) -> None:
@@ -406,16 +640,7 @@ async def fail_overdue(conn: asyncpg.Connection, now: datetime) -> int:
 
 
 def _circuit(row: asyncpg.Record | None) -> Circuit:
-    if row is None:
-        return Circuit()
-    return Circuit(
-        failures=row["failures"],
-        trips=row["trips"],
-        opened_at=row["opened_at"],
-        open_until=row["open_until"],
-        probe_until=row["probe_until"],
-        last_error=row["last_error"],
-    )
+    return Circuit() if row is None else Circuit(**row)
 
 
 async def circuit(conn: asyncpg.Connection, channel: str, *, lock: bool = False) -> Circuit:
@@ -432,7 +657,12 @@ async def circuits(conn: asyncpg.Connection) -> dict[str, Circuit]:
     rows = await conn.fetch(
         "SELECT channel, failures, trips, opened_at, open_until, probe_until, last_error FROM delivery_circuits"
     )
-    return {r["channel"]: _circuit(r) for r in rows}
+    found: dict[str, Circuit] = {}
+    for r in rows:
+        values = dict(r)
+        channel = values.pop("channel")
+        found[channel] = Circuit(**values)
+    return found
 
 
 async def save_circuit(conn: asyncpg.Connection, channel: str, value: Circuit, now: datetime) -> None:
@@ -521,15 +751,14 @@ async def retry_failed(
         retry_until,
     )
     counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["channel"]] = counts.get(r["channel"], 0) + 1
+    for (channel,) in rows:
+        counts[channel] = counts.get(channel, 0) + 1
     return counts
 
 
-async def due_work(conn: asyncpg.Connection, now: datetime, stale_after_s: float) -> list[asyncpg.Record]:
-    """(notification_id, channel, kind, priority) of due pending deliveries that no job has been asked to
-    send lately."""
-    return await conn.fetch(
+async def due_work(conn: asyncpg.Connection, now: datetime, stale_after_s: float) -> list[DueWork]:
+    """Notifications and channels of due pending deliveries that no job has been asked to send lately."""
+    rows = await conn.fetch(
         """
         WITH due AS (
             SELECT id FROM deliveries
@@ -549,6 +778,7 @@ async def due_work(conn: asyncpg.Connection, now: datetime, stale_after_s: float
         now,
         stale_after_s,
     )
+    return [DueWork(**r) for r in rows]
 
 
 async def claim_digest_run(conn: asyncpg.Connection, period: str, run_date: date) -> bool:
@@ -561,9 +791,9 @@ async def claim_digest_run(conn: asyncpg.Connection, period: str, run_date: date
     return row is not None
 
 
-async def claim_held(conn: asyncpg.Connection, period: str, now: datetime) -> list[asyncpg.Record]:
+async def claim_held(conn: asyncpg.Connection, period: str, now: datetime) -> list[Held]:
     """Every email held for this digest period, taken for sending, with what the digest shows of it."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
         UPDATE deliveries d
         SET status = 'sending', attempts = d.attempts + 1,
@@ -578,14 +808,13 @@ async def claim_held(conn: asyncpg.Connection, period: str, now: datetime) -> li
         now,
         RETRY_WINDOW,
     )
+    return [Held(*r) for r in rows]  # RETURNING in Held's field order
 
 
 # -- devices, preferences, inbox, statistics, unsubscribe --------------------------------------------------
 
 
-async def upsert_device(
-    conn: asyncpg.Connection, user_id: uuid.UUID, token: str, platform: str
-) -> asyncpg.Record:
+async def upsert_device(conn: asyncpg.Connection, user_id: uuid.UUID, token: str, platform: str) -> Device:
     """Register a token; a token seen on another account moves to this one (the phone changed hands)."""
     row = await conn.fetchrow(
         """
@@ -599,7 +828,7 @@ async def upsert_device(
         platform,
     )
     assert row is not None
-    return row
+    return Device(**row)
 
 
 async def drop_oldest_devices(conn: asyncpg.Connection, user_id: uuid.UUID, keep: int) -> int:
@@ -617,11 +846,12 @@ async def drop_oldest_devices(conn: asyncpg.Connection, user_id: uuid.UUID, keep
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def devices_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def devices_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[Device]:
+    rows = await conn.fetch(
         "SELECT id, platform, created_at, last_seen_at FROM devices WHERE user_id = $1 ORDER BY created_at",
         user_id,
     )
+    return [Device(**r) for r in rows]
 
 
 async def delete_device(conn: asyncpg.Connection, user_id: uuid.UUID, device_id: uuid.UUID) -> bool:
@@ -629,12 +859,13 @@ async def delete_device(conn: asyncpg.Connection, user_id: uuid.UUID, device_id:
     return result.endswith(" 1")
 
 
-async def preferences_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def preferences_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[PreferenceRow]:
+    rows = await conn.fetch(
         "SELECT community_id, push, email, digest FROM notification_preferences WHERE user_id = $1 "
         "ORDER BY community_id",
         user_id,
     )
+    return [PreferenceRow(**r) for r in rows]
 
 
 async def has_device(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool:
@@ -657,12 +888,11 @@ async def upsert_preferences(
 
 async def inbox_page(
     conn: asyncpg.Connection, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
+) -> list[InboxRow]:
+    rows = await conn.fetch(
         """
-        SELECT n.id, n.kind, n.priority, n.title_fr, n.title_de, n.body_fr, n.body_de, n.message::text AS message,
-               n.sender_name_fr, n.sender_name_de, n.deep_link, n.community_id, n.ack_requested, n.created_at,
-               n.cancelled_at, i.sent_at AS received_at, i.read_at, i.acknowledged_at
+        SELECT n.content::text, n.id, n.kind, n.priority, n.deep_link, n.community_id, n.ack_requested, n.created_at,
+               i.sent_at AS received_at, i.read_at, i.acknowledged_at
         FROM deliveries i JOIN notifications n ON n.id = i.notification_id
         WHERE i.user_id = $1 AND i.channel = 'inbox' AND n.cancelled_at IS NULL
           AND ($2::timestamptz IS NULL OR (i.sent_at, i.notification_id) < ($2, $3))
@@ -674,12 +904,14 @@ async def inbox_page(
         after[1] if after else None,
         limit,
     )
+    # SELECT in InboxRow's field order
+    return [InboxRow(decode_content(content), *rest) for content, *rest in rows]
 
 
 async def inbox_entry(
     conn: asyncpg.Connection, user_id: uuid.UUID, notification_id: uuid.UUID
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+) -> InboxEntry | None:
+    row = await conn.fetchrow(
         """
         SELECT i.read_at, i.acknowledged_at, n.ack_requested
         FROM deliveries i JOIN notifications n ON n.id = i.notification_id
@@ -689,6 +921,7 @@ async def inbox_entry(
         user_id,
         notification_id,
     )
+    return None if row is None else InboxEntry(**row)
 
 
 async def mark_read(conn: asyncpg.Connection, user_id: uuid.UUID, notification_id: uuid.UUID) -> None:
@@ -725,8 +958,11 @@ async def mark_acknowledged_by_source(
     )
 
 
-async def notification_source(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT kind, source_id FROM notifications WHERE id = $1", notification_id)
+async def notification_source(
+    conn: asyncpg.Connection, notification_id: uuid.UUID
+) -> NotificationSource | None:
+    row = await conn.fetchrow("SELECT kind, source_id FROM notifications WHERE id = $1", notification_id)
+    return None if row is None else NotificationSource(**row)
 
 
 async def notification_of(conn: asyncpg.Connection, kind: str, source_id: uuid.UUID) -> uuid.UUID | None:
@@ -739,16 +975,17 @@ async def notification_of(conn: asyncpg.Connection, kind: str, source_id: uuid.U
     return found
 
 
-async def notification_sender(conn: asyncpg.Connection, notification_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+async def notification_sender(
+    conn: asyncpg.Connection, notification_id: uuid.UUID
+) -> NotificationSender | None:
+    row = await conn.fetchrow(
         "SELECT id, sender_id, planned_at, recipients, priority, kind FROM notifications WHERE id = $1",
         notification_id,
     )
+    return None if row is None else NotificationSender(**row)
 
 
-async def delivery_counts(
-    conn: asyncpg.Connection, notification_id: uuid.UUID
-) -> dict[str, list[asyncpg.Record]]:
+async def delivery_counts(conn: asyncpg.Connection, notification_id: uuid.UUID) -> DeliveryCounts:
     """Counts by channel and status, by language and by municipality, and those waiting for a provider."""
     rows = await conn.fetch(
         """
@@ -777,19 +1014,24 @@ async def delivery_counts(
         """,
         notification_id,
     )
-    return {"deliveries": rows, "receipts": receipts, "waiting": waiting}
+    return DeliveryCounts(
+        deliveries=[StatusCount(**r) for r in rows],
+        receipts=[ReceiptCount(**r) for r in receipts],
+        waiting=[ChannelCount(**r) for r in waiting],
+    )
 
 
-async def acknowledgement_rows(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def acknowledgement_rows(conn: asyncpg.Connection, notification_id: uuid.UUID) -> list[Receipt]:
+    rows = await conn.fetch(
         "SELECT user_id, locale, municipality_code, read_at, acknowledged_at FROM deliveries "
         "WHERE notification_id = $1 AND channel = 'inbox'",
         notification_id,
     )
+    return [Receipt(**r) for r in rows]
 
 
-async def unsubscribe_target(conn: asyncpg.Connection, token: str, now: datetime) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+async def unsubscribe_target(conn: asyncpg.Connection, token: str, now: datetime) -> UnsubscribeTarget | None:
+    row = await conn.fetchrow(
         """
         SELECT t.user_id, t.community_id, u.locale FROM unsubscribe_tokens t JOIN users u ON u.id = t.user_id
         WHERE t.token = $1 AND t.expires_at > $2
@@ -797,6 +1039,7 @@ async def unsubscribe_target(conn: asyncpg.Connection, token: str, now: datetime
         token,
         now,
     )
+    return None if row is None else UnsubscribeTarget(**row)
 
 
 async def unsubscribe(conn: asyncpg.Connection, user_id: uuid.UUID, community_id: uuid.UUID) -> None:
@@ -833,21 +1076,24 @@ async def cancel_notifications(conn: asyncpg.Connection, kind: str, source_id: u
     )
 
 
-async def export_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, list[asyncpg.Record]]:
-    return {
-        "devices": await conn.fetch(
-            "SELECT id, platform, created_at, last_seen_at FROM devices WHERE user_id = $1", user_id
-        ),
-        "preferences": await conn.fetch(
-            "SELECT community_id, push, email, digest, updated_at FROM notification_preferences WHERE user_id = $1",
-            user_id,
-        ),
-        "deliveries": await conn.fetch(
-            "SELECT notification_id, channel, locale, status, attempts, sent_at, skip_reason, read_at, "
-            "acknowledged_at FROM deliveries WHERE user_id = $1 ORDER BY id",
-            user_id,
-        ),
-    }
+async def export_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> Export:
+    devices = await conn.fetch(
+        "SELECT id, platform, created_at, last_seen_at FROM devices WHERE user_id = $1", user_id
+    )
+    preferences = await conn.fetch(
+        "SELECT community_id, push, email, digest, updated_at FROM notification_preferences WHERE user_id = $1",
+        user_id,
+    )
+    deliveries = await conn.fetch(
+        "SELECT notification_id, channel, locale, status, attempts, sent_at, skip_reason, read_at, "
+        "acknowledged_at FROM deliveries WHERE user_id = $1 ORDER BY id",
+        user_id,
+    )
+    return Export(
+        devices=[Device(**r) for r in devices],
+        preferences=[ExportedPreference(**r) for r in preferences],
+        deliveries=[ExportedDelivery(**r) for r in deliveries],
+    )
 
 
 async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
@@ -914,9 +1160,9 @@ async def insert_direct_email(
 
 async def claim_direct_email(
     conn: asyncpg.Connection, email_id: uuid.UUID, now: datetime
-) -> asyncpg.Record | None:
+) -> DirectEmail | None:
     """The email, taken for sending if still pending and due, with whether its address opted out."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"""
         UPDATE direct_emails e
         SET status = 'sending', attempts = e.attempts + 1,
@@ -933,6 +1179,7 @@ async def claim_direct_email(
         now,
         RETRY_WINDOW,
     )
+    return None if row is None else DirectEmail(**row)
 
 
 async def create_optout_token(
@@ -988,7 +1235,7 @@ async def due_direct_emails(conn: asyncpg.Connection, now: datetime, stale_after
         now,
         stale_after_s,
     )
-    return [r["id"] for r in rows]
+    return [email_id for (email_id,) in rows]
 
 
 async def optout_address(conn: asyncpg.Connection, token: str, now: datetime) -> str | None:
@@ -1055,16 +1302,16 @@ async def lag(conn: asyncpg.Connection, channels: Sequence[str]) -> Lag:
         """
     )
     return Lag(
-        oldest_due={r["channel"]: max(0.0, r["age"]) for r in rows},
+        oldest_due={channel: max(0.0, age) for channel, age in rows},
         oldest_unplanned=max(0.0, unplanned or 0.0),
     )
 
 
 async def audience_rows(
     conn: asyncpg.Connection, user_ids: list[uuid.UUID], now: datetime
-) -> list[asyncpg.Record]:
+) -> list[AudienceRow]:
     """People by language, municipality and whether their quiet hours are in force at ``now``."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         """
         SELECT locale, municipality_code,
                quiet_hours_end($2, quiet_hours_start, quiet_hours_end, time_zone) IS NOT NULL AS quiet,
@@ -1075,3 +1322,4 @@ async def audience_rows(
         user_ids,
         now,
     )
+    return [AudienceRow(**r) for r in rows]

@@ -23,6 +23,7 @@ from messaging.models import (
     Audience,
     AudienceCount,
     AudiencePreview,
+    CatalogTexts,
     ChannelStatusCount,
     Count,
     Device,
@@ -39,21 +40,15 @@ from messaging.models import (
     PushPreview,
     RetryFailed,
     Stats,
+    catalog_text,
+    compose_content,
+    encode_content,
 )
 from messaging.pipeline import request_dispatch
 from messaging.planning import BATCH_SIZE, retry_window, urgent_lane
+from messaging.texts import push_text, texts_for
 
 logger = logging.getLogger("messaging")
-
-
-def _message_json(message: Message) -> dict[str, Any]:
-    return {
-        "msgid": message.msgid,
-        "params": {
-            k: ({"datetime": v.isoformat()} if isinstance(v, datetime) else v)
-            for k, v in message.params.items()
-        },
-    }
 
 
 async def notify(
@@ -96,19 +91,7 @@ async def notify(
         "exclude_user_ids": list(audience.exclude_user_ids),
         "not_before": not_before,
     }
-    message: dict[str, Any] = {}
-    if isinstance(title, Message):
-        message["title"] = _message_json(title)
-    else:
-        values["title_fr"], values["title_de"] = title.fr, title.de
-    if isinstance(body, Message):
-        message["body"] = _message_json(body)
-    else:
-        values["body_fr"], values["body_de"] = body.fr, body.de
-    if message:
-        values["message"] = msgspec.json.encode(message).decode()
-    if sender_name is not None:
-        values["sender_name_fr"], values["sender_name_de"] = sender_name.fr, sender_name.de
+    values["content"] = encode_content(compose_content(title, body, sender_name))
     notification_id = await queries.insert_notification(conn, values)
     if not_before is None:
         enqueue_after_commit(
@@ -138,7 +121,7 @@ async def email_address(
     Recorded in the caller's transaction and sent after commit; an address that opted out or bounced
     for good gets nothing. The texts are catalog messages: nothing a user wrote goes to a stranger.
     """
-    message = msgspec.json.encode({"title": _message_json(title), "body": _message_json(body)}).decode()
+    message = encode_content(CatalogTexts(title=catalog_text(title), body=catalog_text(body)))
     email_id = await queries.insert_direct_email(
         conn,
         kind=kind,
@@ -160,13 +143,13 @@ MAX_DEVICES = 20
 
 
 async def register_device(conn: asyncpg.Connection, user_id: uuid.UUID, data: DeviceIn) -> Device:
-    row = await queries.upsert_device(conn, user_id, data.token.strip(), data.platform)
+    device = await queries.upsert_device(conn, user_id, data.token.strip(), data.platform)
     await queries.drop_oldest_devices(conn, user_id, MAX_DEVICES)
-    return Device(**dict(row))
+    return device
 
 
 async def list_devices(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[Device]:
-    return [Device(**dict(r)) for r in await queries.devices_of(conn, user_id)]
+    return await queries.devices_of(conn, user_id)
 
 
 async def remove_device(conn: asyncpg.Connection, user_id: uuid.UUID, device_id: uuid.UUID) -> None:
@@ -181,10 +164,10 @@ async def get_preferences(conn: asyncpg.Connection, user_id: uuid.UUID) -> Prefe
     email_default = not await queries.has_device(conn, user_id)
     items = [
         Preference(
-            community_id=r["community_id"],
-            push=r["push"] if r["push"] is not None else True,
-            email=r["email"] if r["email"] is not None else email_default,
-            digest=r["digest"],
+            community_id=r.community_id,
+            push=r.push if r.push is not None else True,
+            email=r.email if r.email is not None else email_default,
+            digest=r.digest,
         )
         for r in await queries.preferences_of(conn, user_id)
     ]
@@ -206,8 +189,6 @@ async def set_preferences(conn: asyncpg.Connection, user_id: uuid.UUID, data: Pr
 async def inbox(
     conn: asyncpg.Connection, user_id: uuid.UUID, locale: str, secret: str, limit: int, cursor: str | None
 ) -> InboxPage:
-    from messaging.pipeline import texts_for
-
     after = None
     if cursor:
         stamp, ident = decode_cursor(secret, cursor, tuple[datetime, uuid.UUID])
@@ -215,26 +196,26 @@ async def inbox(
     rows = await queries.inbox_page(conn, user_id, after, limit + 1)
     items = []
     for row in rows[:limit]:
-        texts = texts_for(row, locale)
+        texts = texts_for(row.content, locale)
         items.append(
             InboxItem(
-                id=row["id"],
-                kind=row["kind"],
-                priority=row["priority"],
+                id=row.id,
+                kind=row.kind,
+                priority=row.priority,
                 title=texts.title,
                 body=texts.body,
-                deep_link=row["deep_link"],
-                community_id=row["community_id"],
-                created_at=row["created_at"],
-                read=row["read_at"] is not None,
-                acknowledged=row["acknowledged_at"] is not None,
-                ack_requested=row["ack_requested"],
+                deep_link=row.deep_link,
+                community_id=row.community_id,
+                created_at=row.created_at,
+                read=row.read_at is not None,
+                acknowledged=row.acknowledged_at is not None,
+                ack_requested=row.ack_requested,
             )
         )
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor(secret, (last["received_at"], last["id"]))
+        next_cursor = encode_cursor(secret, (last.received_at, last.id))
     return InboxPage(items=items, next_cursor=next_cursor)
 
 
@@ -260,14 +241,14 @@ async def acknowledge(conn: asyncpg.Connection, user_id: uuid.UUID, notification
     entry = await queries.inbox_entry(conn, user_id, notification_id)
     if entry is None:
         raise NotFound()
-    if not entry["ack_requested"]:
+    if not entry.ack_requested:
         raise NotAcknowledgeable()
     await queries.mark_acknowledged(conn, user_id, notification_id)
     source = await queries.notification_source(conn, notification_id)
     if source is not None:
         at = datetime.now().astimezone()
         for listener in _ack_listeners:
-            await listener(conn, user_id, source["kind"], source["source_id"], at)
+            await listener(conn, user_id, source.kind, source.source_id, at)
 
 
 async def acknowledge_source(
@@ -289,11 +270,11 @@ async def acknowledgements(conn: asyncpg.Connection, notification_id: uuid.UUID)
     """Who received a notification and who acknowledged it (for the sending domain's own views)."""
     return [
         Acknowledgement(
-            user_id=r["user_id"],
-            locale=r["locale"],
-            municipality_code=r["municipality_code"],
-            read=r["read_at"] is not None,
-            acknowledged=r["acknowledged_at"] is not None,
+            user_id=r.user_id,
+            locale=r.locale,
+            municipality_code=r.municipality_code,
+            read=r.read_at is not None,
+            acknowledged=r.acknowledged_at is not None,
         )
         for r in await queries.acknowledgement_rows(conn, notification_id)
     ]
@@ -322,7 +303,7 @@ async def cancel_under(conn: asyncpg.Connection, link_prefix: str) -> None:
 async def stats(conn: asyncpg.Connection, user: CurrentUser, notification_id: uuid.UUID) -> Stats:
     """Counts for the sender (or a hub admin) by channel and status, language and municipality."""
     row = await queries.notification_sender(conn, notification_id)
-    if row is None or (row["sender_id"] != user.id and not user.is_admin):
+    if row is None or (row.sender_id != user.id and not user.is_admin):
         raise NotFound()
     return await delivery_stats(conn, notification_id)
 
@@ -340,30 +321,28 @@ async def delivery_stats(conn: asyncpg.Connection, notification_id: uuid.UUID) -
     counts = await queries.delivery_counts(conn, notification_id)
     by_channel_status: list[ChannelStatusCount] = []
     quiet_overridden = deferred = 0
-    for r in counts["deliveries"]:
-        if r["channel"] is not None:
-            by_channel_status.append(
-                ChannelStatusCount(channel=r["channel"], status=r["status"], count=r["n"])
-            )
-        elif r["quiet_override"] is True:
-            quiet_overridden = r["n"]
-        elif r["deferred_by_quiet_hours"] is True:
-            deferred = r["n"]
+    for d in counts.deliveries:
+        if d.channel is not None and d.status is not None:
+            by_channel_status.append(ChannelStatusCount(channel=d.channel, status=d.status, count=d.n))
+        elif d.quiet_override is True:
+            quiet_overridden = d.n
+        elif d.deferred_by_quiet_hours is True:
+            deferred = d.n
     by_language: list[Count] = []
     by_municipality: list[Count] = []
     recipients = read = acknowledged = 0
-    for r in counts["receipts"]:
-        if r["locale"] is not None:
-            by_language.append(Count(key=r["locale"], count=r["recipients"]))
-        elif r["municipality_code"] is not None:
-            by_municipality.append(Count(key=r["municipality_code"], count=r["recipients"]))
+    for receipt in counts.receipts:
+        if receipt.locale is not None:
+            by_language.append(Count(key=receipt.locale, count=receipt.recipients))
+        elif receipt.municipality_code is not None:
+            by_municipality.append(Count(key=receipt.municipality_code, count=receipt.recipients))
         else:
-            recipients, read, acknowledged = r["recipients"], r["read"], r["acknowledged"]
-    waiting = [Count(key=r["channel"], count=r["n"]) for r in counts["waiting"]]
+            recipients, read, acknowledged = receipt.recipients, receipt.read, receipt.acknowledged
+    waiting = [Count(key=r.channel, count=r.n) for r in counts.waiting]
     return Stats(
         notification_id=notification_id,
         recipients=recipients,
-        planned=row["planned_at"] is not None,
+        planned=row.planned_at is not None,
         by_channel_status=sorted(by_channel_status, key=lambda c: (c.channel, c.status)),
         by_language=sorted(by_language, key=lambda c: c.key),
         by_municipality=sorted(by_municipality, key=lambda c: c.key),
@@ -381,10 +360,10 @@ async def retry_failed(
     """The sender (or a hub admin) sends the failed push and email deliveries of a notification again,
     now, each with a new retry deadline; dispatch is asked for after commit."""
     row = await queries.notification_sender(conn, notification_id)
-    if row is None or (row["sender_id"] != user.id and not user.is_admin):
+    if row is None or (row.sender_id != user.id and not user.is_admin):
         raise NotFound()
     counts = await queries.retry_failed(
-        conn, notification_id, now, now + retry_window(row["priority"], row["kind"])
+        conn, notification_id, now, now + retry_window(row.priority, row.kind)
     )
     for channel, count in counts.items():
         request_dispatch(
@@ -393,7 +372,7 @@ async def retry_failed(
             channel,
             now,
             shards=-(-count // BATCH_SIZE),
-            urgent=urgent_lane(row["priority"], row["kind"]),
+            urgent=urgent_lane(row.priority, row.kind),
         )
     if counts:
         logger.info("failed deliveries of notification %s sent again: %s", notification_id, counts)
@@ -415,12 +394,12 @@ async def audience_preview(
     totals: dict[str, dict[str, list[int]]] = {"locale": {}, "municipality_code": {}}
     total = later = 0
     for row in await queries.audience_rows(conn, list(dict.fromkeys(user_ids)), now):
-        deferred = bool(row["quiet"]) and priority != "urgent"
-        n = int(row["n"])
+        deferred = bool(row.quiet) and priority != "urgent"
+        n = int(row.n)
         total += n
         later += n if deferred else 0
-        for column in totals:
-            counts = totals[column].setdefault(row[column] or "", [0, 0])
+        for column, key in (("locale", row.locale), ("municipality_code", row.municipality_code)):
+            counts = totals[column].setdefault(key or "", [0, 0])
             counts[0] += n
             counts[1] += n if deferred else 0
 
@@ -452,18 +431,8 @@ def preview(
 ) -> Preview:
     """The push and the email a reader of ``locale`` would get, rendered by the code that sends them."""
     from messaging.email import EmailView, render_notification
-    from messaging.pipeline import push_text, texts_for
 
-    content = {
-        "message": None,
-        "title_fr": title.fr,
-        "title_de": title.de,
-        "body_fr": body.fr,
-        "body_de": body.de,
-        "sender_name_fr": sender_name.fr if sender_name else None,
-        "sender_name_de": sender_name.de if sender_name else None,
-    }
-    texts = texts_for(content, locale)
+    texts = texts_for(compose_content(title, body, sender_name), locale)
     push_title, push_body = push_text(texts, locale)
     rendered = render_notification(
         locale,
@@ -494,7 +463,7 @@ async def unsubscribe_locale(conn: asyncpg.Connection, token: str, now: datetime
     a forged or expired token is a 404."""
     target = await queries.unsubscribe_target(conn, token, now)
     if target is not None:
-        return str(target["locale"])
+        return str(target.locale)
     if await queries.optout_known(conn, token, now):
         return None
     raise UnknownUnsubscribeLink()
@@ -505,8 +474,8 @@ async def unsubscribe(conn: asyncpg.Connection, token: str, now: datetime) -> st
     address without an account, no more email at all. Returns the person's language if known."""
     target = await queries.unsubscribe_target(conn, token, now)
     if target is not None:
-        await queries.unsubscribe(conn, target["user_id"], target["community_id"])
-        return str(target["locale"])
+        await queries.unsubscribe(conn, target.user_id, target.community_id)
+        return str(target.locale)
     if await queries.optout_address(conn, token, now) is None:
         raise UnknownUnsubscribeLink()
     return None
@@ -516,8 +485,10 @@ async def unsubscribe(conn: asyncpg.Connection, token: str, now: datetime) -> st
 
 
 async def export_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    export = await queries.export_rows(conn, user_id)
     return {
-        name: [dict(r) for r in rows] for name, rows in (await queries.export_rows(conn, user_id)).items()
+        name: [msgspec.structs.asdict(item) for item in items]
+        for name, items in msgspec.structs.asdict(export).items()
     }
 
 

@@ -24,8 +24,8 @@ from devtools.smtp_local import MailCatcher
 from hub.db import migrate
 from hub.settings import Settings, load_settings
 from messaging import pipeline
-from messaging.email import Mailer
 from messaging.push import PushSender
+from messaging.smtp import Mailer
 from server.app import create_app
 from server.domains import MIGRATIONS
 from territory.loader import load_pilot_region

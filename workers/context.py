@@ -9,10 +9,10 @@ from redis.asyncio import Redis
 from hub.db import create_pool
 from hub.queue import lane_queue
 from hub.settings import Settings
-from messaging.email import Mailer
 from messaging.pipeline import Channels
 from messaging.push import PushSender
 from messaging.quota import Quota
+from messaging.smtp import Mailer
 
 
 async def open_context(

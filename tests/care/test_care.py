@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from care import checkins, providers, service
 from hub.db import transaction
 from i18n import translate
+from messaging.models import decode_content
 from tests.conftest import SignedIn, UserFactory, emailed_token
 
 Client = AsyncTestClient[Litestar]
@@ -121,7 +121,7 @@ async def advance(db: asyncpg.Pool, now: datetime) -> int:
 async def care_notifications(db: asyncpg.Pool, user: SignedIn, kind: str) -> list[dict[str, Any]]:
     rows = await db.fetch(
         """
-        SELECT id, kind, audience_user_ids, priority, message, channels, ack_requested, respect_preferences,
+        SELECT id, kind, audience_user_ids, priority, content, channels, ack_requested, respect_preferences,
                source_id, deep_link
         FROM notifications WHERE kind = $1 AND $2 = ANY(audience_user_ids) ORDER BY created_at
         """,
@@ -131,15 +131,15 @@ async def care_notifications(db: asyncpg.Pool, user: SignedIn, kind: str) -> lis
     result = []
     for r in rows:
         item = dict(r)
-        item["message"] = json.loads(r["message"]) if r["message"] else None
+        item["content"] = decode_content(r["content"])
         item["audience"] = {str(u) for u in r["audience_user_ids"]}
         result.append(item)
     return result
 
 
 def rendered(notification: dict[str, Any], part: str, locale: str) -> str:
-    message = notification["message"][part]
-    return translate(locale, message["msgid"], **message["params"])
+    message = getattr(notification["content"], part)
+    return translate(locale, message.msgid, **message.params)
 
 
 async def step_events(db: asyncpg.Pool, circle_id: str, day: date) -> list[str]:

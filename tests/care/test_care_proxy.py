@@ -57,7 +57,7 @@ async def set_up(client: Client, make_user: UserFactory) -> tuple[SignedIn, Sign
 
 
 def notice_code(note: dict[str, Any]) -> str:
-    return str(note["message"]["body"]["params"]["code"])
+    return str(note["content"].body.params["code"])
 
 
 async def test_a_request_shows_and_sets_nothing_until_the_senior_agrees(

@@ -12,9 +12,11 @@ import pytest
 
 from care import common
 from devtools.fcm_local import FcmLocal
+from i18n.content import Bilingual
 from messaging.email import EmailView, render_notification
-from messaging.pipeline import email_link, push_text, texts_for
+from messaging.models import Message, NotificationContent, stored_text
 from messaging.push import PushMessage, PushSender
+from messaging.texts import Texts, email_link, push_text, texts_for
 from tests.conftest import assert_golden
 
 NOTIFICATION_ID = uuid.UUID("3b0c7a52-6d1e-4c55-9a57-0f8f5d2e8c11")
@@ -61,43 +63,33 @@ CASES: dict[str, tuple[str, dict[str, str], str, str]] = {
 }
 
 
-def message(msgid: str, params: dict[str, str]) -> dict[str, Any]:
-    return {"msgid": msgid, "params": params}
-
-
 def row(case: str) -> dict[str, Any]:
-    """The notification row as the pipeline reads it, with the message the service stores."""
-    values: dict[str, Any] = {
-        "id": NOTIFICATION_ID,
-        "kind": f"care.{case}",
-        "title_fr": None,
-        "title_de": None,
-        "body_fr": None,
-        "body_de": None,
-        "sender_name_fr": None,
-        "sender_name_de": None,
-        "created_at": SENT_AT,
-    }
+    """The notification row as the pipeline reads it, with the content the service stores."""
+    values: dict[str, Any] = {"id": NOTIFICATION_ID, "kind": f"care.{case}", "created_at": SENT_AT}
     if case == "provider_alert_reminder":
         # the alert's own (bilingual) title, with the catalog reminder as body
-        values |= {
-            "title_fr": "Canicule",
-            "title_de": "Hitzewelle",
-            "message": json.dumps(
-                {"body": message(common.ALERT_REMINDER_BODY, {"provider": "Soins à domicile"})}
+        return values | {
+            "content": NotificationContent(
+                title=stored_text(Bilingual(fr="Canicule", de="Hitzewelle")),
+                body=stored_text(Message(common.ALERT_REMINDER_BODY, {"provider": "Soins à domicile"})),
             ),
             "priority": "urgent",
             "deep_link": "/care/alerts/4f3e2d1c-0b9a-4877-8665-544332211000",
         }
-        return values
     texts, params, priority, link = CASES[case]
     title, body = common.TEXTS[texts]
-    values |= {
-        "message": json.dumps({"title": message(title, params), "body": message(body, params)}),
+    return values | {
+        "content": NotificationContent(
+            title=stored_text(Message(title, dict(params))), body=stored_text(Message(body, dict(params)))
+        ),
         "priority": priority,
         "deep_link": link,
     }
-    return values
+
+
+def texts_of(stored: dict[str, Any], locale: str) -> Texts:
+    """What the pipeline says of this row to a reader of ``locale``."""
+    return texts_for(stored["content"], locale)
 
 
 ALL = sorted([*CASES, "provider_alert_reminder"])
@@ -113,7 +105,7 @@ def test_every_care_text_has_a_golden_case() -> None:
 @pytest.mark.parametrize("case", PUSHED)
 def test_care_push_matches_golden(fcm: FcmLocal, case: str, locale: str) -> None:
     stored = row(case)
-    title, body = push_text(texts_for(stored, locale), locale)  # type: ignore[arg-type]
+    title, body = push_text(texts_of(stored, locale), locale)
     payload = PushSender(fcm.credentials_file, fcm.base_url).payload(
         PushMessage(
             token="device-token-of-the-reader",
@@ -136,7 +128,7 @@ def test_care_push_matches_golden(fcm: FcmLocal, case: str, locale: str) -> None
 @pytest.mark.parametrize("case", ALL)
 def test_care_email_text_matches_golden(case: str, locale: str) -> None:
     stored = row(case)
-    texts = texts_for(stored, locale)  # type: ignore[arg-type]
+    texts = texts_of(stored, locale)
     rendered = render_notification(
         locale,
         EmailView(

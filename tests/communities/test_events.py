@@ -15,7 +15,8 @@ from litestar.testing import AsyncTestClient
 
 from communities.events import service
 from hub.db import transaction
-from messaging.pipeline import texts_for
+from messaging.models import decode_content
+from messaging.texts import Texts, texts_for
 from tests.conftest import SignedIn, UserFactory
 
 Client = AsyncTestClient[Litestar]
@@ -84,6 +85,11 @@ async def notifications(db: asyncpg.Pool, kind: str, event_id: str) -> list[asyn
     )
 
 
+def said(note: asyncpg.Record, locale: str) -> Texts:
+    """What the pipeline tells a reader of ``locale`` about this notification."""
+    return texts_for(decode_content(note["content"]), locale)
+
+
 @pytest.fixture
 async def owner(make_user: UserFactory) -> SignedIn:
     return await make_user(locale="fr")
@@ -104,8 +110,8 @@ async def test_publisher_creates_bilingual_event_and_members_are_notified(
 
     [note] = await notifications(db, "event", event["id"])
     assert note["audience_community_id"] == uuid.UUID(cid)
-    assert texts_for(note, "de").body.text.startswith("Neue Veranstaltung")
-    assert "Bitche" in texts_for(note, "fr").body.text
+    assert said(note, "de").body.text.startswith("Neue Veranstaltung")
+    assert "Bitche" in said(note, "fr").body.text
 
     listing = await client.get(f"/v1/communities/{cid}/events", params={"lang": "de"})
     assert [e["id"] for e in listing.json()["items"]] == [event["id"]]
@@ -201,7 +207,7 @@ async def test_two_cancellations_at_once_promote_exactly_two(
     promoted = await notifications(db, "event_promoted", event["id"])
     told = sorted(str(u) for n in promoted for u in n["audience_user_ids"])
     assert told == sorted([people[2].id, people[3].id])
-    assert texts_for(promoted[0], "de").body.text.startswith("Ein Platz")
+    assert said(promoted[0], "de").body.text.startswith("Ein Platz")
     assert (
         await client.delete(f"/v1/events/{event['id']}/rsvp", headers=people[0].headers)
     ).status_code == 404
@@ -231,8 +237,8 @@ async def test_reminder_goes_out_exactly_once_with_two_workers(
     [reminder] = await notifications(db, "event_reminder", event["id"])
     assert sum(counts) >= 1
     assert sorted(str(u) for u in reminder["audience_user_ids"]) == sorted([french.id, german.id])
-    assert texts_for(reminder, "fr").body.text.startswith("Rappel")
-    assert texts_for(reminder, "de").body.text.startswith("Erinnerung")
+    assert said(reminder, "fr").body.text.startswith("Rappel")
+    assert said(reminder, "de").body.text.startswith("Erinnerung")
     assert await notifications(db, "event_reminder", later["id"]) == []
 
 
@@ -254,7 +260,7 @@ async def test_moving_and_cancelling_tell_attendees_with_the_new_time(
     [note] = await notifications(db, "event_update", event["id"])
     assert [str(u) for u in note["audience_user_ids"]] == [member.id]
     berlin = new_start.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
-    assert f"{berlin:%H:%M}" in texts_for(note, "de").body.text
+    assert f"{berlin:%H:%M}" in said(note, "de").body.text
 
     forbidden = await client.patch(
         f"/v1/events/{event['id']}", json={"location": "x"}, headers=member.headers
@@ -265,7 +271,7 @@ async def test_moving_and_cancelling_tell_attendees_with_the_new_time(
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled" and cancelled.json()["sequence"] == 2
     notes = await notifications(db, "event_update", event["id"])
-    assert len(notes) == 2 and texts_for(notes[1], "fr").body.text.startswith("Cet événement a été annulé")
+    assert len(notes) == 2 and said(notes[1], "fr").body.text.startswith("Cet événement a été annulé")
     again = await client.post(f"/v1/events/{event['id']}/rsvp", headers=member.headers)
     assert again.status_code == 409
 

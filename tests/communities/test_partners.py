@@ -14,6 +14,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from messaging.models import decode_content
 from tests.communities.test_events import community, event_body, joined, notifications, parse_ics
 from tests.conftest import SignedIn, UserFactory
 
@@ -290,7 +291,9 @@ async def test_cross_border_story_end_to_end(
         (c["municipality_code"], c["name"]) for c in event["holiday_conflicts"]
     }
     announced = await notifications(db, "event", event["id"])
-    assert len(announced) == 1 and announced[0]["sender_name_de"] == "Tourist-Info Zweibrücken"
+    assert len(announced) == 1
+    sender_name = decode_content(announced[0]["content"]).sender_name
+    assert sender_name is not None and sender_name.de == "Tourist-Info Zweibrücken"
 
     first = await asyncio.gather(
         client.post(f"/v1/events/{event['id']}/rsvp", headers=marie.headers),

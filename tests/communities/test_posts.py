@@ -17,6 +17,7 @@ from communities.jobs import publish_due_posts
 from communities.models import PostIn
 from hub.auth import CurrentUser
 from i18n.content import Bilingual
+from messaging.models import WrittenText, decode_content
 from tests.communities.helpers import create_community, create_post, join, set_member
 from tests.conftest import SignedIn, UserFactory
 
@@ -53,9 +54,10 @@ async def test_publisher_post_is_notified_to_the_community_except_its_author(
     assert row["audience_community_id"] == uuid.UUID(community["id"])
     assert row["exclude_user_ids"] == [uuid.UUID(publisher.id)]
     assert row["sender_id"] == uuid.UUID(publisher.id)
-    assert (row["title_fr"], row["title_de"]) == ("Répétition", "Probe")
-    assert (row["body_fr"], row["body_de"]) == ("Mardi à 19 h.", "Dienstag um 19 Uhr.")
-    assert row["sender_name_de"] == "Grenzüberschreitender Chor"
+    content = decode_content(row["content"])
+    assert content.title == WrittenText(fr="Répétition", de="Probe")
+    assert content.body == WrittenText(fr="Mardi à 19 h.", de="Dienstag um 19 Uhr.")
+    assert content.sender_name is not None and content.sender_name.de == "Grenzüberschreitender Chor"
     assert row["priority"] == "important"
     assert row["deep_link"] == f"/communities/{community['id']}/posts/{post['id']}"
 

@@ -30,6 +30,7 @@ from hub.db import transaction
 from hub.settings import Settings, load_settings
 from i18n import translate
 from messaging import pipeline
+from messaging.models import decode_content
 from server.app import create_app
 from tests.conftest import Servers, SignedIn, UserFactory
 
@@ -118,13 +119,13 @@ async def report(
 async def notifications(db: asyncpg.Pool, user: SignedIn, kind: str) -> list[dict[str, Any]]:
     rows = await db.fetch(
         """
-        SELECT id, kind, message, title_fr, title_de, body_fr, body_de, audience_user_ids FROM notifications
+        SELECT id, kind, content, audience_user_ids FROM notifications
         WHERE kind = $1 AND $2 = ANY(audience_user_ids) ORDER BY created_at
         """,
         kind,
         uuid.UUID(user.id),
     )
-    return [dict(r) | {"message": json.loads(r["message"]) if r["message"] else {}} for r in rows]
+    return [dict(r) | {"content": decode_content(r["content"])} for r in rows]
 
 
 # -- routing --------------------------------------------------------------------------------------------------
@@ -267,15 +268,15 @@ async def test_german_resident_reports_a_fallen_tree_and_hears_each_change_in_ge
         assert changed.json()["status"] == status
 
     told = await notifications(db, resident, "feedback.update")
-    assert [translate("de", n["message"]["title"]["msgid"]) for n in told] == [
+    assert [translate("de", n["content"].title.msgid) for n in told] == [
         "Ihre Meldung ist bei der Gemeinde angekommen",
         "Ihre Meldung wird bearbeitet",
         "Ihre Meldung wurde abgeschlossen",
     ]
-    assert [n["body_de"] for n in told] == [de for *_, de in notes]
-    assert [n["body_fr"] for n in told] == [fr for _, _, fr, _ in notes]
+    assert [n["content"].body.de for n in told] == [de for *_, de in notes]
+    assert [n["content"].body.fr for n in told] == [fr for _, _, fr, _ in notes]
     [asked] = await notifications(db, resident, "feedback.satisfaction")
-    assert translate("de", asked["message"]["title"]["msgid"]) == "Sind Sie zufrieden?"
+    assert translate("de", asked["content"].title.msgid) == "Sind Sie zufrieden?"
 
     # Planned as the worker plans them: her inbox reads in German, the staff's note in its German version.
     for n in told:
@@ -823,10 +824,10 @@ async def test_staff_forward_a_report_across_the_border_and_the_reporter_is_told
         MANDELBACHTAL,
     )
     [told] = await notifications(db, reporter, "feedback.update")
-    assert translate("de", told["message"]["title"]["msgid"]) == (
+    assert translate("de", told["content"].title.msgid) == (
         "Ihre Meldung wurde an eine andere Gemeinde weitergeleitet"
     )
-    assert told["body_de"].startswith("Das Schild steht auf deutscher Seite")
+    assert told["content"].body.de.startswith("Das Schild steht auf deutscher Seite")
     assert await notifications(db, german, "feedback.new")
 
 

@@ -17,7 +17,7 @@ from tests.conftest import UserFactory
 
 async def _notification(conn: asyncpg.Connection) -> uuid.UUID:
     nid: uuid.UUID = await conn.fetchval(
-        "INSERT INTO notifications (kind, priority, deep_link) VALUES ('post', 'info', '/') RETURNING id"
+        "INSERT INTO notifications (kind, priority, deep_link, content) VALUES ('post', 'info', '/', '{}') RETURNING id"
     )
     return nid
 

@@ -21,11 +21,11 @@ from hub.queue import queue_pool
 from hub.settings import Settings
 from i18n.content import Bilingual
 from messaging import pipeline, queries
-from messaging.email import Mailer
 from messaging.models import Audience
 from messaging.planning import LEASE_S, SLICE_SIZE, Circuit
 from messaging.push import PushSender
 from messaging.service import notify
+from messaging.smtp import Mailer
 from tests.conftest import Clock, Servers, UserFactory
 from tests.messaging.test_delivery import drain
 

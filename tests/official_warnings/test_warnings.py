@@ -219,7 +219,8 @@ async def test_dwd_storm_reaches_homburg_in_german_and_a_bitche_follower_in_fren
     assert clear_de == "Entwarnung – Sturm – Saarpfalz-Kreis"
     # the all-clear is not urgent: it waits for the end of the follower's quiet hours, once
     [(status, due_at, title)] = await db.fetch(
-        "SELECT d.status, d.due_at, n.title_fr FROM deliveries d JOIN notifications n ON n.id = d.notification_id "
+        "SELECT d.status, d.due_at, n.content -> 'title' ->> 'fr' "
+        "FROM deliveries d JOIN notifications n ON n.id = d.notification_id "
         "WHERE d.user_id = $1 AND d.channel = 'push' AND n.kind = 'warning.all_clear'",
         uuid.UUID(follower.id),
     )

@@ -275,7 +275,8 @@ async def test_heat_rule_alerts_care_providers_serving_the_municipality_once(
     r = await client.post(f"/v1/sensors/{sensor['id']}/observations", json=readings, headers=admin.headers)
     assert r.status_code == 201, r.text
     heat = await db.fetch(
-        "SELECT title_de, audience_user_ids FROM notifications WHERE kind = 'sensor_heat' AND source_id = $1",
+        "SELECT content -> 'title' ->> 'de' AS title_de, audience_user_ids FROM notifications "
+        "WHERE kind = 'sensor_heat' AND source_id = $1",
         uuid.UUID(rule["id"]),
     )
     assert len(heat) == 1

@@ -151,7 +151,9 @@ async def alerts_of(db: asyncpg.Pool, rule_id: str) -> list[asyncpg.Record]:
     return list(
         await db.fetch(
             """
-            SELECT n.kind, n.priority, n.title_fr, n.title_de, n.body_fr, n.body_de, n.audience_user_ids
+            SELECT n.kind, n.priority, n.content -> 'title' ->> 'fr' AS title_fr,
+                   n.content -> 'title' ->> 'de' AS title_de, n.content -> 'body' ->> 'fr' AS body_fr,
+                   n.content -> 'body' ->> 'de' AS body_de, n.audience_user_ids
             FROM sensor_rule_events e JOIN notifications n ON n.id = e.notification_id
             WHERE e.rule_id = $1 ORDER BY e.id
             """,
@@ -457,7 +459,8 @@ async def test_silent_station_fires_no_data_once_in_one_message_even_with_two_wo
             await client.get(f"/v1/sensors/{rule['sensor_id']}/rules/{rule['id']}", headers=admin.headers)
         ).json()["state"]["status"] == "no_data"
     told = await db.fetch(
-        "SELECT title_fr, body_fr FROM notifications WHERE kind = 'sensor_maintenance' AND $1 = ANY(audience_user_ids)",
+        "SELECT content -> 'title' ->> 'fr' AS title_fr, content -> 'body' ->> 'fr' AS body_fr FROM notifications "
+        "WHERE kind = 'sensor_maintenance' AND $1 = ANY(audience_user_ids)",
         uuid.UUID(admin.id),
     )
     assert len(told) == 1
