@@ -97,6 +97,15 @@ def build_parser(locale: str) -> argparse.ArgumentParser:
         action="store_true",
         help=_("only check that a worker reported health recently (exit status 1 if none did)"),
     )
+    worker.add_argument(
+        "--lane",
+        choices=("both", "bulk", "urgent"),
+        default="both",
+        help=_(
+            "the queues this process serves: both (the default), bulk (fan-outs, digests, scheduled jobs) "
+            "or urgent (care alerts, severe warnings), so that urgent work can have processes of its own"
+        ),
+    )
     migrate = command("migrate", _("apply pending database migrations"))
     migrate.add_argument("--status", action="store_true", help=_("only show which migrations are applied"))
     territories = command("territories", _("manage the municipalities of the hub"))
@@ -279,7 +288,8 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     if args.check:
         return _worker_check(settings)
     with devserver.data_dir_servers(settings, "worker") as addresses:
-        _run_event_loop(devserver.run_services(settings, addresses, sock=None, worker=True))
+        lanes = ("bulk", "urgent") if args.lane == "both" else (args.lane,)
+        _run_event_loop(devserver.run_services(settings, addresses, sock=None, worker=True, lanes=lanes))
     print(_("Stopped."), flush=True)
     return EXIT_OK
 

@@ -467,8 +467,10 @@ async def run_services(
     say: Say = say_to_console,
     notes: list[str] | None = None,
     extra_routes: list[Any] | None = None,
+    lanes: Sequence[str] | None = None,
 ) -> None:
-    """Run the API (when given a socket) and/or the ARQ worker in this event loop until SIGINT or SIGTERM."""
+    """Run the API (when given a socket) and/or the ARQ worker in this event loop until SIGINT or SIGTERM;
+    the worker serves ``lanes`` (both queues unless told)."""
     _ = gettext_for(settings.console_locale)
     if sock is not None:
         settings = follow_listening_address(settings, sock)
@@ -505,7 +507,7 @@ async def run_services(
             metrics_server, _thread = start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
             closers.append(metrics_server.shutdown)
         if worker:
-            from workers.main import run_worker
+            from workers.main import LANES, run_worker
 
             worker_task = asyncio.create_task(
                 run_worker(
@@ -513,6 +515,7 @@ async def run_services(
                     database_url=addresses.database_url,
                     redis_url=addresses.redis_url,
                     handle_signals=False,
+                    lanes=lanes or LANES,
                 ),
                 name="worker",
             )

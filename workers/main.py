@@ -187,10 +187,24 @@ async def stop_domains(ctx: dict[str, Any], domains: Sequence[Domain] = DOMAINS)
             await domain.worker_shutdown(ctx)
 
 
+#: the queues a worker process serves: the bulk queue (fan-outs, digests, crons, domain listeners) and the
+#: urgent queue (care ladder steps, provider alerts, severe warnings, red sensor levels)
+LANES: tuple[str, ...] = ("bulk", "urgent")
+
+
 async def run_worker(
-    settings: Settings, *, database_url: str, redis_url: str, handle_signals: bool = True
+    settings: Settings,
+    *,
+    database_url: str,
+    redis_url: str,
+    handle_signals: bool = True,
+    lanes: Sequence[str] = LANES,
 ) -> None:
     """Run the worker until cancelled or signalled, restarting it when Redis goes away and comes back.
+
+    By default one process serves both queues, each with its own job slots, pool and connections; in
+    production the urgent queue can have processes of its own (``hub worker --lane urgent``), so that no
+    CPU a fan-out takes is missing from a care alert, and the others run ``--lane bulk``.
 
     On SIGTERM/SIGINT the running jobs are cancelled; each job releases the deliveries it had claimed
     (they go back to pending), so nothing stays stuck and nothing is sent twice beyond the batch in flight.
@@ -202,12 +216,13 @@ async def run_worker(
             loop.add_signal_handler(sig, stop.set)
     delay = 0.5
     while not stop.is_set():
-        # Two workers in one process: the bulk queue's and the urgent queue's, each with its own capacity.
+        # One worker per lane in this process (by default two: the bulk queue's and the urgent queue's).
+        urgencies = [lane == "urgent" for lane in LANES if lane in lanes]
         workers = [
             build_worker(
                 settings, database_url=database_url, redis_url=redis_url, handle_signals=False, urgent=urgent
             )
-            for urgent in (False, True)
+            for urgent in urgencies
         ]
         tasks = [asyncio.create_task(worker.async_run()) for worker in workers]
         stopper = asyncio.create_task(stop.wait())
@@ -228,7 +243,7 @@ async def run_worker(
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
-            for urgent, worker in zip((False, True), workers, strict=True):
+            for urgent, worker in zip(urgencies, workers, strict=True):
                 # Closing talks to Redis (it removes the health-check key); with Redis gone that fails
                 # before the worker's own shutdown ran, so its connections are closed here as well.
                 with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -18,7 +20,7 @@ from messaging.models import Audience
 from messaging.planning import urgent_lane
 from messaging.service import notify
 from tests.conftest import Servers
-from workers.main import build_worker, run_burst
+from workers.main import build_worker, run_burst, run_worker
 
 MEMBERS = 400
 
@@ -156,3 +158,62 @@ async def test_care_alert_is_sent_while_a_big_post_is_still_pending_on_the_bulk_
     )
     assert sent == MEMBERS
     assert len(fcm.messages(daughter_token)) == 1
+
+
+async def test_a_worker_process_of_the_urgent_lane_alone_sends_the_alert_and_leaves_the_post(
+    db: asyncpg.Pool, arq: ArqRedis, settings: Settings, servers: Servers, fcm: FcmLocal
+) -> None:
+    """``hub worker --lane urgent``: a process of its own for urgent work, which never takes bulk jobs."""
+    tag = uuid.uuid4().hex[:8]
+    community = await _community(db, 20, tag)
+    son = await db.fetchval(
+        "INSERT INTO users (id, email, password_hash, display_name, locale, time_zone) "
+        "VALUES (gen_random_uuid(), $1, 'x', 'Fils', 'fr', 'Europe/Paris') RETURNING id",
+        f"son-{tag}@lanes.test",
+    )
+    token = f"son-{tag}"
+    await db.execute("INSERT INTO devices (user_id, token, platform) VALUES ($1, $2, 'android')", son, token)
+    async with transaction(db, arq) as conn:
+        post = await notify(
+            conn,
+            kind="post",
+            audience=Audience(community_id=community),
+            title=Bilingual(fr="Répétition", de="Probe"),
+            body=Bilingual(fr="Mardi.", de="Dienstag."),
+            deep_link="/posts/2",
+        )
+        await notify(
+            conn,
+            kind="care.checkin_missed",
+            audience=Audience(user_ids=(son,)),
+            title=Bilingual(fr="Pas de nouvelles", de="Keine Rückmeldung"),
+            body=Bilingual(fr="Appelez votre père.", de="Rufen Sie Ihren Vater an."),
+            priority="urgent",
+            deep_link="/care",
+            respect_preferences=False,
+            channels=("push",),
+        )
+    process = asyncio.create_task(
+        run_worker(
+            settings,
+            database_url=servers.database_url,
+            redis_url=servers.redis_url,
+            handle_signals=False,
+            lanes=("urgent",),
+        )
+    )
+    try:
+        for _ in range(200):
+            if fcm.messages(token):
+                break
+            await asyncio.sleep(0.05)
+        [pushed] = fcm.messages(token)
+        assert pushed.title == "Pas de nouvelles"
+        await asyncio.sleep(0.5)  # time enough for it to take a bulk job, were it to
+        assert await db.fetchval("SELECT planned_at FROM notifications WHERE id = $1", post) is None
+    finally:
+        process.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await process
+    await run_burst(settings, database_url=servers.database_url, redis_url=servers.redis_url)
+    assert await db.fetchval("SELECT planned_at FROM notifications WHERE id = $1", post) is not None
