@@ -72,31 +72,46 @@ RETURNING d.id, d.user_id, d.locale, d.attempts, d.quiet_override, d.retry_until
 """
 
 
-async def _claims(
-    pool: asyncpg.Pool, notification_id: uuid.UUID, channel: str, *, flat: bool = False
-) -> list[float]:
-    """Milliseconds per claim of BATCH_SIZE (up to CLAIMS of them, while there is something to claim), each
-    claimed batch marked sent as a worker would; on the unpartitioned copy when ``flat``."""
+async def _claim_once(
+    pool: asyncpg.Pool, notification_id: uuid.UUID, channel: str, *, flat: bool
+) -> float | None:
+    """Milliseconds of one claim of BATCH_SIZE (None when nothing was left), the claimed batch then marked
+    sent as a worker would; on the unpartitioned copy when ``flat``."""
     table = "deliveries_flat" if flat else "deliveries"
-    times = []
+    async with transaction(pool) as conn:
+        start = time.perf_counter()
+        if flat:
+            claimed = await conn.fetch(FLAT_CLAIM, notification_id, channel, pipeline.utcnow(), BATCH_SIZE)
+            ids = [r["id"] for r in claimed]
+        else:
+            rows = await queries.claim(conn, notification_id, channel, pipeline.utcnow(), BATCH_SIZE)
+            ids = [r.id for r in rows]
+        elapsed = (time.perf_counter() - start) * 1000
+    if not ids:
+        return None
+    await pool.execute(
+        f"UPDATE {table} SET status = 'sent', sent_at = now() WHERE id = ANY($1::bigint[])", ids
+    )
+    return elapsed
+
+
+async def _claims(
+    pool: asyncpg.Pool, notification_id: uuid.UUID, channel: str, *, baseline: bool = False
+) -> tuple[list[float], list[float]]:
+    """Up to CLAIMS claims on the partitioned table and, when ``baseline``, as many on the unpartitioned
+    copy, alternated so that both see the same moments of the machine's load."""
+    times: list[float] = []
+    flat_times: list[float] = []
     for _ in range(CLAIMS):
-        async with transaction(pool) as conn:
-            start = time.perf_counter()
-            if flat:
-                claimed = await conn.fetch(
-                    FLAT_CLAIM, notification_id, channel, pipeline.utcnow(), BATCH_SIZE
-                )
-            else:
-                claimed = await queries.claim(conn, notification_id, channel, pipeline.utcnow(), BATCH_SIZE)
-            elapsed = (time.perf_counter() - start) * 1000
-        if not claimed:
+        elapsed = await _claim_once(pool, notification_id, channel, flat=False)
+        if elapsed is None:
             break
         times.append(elapsed)
-        await pool.execute(
-            f"UPDATE {table} SET status = 'sent', sent_at = now() WHERE id = ANY($1::bigint[])",
-            [r["id"] for r in claimed] if flat else [r.id for r in claimed],
-        )
-    return times
+        if baseline:
+            flat = await _claim_once(pool, notification_id, channel, flat=True)
+            if flat is not None:
+                flat_times.append(flat)
+    return times, flat_times
 
 
 async def _advance(pool: asyncpg.Pool, table: str, notification_id: uuid.UUID, rows: int) -> None:
@@ -168,20 +183,18 @@ async def run(recipients: int) -> dict[str, Any]:
         log("an unpartitioned copy for the baseline…")
         await pool.execute(FLAT_TABLE)
         log("claims at the start of the fan-out…")
-        first_flat = await _claims(pool, big, "push", flat=True)
-        first = await _claims(pool, big, "push")
+        first, first_flat = await _claims(pool, big, "push", baseline=True)
         advance = int(recipients * 0.9) - CLAIMS * BATCH_SIZE
         await _advance(pool, "deliveries_flat", big, advance)
         await _advance(pool, "deliveries", big, advance)
         log("claims at 90 %…")
-        late_flat = await _claims(pool, big, "push", flat=True)
-        late = await _claims(pool, big, "push")
+        late, late_flat = await _claims(pool, big, "push", baseline=True)
         await pool.execute("DROP TABLE deliveries_flat")
         members = await pool.fetch("SELECT id FROM users WHERE email LIKE '%@bench.test' LIMIT 2000")
         small = await _notify(pool, Audience(user_ids=tuple(r["id"] for r in members)), "/small")
         async with transaction(pool) as conn:
             await pipeline.plan_notification(conn, small, pipeline.utcnow())
-        beside = await _claims(pool, small, "push")
+        beside, _ = await _claims(pool, small, "push")
         sizes = await pool.fetchrow(
             "SELECT sum(pg_table_size(relid)) AS heap, sum(pg_indexes_size(relid)) AS indexes "
             "FROM pg_partition_tree('deliveries') WHERE isleaf"
