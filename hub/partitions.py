@@ -73,10 +73,11 @@ async def drop_expired(conn: asyncpg.Connection, rule: Partitioned, cutoff: date
     transaction they move to the DEFAULT partition, which takes any time no partition covers any more.
     """
     removed = 0
-    for name, start in await partitions(conn, rule):
-        if start + PERIOD > cutoff:
-            break
-        columns = ", ".join(f'"{c}"' for c in await _columns(conn, rule.table))
+    expired = [name for name, start in await partitions(conn, rule) if start + PERIOD <= cutoff]
+    if not expired:
+        return 0
+    columns = ", ".join(f'"{c}"' for c in await _columns(conn, rule.table))
+    for name in expired:
         # The names come from the catalog and the condition from a descriptor, never from input.
         async with conn.transaction():
             # Detaching locks the parent for an instant: wait a little for it, else try at the next run.

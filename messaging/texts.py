@@ -56,8 +56,7 @@ def default_sender(locale: str) -> Localized:
 
 def texts_for(content: NotificationContent, locale: str) -> Texts:
     """Title, body and sender name in the reader's language (or the other one, marked as fallback)."""
-    name = content.sender_name
-    sender = pick(Bilingual(fr=name.fr, de=name.de), locale) if name is not None else None
+    sender = text_for(content.sender_name, locale) if content.sender_name is not None else None
     if sender is None or not sender.text:
         sender = default_sender(locale)
     return Texts(title=text_for(content.title, locale), body=text_for(content.body, locale), sender=sender)
