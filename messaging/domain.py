@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.domain import Cron, Domain, Partitioned, Retention
+from hub.domain import Cron, Domain, Retention
 from messaging.metrics import scrape_lag
+from messaging.planning import DELIVERIES
 from messaging.routes import ROUTES
 from messaging.service import USER_DATA
 from workers import tasks
@@ -22,17 +23,7 @@ DOMAIN = Domain(
     migrations=Path(__file__).parent / "migrations",
     catalog="messaging",
     user_data=(USER_DATA,),
-    # Deliveries and inbox rows live in weekly partitions dropped whole after HUB_RETENTION_DAYS (a week
-    # with a delivery still to send or held for a digest stays until it is done); rows written outside
-    # planning lie in the DEFAULT partition and are purged row by row.
-    partitions=(
-        Partitioned(
-            "deliveries",
-            "planned_at",
-            # one arm per partial index (pending, sending, held): finding them reads no whole week
-            "status = 'pending' OR status = 'sending' OR status = 'held'",
-        ),
-    ),
+    partitions=(DELIVERIES,),
     retention=(
         Retention(
             "deliveries",

@@ -18,6 +18,7 @@ import msgspec
 
 from hub.db import connection, enqueue_after_commit, transaction
 from hub.logs import bind_batch, get_logger
+from hub.partitions import analyze_if_grown
 from messaging import queries
 from messaging.email import (
     DigestPeriod,
@@ -32,6 +33,7 @@ from messaging.metrics import count_outcomes
 from messaging.models import decode_catalog_texts
 from messaging.planning import (
     BATCH_SIZE,
+    DELIVERIES,
     LEASE_S,
     PROBE_S,
     PROBE_SIZE,
@@ -96,6 +98,8 @@ async def plan_notification(
     if row is None or (row.not_before is not None and row.not_before > now):
         return None
     recipients = await queries.plan(conn, notification_id, now)
+    # A large fan-out changes its week's statistics: without them its claims and outcomes plan badly.
+    await analyze_if_grown(conn, DELIVERIES, now, recipients)
     urgent = urgent_lane(row.priority, row.kind)
     for channel, due in (await queries.due_counts(conn, notification_id, now)).items():
         request_dispatch(conn, notification_id, channel, now, shards=-(-due // BATCH_SIZE), urgent=urgent)

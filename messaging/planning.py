@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from hub.domain import Partitioned
+
 #: first wait before retrying a transient failure; it doubles with each attempt, with jitter
 BASE_DELAY_S = 5.0
 #: the longest wait between two attempts (urgent and care alerts: never more than two minutes)
@@ -29,6 +31,16 @@ BATCH_SIZE = 500
 #: deliveries sent between two records of their outcomes: a worker killed at any moment sends at most
 #: one slice per running dispatch job a second time
 SLICE_SIZE = 50
+
+#: deliveries and inbox rows live in weekly partitions by the time they were planned, dropped whole after
+#: HUB_RETENTION_DAYS (a week with a delivery still to send or held for a digest keeps those rows); rows
+#: written outside planning lie in the DEFAULT partition and are purged row by row
+DELIVERIES = Partitioned(
+    "deliveries",
+    "planned_at",
+    # one arm per partial index (pending, sending, held): finding them reads no whole week
+    "status = 'pending' OR status = 'sending' OR status = 'held'",
+)
 
 Status = Literal["sent", "retry", "failed", "skipped"]
 

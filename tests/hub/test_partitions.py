@@ -84,6 +84,55 @@ async def test_weeks_are_created_ahead_and_rows_waiting_in_default_move_in(probe
         assert indexed == 2
 
 
+async def _analyzed(conn: asyncpg.Connection, name: str) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = $1", name
+    )
+    return value
+
+
+async def test_a_week_that_grew_by_a_large_share_at_once_is_analyzed_in_the_same_transaction(
+    probe: asyncpg.Pool,
+) -> None:
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    week = "partition_probe_20261123"
+    async with probe.acquire() as conn:
+        await partitions.ensure(conn, PROBE, now)
+        await conn.execute(f"ANALYZE {week}")  # statistics of an empty week, as a new week has
+        before = await _analyzed(conn, week)
+        # a few rows never make it worth it
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO partition_probe (at, state) SELECT $1, 'open' FROM generate_series(1, 10)", now
+            )
+            assert not await partitions.analyze_if_grown(conn, PROBE, now, 10)
+        # a large batch is analyzed before it commits: ANALYZE counts the transaction's own rows
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO partition_probe (at, state) SELECT $1, 'open' FROM generate_series(1, 12000)",
+                now,
+            )
+            assert await partitions.analyze_if_grown(conn, PROBE, now, 12000)
+        after = await _analyzed(conn, week)
+        assert before is not None and after is not None and after > before
+        assert await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = $1", week) == 12010
+        # the same number again is a small share of what the week now holds: left to autovacuum
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO partition_probe (at, state) SELECT $1, 'open' FROM generate_series(1, 1000)", now
+            )
+            assert not await partitions.analyze_if_grown(conn, PROBE, now, 1000)
+        # rows of a week no partition covers went to DEFAULT: that is the one analyzed
+        later = now + timedelta(days=70)
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO partition_probe (at, state) SELECT $1, 'open' FROM generate_series(1, 2000)",
+                later,
+            )
+            assert await partitions.analyze_if_grown(conn, PROBE, later, 2000)
+        assert await _analyzed(conn, "partition_probe_default") is not None
+
+
 async def test_old_weeks_are_dropped_whole_and_rows_to_keep_outlive_them(probe: asyncpg.Pool) -> None:
     now = datetime(2026, 11, 29, 12, tzinfo=UTC)
     async with probe.acquire() as conn:
@@ -168,3 +217,49 @@ async def test_deliveries_are_partitioned_by_week_and_a_claim_reads_one_week(
 
         walk(json.loads(plan)[0]["Plan"])
         assert scanned <= {week, "deliveries_default"} and week in scanned
+
+
+async def test_planning_a_large_fan_out_refreshes_its_weeks_statistics_before_the_claims(
+    db: asyncpg.Pool,
+) -> None:
+    """Planned on a week's old statistics, a claim of the next 500 sorted every pending row of the fan-out."""
+    count = 2_000
+    now = datetime.now(UTC)
+    week = f"deliveries_{partitions.week_start(now):%Y%m%d}"
+    tag = uuid.uuid4().hex[:8]
+    async with db.acquire() as conn:
+        await conn.execute(f'ANALYZE "{week}"')
+        held = await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = $1", week)
+        assert held * partitions.GROWN_SHARE <= count, "the suite's own rows outgrew this test's fan-out"
+        users = await conn.fetchval(
+            """
+            WITH made AS (
+              INSERT INTO users (id, email, password_hash, display_name, locale, time_zone)
+              SELECT gen_random_uuid(), 'fan' || i || '-' || $2 || '@example.test', 'x', 'Fan ' || i,
+                     CASE WHEN i % 2 = 0 THEN 'fr' ELSE 'de' END, 'Europe/Paris'
+              FROM generate_series(1, $1) AS i RETURNING id
+            ), devices AS (
+              INSERT INTO devices (user_id, token, platform) SELECT id, 'fan-' || id, 'android' FROM made
+            )
+            SELECT array_agg(id) FROM made
+            """,
+            count,
+            tag,
+        )
+        async with conn.transaction():
+            nid = await notify(
+                conn,
+                kind="post",
+                audience=Audience(user_ids=tuple(users)),
+                title=Bilingual(fr="Titre", de="Titel"),
+                body=Bilingual(fr="Texte", de="Text"),
+                deep_link="/",
+                channels=("push",),
+            )
+            await pipeline.plan_notification(conn, nid, now)
+        planned = await conn.fetchval("SELECT count(*) FROM deliveries WHERE notification_id = $1", nid)
+        assert planned >= count
+        # the statistics the claims are planned on already count the fan-out's rows
+        estimate = await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = $1", week)
+        assert estimate >= held + planned * 0.9
+        await conn.execute("DELETE FROM users WHERE email LIKE $1", f"fan%-{tag}@example.test")
