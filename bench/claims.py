@@ -48,7 +48,7 @@ CREATE TABLE deliveries_flat (LIKE deliveries INCLUDING DEFAULTS);
 INSERT INTO deliveries_flat SELECT * FROM deliveries;
 ALTER TABLE deliveries_flat ADD PRIMARY KEY (id), ADD UNIQUE (notification_id, user_id, channel);
 CREATE INDEX ON deliveries_flat (due_at) WHERE status = 'pending';
-CREATE INDEX ON deliveries_flat (lease_until) WHERE status = 'sending';
+CREATE INDEX ON deliveries_flat (lease_until) WHERE lease_until IS NOT NULL;
 CREATE INDEX ON deliveries_flat (user_id) WHERE status = 'held';
 CREATE INDEX ON deliveries_flat (user_id);
 CREATE INDEX ON deliveries_flat (user_id, sent_at DESC, notification_id DESC) WHERE channel = 'inbox';

@@ -38,8 +38,8 @@ SLICE_SIZE = 50
 DELIVERIES = Partitioned(
     "deliveries",
     "planned_at",
-    # one arm per partial index (pending, sending, held): finding them reads no whole week
-    "status = 'pending' OR status = 'sending' OR status = 'held'",
+    # one arm per partial index (pending, sending: those with a lease, held): finding them reads no whole week
+    "status = 'pending' OR lease_until IS NOT NULL OR status = 'held'",
 )
 
 Status = Literal["sent", "retry", "failed", "skipped"]
