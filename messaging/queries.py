@@ -757,13 +757,21 @@ async def retry_failed(
 
 
 async def due_work(conn: asyncpg.Connection, now: datetime, stale_after_s: float) -> list[DueWork]:
-    """Notifications and channels of due pending deliveries that no job has been asked to send lately."""
+    """Notifications and channels of due pending deliveries that no job has been asked to send lately.
+
+    A notification's channel that a job is sending right now (a lease still running) is left to that job,
+    which claims batches until nothing is due: marking its fan-out's remaining rows (up to 50,000 updates
+    each sweep) and asking for more jobs would only compete with it for the database."""
     rows = await conn.fetch(
         """
         WITH due AS (
-            SELECT id FROM deliveries
+            SELECT id FROM deliveries d
             WHERE status = 'pending' AND due_at <= $1
               AND (enqueued_at IS NULL OR enqueued_at < $1 - make_interval(secs => $2))
+              AND NOT EXISTS (
+                SELECT 1 FROM deliveries s
+                WHERE s.lease_until > $1 AND s.notification_id = d.notification_id AND s.channel = d.channel
+              )
             LIMIT 50000
             FOR UPDATE SKIP LOCKED
         ),

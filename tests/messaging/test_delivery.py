@@ -717,3 +717,56 @@ async def test_email_to_an_address_is_retried_after_a_temporary_failure(
     assert await pipeline.send_direct_email(pool, channels, email_id) == "sent"
     [mail] = smtp.to(address)
     assert "Trop de requêtes" in mail.subject
+
+
+async def test_the_sweep_leaves_a_fan_out_to_the_job_sending_it(pool: asyncpg.Pool) -> None:
+    """Stale-looking due rows of a notification a job is sending right now are that job's to claim: the
+    sweep neither marks them nor asks for more jobs; once no lease runs, it does."""
+    tag = uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        users = await conn.fetchval(
+            """
+            WITH made AS (
+              INSERT INTO users (id, email, password_hash, display_name, locale, time_zone)
+              SELECT gen_random_uuid(), 'sweep' || i || '-' || $1 || '@example.test', 'x', 'S', 'fr', 'Europe/Paris'
+              FROM generate_series(1, 3) AS i RETURNING id
+            ), devices AS (
+              INSERT INTO devices (user_id, token, platform) SELECT id, 'sweep-' || id, 'android' FROM made
+            )
+            SELECT array_agg(id) FROM made
+            """,
+            tag,
+        )
+        async with conn.transaction():
+            nid = await notify(
+                conn,
+                kind="post",
+                audience=Audience(user_ids=tuple(users)),
+                title=Bilingual(fr="Titre", de="Titel"),
+                body=Bilingual(fr="Texte", de="Text"),
+                deep_link="/",
+                channels=("push",),
+            )
+            await pipeline.plan_notification(conn, nid, now)
+        async with conn.transaction():
+            claimed = await queries.claim(conn, nid, "push", now, 1)
+        assert len(claimed) == 1
+        later = now + timedelta(seconds=5)  # the claim's lease runs until now + LEASE_S
+        async with conn.transaction():
+            work = await queries.due_work(conn, later, 1.0)
+        assert (nid, "push") not in {(w.notification_id, w.channel) for w in work}
+        marked = await conn.fetchval(
+            "SELECT count(*) FROM deliveries WHERE notification_id = $1 AND enqueued_at = $2", nid, later
+        )
+        assert marked == 0
+        # the job is done with its batch: the two rows nobody claimed are the sweep's again
+        await queries.record_outcomes(conn, [(claimed[0].id, "sent", None, None, None, False)], later, nid)
+        async with conn.transaction():
+            work = await queries.due_work(conn, later, 1.0)
+        assert (nid, "push") in {(w.notification_id, w.channel) for w in work}
+        marked = await conn.fetchval(
+            "SELECT count(*) FROM deliveries WHERE notification_id = $1 AND enqueued_at = $2", nid, later
+        )
+        assert marked == 2
+        await conn.execute("DELETE FROM users WHERE email LIKE $1", f"sweep%-{tag}@example.test")
