@@ -428,6 +428,14 @@ async def _send_push(
     messages: list[PushMessage] = []
     owners: list[int] = []
     urgent = notification.priority == "urgent"
+    # the same for every message of the notification (never changed once sent)
+    collapse_key = str(notification.id)
+    data = {
+        "notification_id": collapse_key,
+        "deep_link": notification.deep_link,
+        "kind": notification.kind,
+        "priority": notification.priority,
+    }
     for row in claimed:
         locale = row.locale
         if locale not in texts_by_locale:
@@ -436,17 +444,7 @@ async def _send_push(
         for token in tokens.get(row.user_id, []):
             messages.append(
                 PushMessage(
-                    token=token,
-                    title=title,
-                    body=body,
-                    data={
-                        "notification_id": str(notification.id),
-                        "deep_link": notification.deep_link,
-                        "kind": notification.kind,
-                        "priority": notification.priority,
-                    },
-                    urgent=urgent,
-                    collapse_key=str(notification.id),
+                    token=token, title=title, body=body, data=data, urgent=urgent, collapse_key=collapse_key
                 )
             )
             owners.append(row.id)

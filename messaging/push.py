@@ -15,6 +15,7 @@ import aiohttp
 import google.auth.exceptions
 import google.auth.transport.requests
 import msgspec
+import yarl
 from google.oauth2 import service_account
 from pyfcm import FCMNotification
 from pyfcm.errors import FCMError, FCMNotRegisteredError, FCMSenderIdMismatchError, InvalidDataError
@@ -156,6 +157,8 @@ class PushSender:
             raise ValueError(f"{credentials_file}: no project_id in the service account file")
         self.project_id: str = project_id
         self.url = f"{endpoint.rstrip('/')}/v1/projects/{project_id}/messages:send"
+        # parsed once: aiohttp would parse the string again for every push
+        self._url = yarl.URL(self.url)
         self.concurrency = concurrency
         self.timeout = timeout
         #: the project's FCM quota shared with the other workers (none: not limited here)
@@ -181,6 +184,8 @@ class PushSender:
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 raise_for_status=False,
+                # FCM sets no cookies: no jar to look through for every push
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
 
     async def close(self) -> None:
@@ -282,7 +287,7 @@ class PushSender:
             return PushOutcome("retry", error=f"OAuth token: {exc}")
         headers = {"Authorization": authorization, "Content-Type": "application/json; charset=UTF-8"}
         try:
-            async with session.post(self.url, data=payload, headers=headers) as response:
+            async with session.post(self._url, data=payload, headers=headers) as response:
                 status = response.status
                 body = await response.read()
                 retry_after = response.headers.get("Retry-After")
