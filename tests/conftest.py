@@ -23,8 +23,11 @@ from devtools.fcm_local import FcmLocal
 from devtools.smtp_local import MailCatcher
 from hub.db import migrate
 from hub.settings import Settings, load_settings
+from i18n.content import Bilingual
 from messaging import pipeline
+from messaging.models import Audience
 from messaging.push import PushSender
+from messaging.service import notify
 from messaging.smtp import Mailer
 from server.app import create_app
 from server.domains import MIGRATIONS
@@ -221,6 +224,39 @@ def user_factory(client: AsyncTestClient[Litestar], db: asyncpg.Pool | None = No
         )
 
     return factory
+
+
+async def planned_push(conn: asyncpg.Connection, count: int, now: datetime) -> tuple[uuid.UUID, str]:
+    """A push-only notification to ``count`` new people (one device each, written by SQL: fast for
+    thousands), planned at ``now``; its id, and the pattern of the people's addresses to delete them by."""
+    tag = uuid.uuid4().hex[:8]
+    users = await conn.fetchval(
+        """
+        WITH made AS (
+          INSERT INTO users (id, email, password_hash, display_name, locale, time_zone)
+          SELECT gen_random_uuid(), 'fan' || i || '-' || $2 || '@example.test', 'x', 'Fan ' || i,
+                 CASE WHEN i % 2 = 0 THEN 'fr' ELSE 'de' END, 'Europe/Paris'
+          FROM generate_series(1, $1) AS i RETURNING id
+        ), devices AS (
+          INSERT INTO devices (user_id, token, platform) SELECT id, 'fan-' || id, 'android' FROM made
+        )
+        SELECT array_agg(id) FROM made
+        """,
+        count,
+        tag,
+    )
+    async with conn.transaction():
+        nid = await notify(
+            conn,
+            kind="post",
+            audience=Audience(user_ids=tuple(users)),
+            title=Bilingual(fr="Titre", de="Titel"),
+            body=Bilingual(fr="Texte", de="Text"),
+            deep_link="/",
+            channels=("push",),
+        )
+        await pipeline.plan_notification(conn, nid, now)
+    return nid, f"fan%-{tag}@example.test"
 
 
 async def emailed_token(db: asyncpg.Pool, address: str, link: str) -> str:

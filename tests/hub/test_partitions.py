@@ -17,7 +17,7 @@ from messaging import pipeline, queries
 from messaging.models import Audience
 from messaging.service import notify
 from server.domains import DOMAINS
-from tests.conftest import UserFactory
+from tests.conftest import UserFactory, planned_push
 
 PROBE = Partitioned("partition_probe", "at", "state = 'open'")
 
@@ -226,40 +226,14 @@ async def test_planning_a_large_fan_out_refreshes_its_weeks_statistics_before_th
     count = 2_000
     now = datetime.now(UTC)
     week = f"deliveries_{partitions.week_start(now):%Y%m%d}"
-    tag = uuid.uuid4().hex[:8]
     async with db.acquire() as conn:
         await conn.execute(f'ANALYZE "{week}"')
         held = await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = $1", week)
         assert held * partitions.GROWN_SHARE <= count, "the suite's own rows outgrew this test's fan-out"
-        users = await conn.fetchval(
-            """
-            WITH made AS (
-              INSERT INTO users (id, email, password_hash, display_name, locale, time_zone)
-              SELECT gen_random_uuid(), 'fan' || i || '-' || $2 || '@example.test', 'x', 'Fan ' || i,
-                     CASE WHEN i % 2 = 0 THEN 'fr' ELSE 'de' END, 'Europe/Paris'
-              FROM generate_series(1, $1) AS i RETURNING id
-            ), devices AS (
-              INSERT INTO devices (user_id, token, platform) SELECT id, 'fan-' || id, 'android' FROM made
-            )
-            SELECT array_agg(id) FROM made
-            """,
-            count,
-            tag,
-        )
-        async with conn.transaction():
-            nid = await notify(
-                conn,
-                kind="post",
-                audience=Audience(user_ids=tuple(users)),
-                title=Bilingual(fr="Titre", de="Titel"),
-                body=Bilingual(fr="Texte", de="Text"),
-                deep_link="/",
-                channels=("push",),
-            )
-            await pipeline.plan_notification(conn, nid, now)
+        nid, people = await planned_push(conn, count, now)
         planned = await conn.fetchval("SELECT count(*) FROM deliveries WHERE notification_id = $1", nid)
         assert planned >= count
         # the statistics the claims are planned on already count the fan-out's rows
         estimate = await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = $1", week)
         assert estimate >= held + planned * 0.9
-        await conn.execute("DELETE FROM users WHERE email LIKE $1", f"fan%-{tag}@example.test")
+        await conn.execute("DELETE FROM users WHERE email LIKE $1", people)

@@ -24,7 +24,7 @@ from i18n.content import Bilingual
 from messaging import pipeline, queries
 from messaging.models import Audience, Message
 from messaging.service import notify
-from tests.conftest import Clock, Servers, SignedIn, UserFactory
+from tests.conftest import Clock, Servers, SignedIn, UserFactory, planned_push
 from workers.main import run_burst
 
 ALERT_TITLE = Bilingual(fr="Alerte canicule", de="Hitzewarnung")
@@ -722,33 +722,9 @@ async def test_email_to_an_address_is_retried_after_a_temporary_failure(
 async def test_the_sweep_leaves_a_fan_out_to_the_job_sending_it(pool: asyncpg.Pool) -> None:
     """Stale-looking due rows of a notification a job is sending right now are that job's to claim: the
     sweep neither marks them nor asks for more jobs; once no lease runs, it does."""
-    tag = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
     async with pool.acquire() as conn:
-        users = await conn.fetchval(
-            """
-            WITH made AS (
-              INSERT INTO users (id, email, password_hash, display_name, locale, time_zone)
-              SELECT gen_random_uuid(), 'sweep' || i || '-' || $1 || '@example.test', 'x', 'S', 'fr', 'Europe/Paris'
-              FROM generate_series(1, 3) AS i RETURNING id
-            ), devices AS (
-              INSERT INTO devices (user_id, token, platform) SELECT id, 'sweep-' || id, 'android' FROM made
-            )
-            SELECT array_agg(id) FROM made
-            """,
-            tag,
-        )
-        async with conn.transaction():
-            nid = await notify(
-                conn,
-                kind="post",
-                audience=Audience(user_ids=tuple(users)),
-                title=Bilingual(fr="Titre", de="Titel"),
-                body=Bilingual(fr="Texte", de="Text"),
-                deep_link="/",
-                channels=("push",),
-            )
-            await pipeline.plan_notification(conn, nid, now)
+        nid, people = await planned_push(conn, 3, now)
         async with conn.transaction():
             claimed = await queries.claim(conn, nid, "push", now, 1)
         assert len(claimed) == 1
@@ -769,4 +745,4 @@ async def test_the_sweep_leaves_a_fan_out_to_the_job_sending_it(pool: asyncpg.Po
             "SELECT count(*) FROM deliveries WHERE notification_id = $1 AND enqueued_at = $2", nid, later
         )
         assert marked == 2
-        await conn.execute("DELETE FROM users WHERE email LIKE $1", f"sweep%-{tag}@example.test")
+        await conn.execute("DELETE FROM users WHERE email LIKE $1", people)
