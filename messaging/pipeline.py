@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
 
 import asyncpg
 import msgspec
@@ -34,6 +35,7 @@ from messaging.models import decode_catalog_texts
 from messaging.planning import (
     BATCH_SIZE,
     DELIVERIES,
+    DISPATCH_BUDGET_S,
     LEASE_S,
     PROBE_S,
     PROBE_SIZE,
@@ -52,6 +54,9 @@ from messaging.planning import (
 from messaging.push import PushMessage, PushSender
 from messaging.smtp import Mailer
 from messaging.texts import default_sender, email_link, message_text, push_text, texts_for
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
 
 logger = logging.getLogger("messaging.pipeline")
 log = get_logger("messaging.pipeline")
@@ -201,7 +206,19 @@ class _Tally(msgspec.Struct):
             self.answered += 1
 
 
-async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid.UUID, channel: str) -> int:
+#: why a job stopped sending before its claim was done: the provider's circuit opened, or its time is up
+Stop = Literal["circuit", "budget"] | None
+
+
+async def dispatch(
+    pool: asyncpg.Pool,
+    channels: Channels,
+    notification_id: uuid.UUID,
+    channel: str,
+    *,
+    queue: ArqRedis | None = None,
+    budget_s: float = DISPATCH_BUDGET_S,
+) -> int:
     """Send every due delivery of one notification on one channel; returns how many deliveries this call
     handled. Claims are atomic, so parallel or repeated calls never send twice.
 
@@ -210,14 +227,21 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
     moment has sent at most one slice without recording it, and the rest is pending again LEASE_S after
     its last heartbeat. Nothing is claimed while the provider's circuit is open; when its pause is over,
     one dispatcher sends a probe of PROBE_SIZE, and a success resumes everything waiting for it.
+
+    After ``budget_s`` (and at least one slice) the call gives back what it has not sent and asks ``queue``
+    for a job to go on with it (without a queue, the sweep does within seconds).
     """
     handled = 0
+    deadline = time.monotonic() + budget_s
     async with connection(pool) as conn:
         notification = await queries.notification_content(conn, notification_id)
     if notification is None:
         return 0
     while True:
         now = channels.clock()
+        if handled and time.monotonic() >= deadline:
+            await _hand_over(pool, queue, notification, channel, now)
+            return handled
         probe = False
         async with transaction(pool) as conn:
             circuit = await queries.circuit(conn, channel)
@@ -241,10 +265,26 @@ async def dispatch(pool: asyncpg.Pool, channels: Channels, notification_id: uuid
             channel=channel,
             batch_id=f"{claimed[0].id}+{len(claimed)}",
         )
-        sent, stopped = await _send_claimed(pool, channels, notification, channel, claimed, circuit)
+        sent, stop = await _send_claimed(pool, channels, notification, channel, claimed, circuit, deadline)
         handled += sent
-        if stopped:
+        if stop == "circuit":
             return handled
+
+
+async def _hand_over(
+    pool: asyncpg.Pool, queue: ArqRedis | None, notification: queries.Sendable, channel: str, now: datetime
+) -> None:
+    """Ask for a job that goes on with the notification's channel where this one stopped; it queues behind
+    the jobs waiting now. Its id is new: several jobs of the same fan-out hand over in the same second."""
+    async with transaction(pool, queue) as conn:
+        enqueue_after_commit(
+            conn,
+            f"dispatch_{channel}",
+            str(notification.id),
+            job_id=f"{channel}:{notification.id}:{int(now.timestamp())}:next-{secrets.token_hex(4)}",
+            urgent=urgent_lane(notification.priority, notification.kind),
+        )
+    log.info("dispatch handed over", notification_id=str(notification.id), channel=channel)
 
 
 async def _send_claimed(
@@ -254,9 +294,10 @@ async def _send_claimed(
     channel: str,
     claimed: Sequence[queries.Claimed],
     circuit: Circuit,
-) -> tuple[int, bool]:
-    """Send claimed deliveries a slice at a time under a heartbeat; (how many were handled, whether the
-    provider's circuit opened meanwhile and the rest was given back)."""
+    deadline: float,
+) -> tuple[int, Stop]:
+    """Send claimed deliveries a slice at a time under a heartbeat; (how many were handled, why the rest was
+    given back if it was: the provider's circuit opened meanwhile, or the job's time is up)."""
     ids = [r.id for r in claimed]
     heartbeat = asyncio.create_task(_heartbeat(pool, channels, ids, notification.id))
     done = 0
@@ -271,6 +312,10 @@ async def _send_claimed(
         read_at = time.monotonic()
         tally = _Tally()
         while done < len(claimed):
+            if done and time.monotonic() >= deadline:
+                async with transaction(pool) as conn:
+                    await queries.release(conn, ids[done:], notification.id)
+                return done, "budget"
             # Another job may have opened the circuit: look again after a failure, or once a second.
             if done and (tally.provider_failures or time.monotonic() - read_at >= CIRCUIT_READ_S):
                 async with connection(pool) as conn:
@@ -279,7 +324,7 @@ async def _send_claimed(
                 if gate(circuit, channels.clock()) != "send":
                     async with transaction(pool) as conn:
                         await queries.release(conn, ids[done:], notification.id)
-                    return done, True
+                    return done, "circuit"
             part = claimed[done : done + SLICE_SIZE]
             if notification.cancelled_at is not None:
                 outcomes: list[queries.OutcomeRow] = [
@@ -305,7 +350,7 @@ async def _send_claimed(
         raise
     finally:
         heartbeat.cancel()
-    return done, False
+    return done, None
 
 
 def _batch_recorded(channel: str, outcomes: Sequence[queries.OutcomeRow]) -> None:

@@ -31,6 +31,11 @@ BATCH_SIZE = 500
 #: deliveries sent between two records of their outcomes: a worker killed at any moment sends at most
 #: one slice per running dispatch job a second time
 SLICE_SIZE = 50
+#: a dispatch job takes no further slice after this long: it gives the rest of its claim back and hands
+#: its notification's channel to a new job at the back of the queue, so other notifications' jobs get their
+#: turn, and no job meets the worker's job timeout (300 s), which would cancel it in the middle of a slice
+#: and send that slice again
+DISPATCH_BUDGET_S = 120.0
 
 #: deliveries and inbox rows live in weekly partitions by the time they were planned, dropped whole after
 #: HUB_RETENTION_DAYS (a week with a delivery still to send or held for a digest keeps those rows); rows

@@ -15,11 +15,15 @@ async def plan_notification(ctx: dict[str, Any], notification_id: str) -> int | 
 
 
 async def dispatch_push(ctx: dict[str, Any], notification_id: str) -> int:
-    return await pipeline.dispatch(ctx["pool"], ctx["channels"], uuid.UUID(notification_id), "push")
+    return await pipeline.dispatch(
+        ctx["pool"], ctx["channels"], uuid.UUID(notification_id), "push", queue=ctx["redis"]
+    )
 
 
 async def dispatch_email(ctx: dict[str, Any], notification_id: str) -> int:
-    return await pipeline.dispatch(ctx["pool"], ctx["channels"], uuid.UUID(notification_id), "email")
+    return await pipeline.dispatch(
+        ctx["pool"], ctx["channels"], uuid.UUID(notification_id), "email", queue=ctx["redis"]
+    )
 
 
 async def relay_outbox(ctx: dict[str, Any]) -> int:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -746,3 +747,39 @@ async def test_the_sweep_leaves_a_fan_out_to_the_job_sending_it(pool: asyncpg.Po
         )
         assert marked == 2
         await conn.execute("DELETE FROM users WHERE email LIKE $1", people)
+
+
+async def test_a_job_whose_time_is_up_hands_over_between_slices(
+    pool: asyncpg.Pool, fcm: FcmLocal, channels: pipeline.Channels, arq: ArqRedis
+) -> None:
+    """A dispatch job stops between two slices once its time is up, well before the worker's job timeout
+    would cancel it mid-slice: what it has not sent is pending again (attempt not counted) and a new job
+    is queued to go on; together they send each delivery once."""
+    async with pool.acquire() as conn:
+        nid, people = await planned_push(conn, 120, channels.clock())
+    tokens = {
+        r["token"]
+        for r in await pool.fetch(
+            "SELECT d.token FROM devices d JOIN users u ON u.id = d.user_id WHERE u.email LIKE $1", people
+        )
+    }
+    handled = await pipeline.dispatch(pool, channels, nid, "push", queue=arq, budget_s=0)
+    assert handled == pipeline.SLICE_SIZE
+    rows = await pool.fetch(
+        "SELECT status, attempts, lease_until FROM deliveries WHERE notification_id = $1 AND channel = 'push'",
+        nid,
+    )
+    assert Counter((r["status"], r["attempts"]) for r in rows) == Counter(
+        {("sent", 1): pipeline.SLICE_SIZE, ("pending", 0): 120 - pipeline.SLICE_SIZE}
+    )
+    assert all(r["lease_until"] is None for r in rows)
+    queued = [j for j in await arq.queued_jobs() if list(j.args) == [str(nid)]]
+    assert [j.function for j in queued] == ["dispatch_push"]
+    assert queued[0].job_id is not None and ":next-" in queued[0].job_id
+    # the job it asked for goes on and sends the rest
+    assert await pipeline.dispatch(pool, channels, nid, "push", queue=arq) == 120 - pipeline.SLICE_SIZE
+    sent = Counter(m.token for m in fcm.messages() if m.token in tokens)
+    assert sent == Counter(dict.fromkeys(tokens, 1))
+    await arq.zrem(arq.default_queue_name, queued[0].job_id)
+    await arq.delete(job_key_prefix + queued[0].job_id)
+    await pool.execute("DELETE FROM users WHERE email LIKE $1", people)
