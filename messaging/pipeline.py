@@ -229,7 +229,8 @@ async def dispatch(
     one dispatcher sends a probe of PROBE_SIZE, and a success resumes everything waiting for it.
 
     After ``budget_s`` (and at least one slice) the call gives back what it has not sent and asks ``queue``
-    for a job to go on with it (without a queue, the sweep does within seconds).
+    for a job to go on with it (without a queue, or if Redis is away, the sweep does once the request is
+    STALE_AFTER_S old).
     """
     handled = 0
     deadline = time.monotonic() + budget_s
@@ -313,8 +314,9 @@ async def _send_claimed(
         tally = _Tally()
         while done < len(claimed):
             if done and time.monotonic() >= deadline:
+                # the job that goes on with them is asked for next: the sweep leaves them to it
                 async with transaction(pool) as conn:
-                    await queries.release(conn, ids[done:], notification.id)
+                    await queries.release(conn, ids[done:], notification.id, requested_at=channels.clock())
                 return done, "budget"
             # Another job may have opened the circuit: look again after a failure, or once a second.
             if done and (tally.provider_failures or time.monotonic() - read_at >= CIRCUIT_READ_S):

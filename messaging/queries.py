@@ -560,17 +560,24 @@ async def record_outcomes(
 
 
 async def release(
-    conn: asyncpg.Connection, delivery_ids: list[int], notification_id: uuid.UUID | None = None
+    conn: asyncpg.Connection,
+    delivery_ids: list[int],
+    notification_id: uuid.UUID | None = None,
+    *,
+    requested_at: datetime | None = None,
 ) -> None:
-    """Give claimed deliveries back (the worker is stopping): they are pending again, attempt not counted."""
+    """Give claimed deliveries back (the worker is stopping, the provider's circuit opened, or the job hands
+    over): they are pending again, attempt not counted. ``requested_at``: when a job was asked to go on with
+    them, so the sweep leaves them to it until it is stale; None, the next sweep asks for one."""
     await conn.execute(
         f"""
         UPDATE deliveries SET status = 'pending', attempts = greatest(attempts - 1, 0), lease_until = NULL,
-               enqueued_at = NULL
+               enqueued_at = $3
         WHERE id = ANY ($1::bigint[]) AND status = 'sending' AND {weeks_of_some("$2", notification_id is not None)}
         """,
         delivery_ids,
         notification_id,
+        requested_at,
     )
 
 
