@@ -119,16 +119,19 @@ def request_dispatch(
     shards: int = 1,
     *,
     urgent: bool = False,
+    label: str | None = None,
 ) -> None:
     """Enqueue (after commit) jobs that drain the channel's due deliveries: one per batch, at most
-    DISPATCH_PARALLELISM, each claiming batches until none is left; urgent work on the urgent queue."""
+    DISPATCH_PARALLELISM, each claiming batches until none is left; urgent work on the urgent queue.
+    ``label`` names a single job apart from the shards of the same second (a job's successor)."""
     stamp = int(now.timestamp())
-    for shard in range(max(1, min(shards, DISPATCH_PARALLELISM))):
+    names = [label] if label is not None else range(max(1, min(shards, DISPATCH_PARALLELISM)))
+    for name in names:
         enqueue_after_commit(
             conn,
             f"dispatch_{channel}",
             str(notification_id),
-            job_id=f"{channel}:{notification_id}:{stamp}:{shard}",
+            job_id=f"{channel}:{notification_id}:{stamp}:{name}",
             urgent=urgent,
         )
 
@@ -278,12 +281,13 @@ async def _hand_over(
     """Ask for a job that goes on with the notification's channel where this one stopped; it queues behind
     the jobs waiting now. Its id is new: several jobs of the same fan-out hand over in the same second."""
     async with transaction(pool, queue) as conn:
-        enqueue_after_commit(
+        request_dispatch(
             conn,
-            f"dispatch_{channel}",
-            str(notification.id),
-            job_id=f"{channel}:{notification.id}:{int(now.timestamp())}:next-{secrets.token_hex(4)}",
+            notification.id,
+            channel,
+            now,
             urgent=urgent_lane(notification.priority, notification.kind),
+            label=f"next-{secrets.token_hex(4)}",
         )
     log.info("dispatch handed over", notification_id=str(notification.id), channel=channel)
 

@@ -156,9 +156,8 @@ class PushSender:
         if not project_id:
             raise ValueError(f"{credentials_file}: no project_id in the service account file")
         self.project_id: str = project_id
-        self.url = f"{endpoint.rstrip('/')}/v1/projects/{project_id}/messages:send"
-        # parsed once: aiohttp would parse the string again for every push
-        self._url = yarl.URL(self.url)
+        # parsed once: aiohttp would parse a string again for every push
+        self.url = yarl.URL(f"{endpoint.rstrip('/')}/v1/projects/{project_id}/messages:send")
         self.concurrency = concurrency
         self.timeout = timeout
         #: the project's FCM quota shared with the other workers (none: not limited here)
@@ -287,7 +286,7 @@ class PushSender:
             return PushOutcome("retry", error=f"OAuth token: {exc}")
         headers = {"Authorization": authorization, "Content-Type": "application/json; charset=UTF-8"}
         try:
-            async with session.post(self._url, data=payload, headers=headers) as response:
+            async with session.post(self.url, data=payload, headers=headers) as response:
                 status = response.status
                 body = await response.read()
                 retry_after = response.headers.get("Retry-After")
